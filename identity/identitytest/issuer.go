@@ -1,0 +1,342 @@
+package identitytest
+
+import (
+	"crypto/rand"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// DefaultAudience is the "aud" of minted tokens unless WithAudience or the
+// Audience token option says otherwise: the canonical MCP URL of the
+// project's examples.
+const DefaultAudience = "https://mcp.example.com/mcp"
+
+// DefaultAlgorithm is the algorithm of an issuer's first signing key unless
+// WithAlgorithm says otherwise.
+const DefaultAlgorithm = "RS256"
+
+// defaultExchangeLifetime is how long a token issued by token exchange lives
+// unless WithExchangeLifetime says otherwise.
+const defaultExchangeLifetime = 5 * time.Minute
+
+// Issuer is a test authorization server listening on a local httptest
+// server. Its methods are safe for concurrent use.
+type Issuer struct {
+	srv *httptest.Server
+
+	origin string // "http://127.0.0.1:port"
+	issuer string // the "iss" value, as URL returns it
+	base   string // issuer without a trailing slash: endpoints hang off it
+	path   string // issuer path without a trailing slash; "" at the root
+
+	audience         string
+	clientID, secret string
+	exchangeTTL      time.Duration
+	publishAlg       bool
+
+	mu       sync.Mutex
+	keys     []*signingKey // published keys, oldest first
+	current  *signingKey   // the key that signs; may have been removed
+	opaque   map[string]map[string]any
+	revoked  map[string]bool
+	requests map[string]int
+
+	jwksFetches, introspections, exchanges         int
+	jwksDown, introspectionDown, tokenEndpointDown bool
+}
+
+// An IssuerOption configures StartIssuer and NewIssuer.
+type IssuerOption func(*issuerConfig)
+
+type issuerConfig struct {
+	alg           string
+	audience      string
+	path          string
+	trailingSlash bool
+	clientID      string
+	secret        string
+	exchangeTTL   time.Duration
+	noOpenID      bool
+	noOAuth       bool
+	omitKeyAlg    bool
+}
+
+// WithAlgorithm sets the algorithm of the issuer's first signing key: RS256,
+// RS384, RS512, PS256, PS384, PS512 (RSA-2048), ES256, ES384, ES512 (the
+// matching NIST curve) or EdDSA (Ed25519). Default DefaultAlgorithm.
+func WithAlgorithm(alg string) IssuerOption { return func(c *issuerConfig) { c.alg = alg } }
+
+// WithAudience sets the "aud" of minted tokens. Default DefaultAudience.
+func WithAudience(aud string) IssuerOption { return func(c *issuerConfig) { c.audience = aud } }
+
+// WithIssuerPath puts the issuer under a path of its server, as multi-tenant
+// providers do: WithIssuerPath("/tenant") gives the issuer
+// "http://127.0.0.1:port/tenant". Its endpoints move under the path; RFC 8414
+// metadata is then served at "/.well-known/oauth-authorization-server/tenant".
+// Default: the issuer is the server's root URL.
+func WithIssuerPath(path string) IssuerOption {
+	return func(c *issuerConfig) {
+		path = strings.Trim(path, "/")
+		if path != "" {
+			path = "/" + path
+		}
+		c.path = path
+	}
+}
+
+// WithTrailingSlash ends the issuer identifier with "/", as Auth0 does
+// ("https://tenant.auth0.com/"). Default: no trailing slash.
+func WithTrailingSlash() IssuerOption { return func(c *issuerConfig) { c.trailingSlash = true } }
+
+// WithClientCredentials sets the client that may call the introspection and
+// token endpoints (HTTP Basic). Default: id "identitytest-client" and a
+// random secret; read them with ClientCredentials.
+func WithClientCredentials(id, secret string) IssuerOption {
+	return func(c *issuerConfig) { c.clientID, c.secret = id, secret }
+}
+
+// WithExchangeLifetime sets how long tokens issued by token exchange live
+// (never beyond the subject token's own expiry). Default 5 minutes.
+func WithExchangeLifetime(d time.Duration) IssuerOption {
+	return func(c *issuerConfig) { c.exchangeTTL = d }
+}
+
+// WithoutOpenIDConfiguration stops serving
+// "/.well-known/openid-configuration" (it answers 404), so that a test can
+// prove that RFC 8414 metadata is used instead.
+func WithoutOpenIDConfiguration() IssuerOption { return func(c *issuerConfig) { c.noOpenID = true } }
+
+// WithoutAuthorizationServerMetadata stops serving RFC 8414
+// "/.well-known/oauth-authorization-server" (it answers 404).
+func WithoutAuthorizationServerMetadata() IssuerOption {
+	return func(c *issuerConfig) { c.noOAuth = true }
+}
+
+// WithoutKeyAlgorithm publishes JWKs without their optional "alg" member, as
+// Microsoft Entra ID does, so that a verifier must bind each key to an
+// algorithm by its key type. Default: every JWK names its algorithm.
+func WithoutKeyAlgorithm() IssuerOption { return func(c *issuerConfig) { c.omitKeyAlg = true } }
+
+// NewIssuer starts an Issuer and closes it when the test ends. It fails the
+// test on an invalid option.
+func NewIssuer(t testing.TB, opts ...IssuerOption) *Issuer {
+	t.Helper()
+	i, err := StartIssuer(opts...)
+	if err != nil {
+		t.Fatalf("identitytest: %v", err)
+	}
+	t.Cleanup(i.Close)
+	return i
+}
+
+// StartIssuer starts an Issuer outside a test (for an example program or a
+// TestMain). The caller must call Close.
+func StartIssuer(opts ...IssuerOption) (*Issuer, error) {
+	cfg := issuerConfig{
+		alg:         DefaultAlgorithm,
+		audience:    DefaultAudience,
+		clientID:    "identitytest-client",
+		secret:      rand.Text(),
+		exchangeTTL: defaultExchangeLifetime,
+	}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	if cfg.clientID == "" || cfg.secret == "" {
+		return nil, fmt.Errorf("client credentials must not be empty")
+	}
+	if cfg.exchangeTTL <= 0 {
+		return nil, fmt.Errorf("exchange lifetime %v must be positive", cfg.exchangeTTL)
+	}
+	i := &Issuer{
+		audience:    cfg.audience,
+		clientID:    cfg.clientID,
+		secret:      cfg.secret,
+		exchangeTTL: cfg.exchangeTTL,
+		publishAlg:  !cfg.omitKeyAlg,
+		path:        cfg.path,
+		opaque:      map[string]map[string]any{},
+		revoked:     map[string]bool{},
+		requests:    map[string]int{},
+	}
+	key, err := newSigningKey(cfg.alg, i.publishAlg)
+	if err != nil {
+		return nil, err
+	}
+	i.keys = []*signingKey{key}
+	i.current = key
+
+	mux := http.NewServeMux()
+	i.srv = httptest.NewUnstartedServer(i.countRequests(mux))
+	// The URL is known before the server starts, so that no handler ever
+	// reads a field written after it started.
+	i.origin = "http://" + i.srv.Listener.Addr().String()
+	i.base = i.origin + i.path
+	i.issuer = i.base
+	if cfg.trailingSlash {
+		i.issuer += "/"
+	}
+	i.routes(mux, cfg)
+	i.srv.Start()
+	return i, nil
+}
+
+// routes registers the endpoints. A later version adds the dev
+// authorization server (authorize, register) here.
+func (i *Issuer) routes(mux *http.ServeMux, cfg issuerConfig) {
+	if !cfg.noOpenID {
+		mux.HandleFunc("GET "+i.path+"/.well-known/openid-configuration", i.serveMetadata)
+		if i.path != "" {
+			// The path-inserted form some clients also try.
+			mux.HandleFunc("GET /.well-known/openid-configuration"+i.path, i.serveMetadata)
+		}
+	}
+	if !cfg.noOAuth {
+		mux.HandleFunc("GET /.well-known/oauth-authorization-server"+i.path, i.serveMetadata)
+	}
+	mux.HandleFunc("GET "+i.path+"/jwks", i.serveJWKS)
+	mux.HandleFunc("POST "+i.path+"/introspect", i.serveIntrospection)
+	mux.HandleFunc("POST "+i.path+"/token", i.serveToken)
+}
+
+// Close shuts the server down. NewIssuer calls it when the test ends.
+func (i *Issuer) Close() { i.srv.Close() }
+
+// URL returns the issuer identifier, the "iss" of its tokens: the server's
+// URL plus the issuer path, with a trailing slash under WithTrailingSlash.
+func (i *Issuer) URL() string { return i.issuer }
+
+// Audience returns the default "aud" of minted tokens.
+func (i *Issuer) Audience() string { return i.audience }
+
+// JWKSURL returns the URL of the issuer's JWK Set (its "jwks_uri").
+func (i *Issuer) JWKSURL() string { return i.base + "/jwks" }
+
+// IntrospectionURL returns the URL of the RFC 7662 introspection endpoint.
+func (i *Issuer) IntrospectionURL() string { return i.base + "/introspect" }
+
+// TokenURL returns the URL of the token endpoint (RFC 8693 token exchange).
+func (i *Issuer) TokenURL() string { return i.base + "/token" }
+
+// OpenIDConfigurationURL returns the URL of the OpenID Connect discovery
+// document.
+func (i *Issuer) OpenIDConfigurationURL() string {
+	return i.base + "/.well-known/openid-configuration"
+}
+
+// AuthorizationServerMetadataURL returns the URL of the RFC 8414 metadata
+// (path-inserted when the issuer has a path).
+func (i *Issuer) AuthorizationServerMetadataURL() string {
+	return i.origin + "/.well-known/oauth-authorization-server" + i.path
+}
+
+// ClientCredentials returns the client that may call the introspection and
+// token endpoints with HTTP Basic authentication.
+func (i *Issuer) ClientCredentials() (id, secret string) { return i.clientID, i.secret }
+
+// Client returns an HTTP client for the issuer's server.
+func (i *Issuer) Client() *http.Client { return i.srv.Client() }
+
+// Requests returns how many requests for path (a URL path such as "/jwks",
+// without query) the server received, whatever their answer. Tests use it to
+// prove that a URL named in a token ("jku") was never fetched.
+func (i *Issuer) Requests(path string) int {
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	return i.requests[path]
+}
+
+// JWKSFetches returns how many requests the JWKS endpoint received, answered
+// or refused (SetJWKSAvailable).
+func (i *Issuer) JWKSFetches() int {
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	return i.jwksFetches
+}
+
+// SetJWKSAvailable sets whether the JWKS endpoint answers. When false it
+// answers 503, as an issuer in an outage would. Default true.
+func (i *Issuer) SetJWKSAvailable(ok bool) {
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	i.jwksDown = !ok
+}
+
+func (i *Issuer) countRequests(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		i.mu.Lock()
+		i.requests[r.URL.Path]++
+		i.mu.Unlock()
+		next.ServeHTTP(w, r)
+	})
+}
+
+// metadata is the discovery document, served for both OpenID Connect and
+// RFC 8414.
+type metadata struct {
+	Issuer                          string   `json:"issuer"`
+	JWKSURI                         string   `json:"jwks_uri"`
+	TokenEndpoint                   string   `json:"token_endpoint"`
+	IntrospectionEndpoint           string   `json:"introspection_endpoint"`
+	GrantTypesSupported             []string `json:"grant_types_supported"`
+	TokenEndpointAuthMethods        []string `json:"token_endpoint_auth_methods_supported"`
+	IntrospectionEndpointAuthMethod []string `json:"introspection_endpoint_auth_methods_supported"`
+}
+
+func (i *Issuer) serveMetadata(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, http.StatusOK, metadata{
+		Issuer:                          i.issuer,
+		JWKSURI:                         i.JWKSURL(),
+		TokenEndpoint:                   i.TokenURL(),
+		IntrospectionEndpoint:           i.IntrospectionURL(),
+		GrantTypesSupported:             []string{grantTypeTokenExchange},
+		TokenEndpointAuthMethods:        []string{"client_secret_basic"},
+		IntrospectionEndpointAuthMethod: []string{"client_secret_basic"},
+	})
+}
+
+func (i *Issuer) serveJWKS(w http.ResponseWriter, _ *http.Request) {
+	i.mu.Lock()
+	i.jwksFetches++
+	down := i.jwksDown
+	set := jwkSet{Keys: make([]any, 0, len(i.keys))}
+	for _, k := range i.keys {
+		set.Keys = append(set.Keys, k.jwk)
+	}
+	i.mu.Unlock()
+	if down {
+		writeOAuthError(w, http.StatusServiceUnavailable, "temporarily_unavailable", "JWKS unavailable (SetJWKSAvailable)")
+		return
+	}
+	writeJSON(w, http.StatusOK, set)
+}
+
+type jwkSet struct {
+	Keys []any `json:"keys"`
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	body, err := json.Marshal(v)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_, _ = w.Write(body)
+}
+
+// writeOAuthError writes an RFC 6749 §5.2 error response.
+func writeOAuthError(w http.ResponseWriter, status int, code, description string) {
+	if status == http.StatusUnauthorized {
+		w.Header().Set("WWW-Authenticate", `Basic realm="identitytest"`)
+	}
+	writeJSON(w, status, map[string]string{"error": code, "error_description": description})
+}
