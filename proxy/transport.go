@@ -1,0 +1,73 @@
+package proxy
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+
+	"github.com/idgate/idgate/identity"
+)
+
+// Transport is an http.RoundTripper that credentials each request for the
+// identity in its context (identity.FromContext), so that a backend can be
+// reached through an ordinary *http.Client:
+//
+//	hc := &http.Client{Transport: &proxy.Transport{Credential: proxy.Forward(aud)}}
+//	req, _ := http.NewRequestWithContext(r.Context(), "GET", backendURL, nil)
+//	resp, err := hc.Do(req) // r.Context() carries the user's identity
+//
+// A request without an identity fails with ErrNoIdentity. A redirect to
+// another scheme or host is sent without a credential.
+//
+// Unlike Client, Transport does not fix the destination: give such an
+// http.Client to code that only calls the backend the Credential is for.
+// It adds no timeout or size limit either; set them on the http.Client.
+type Transport struct {
+	// Base sends the credentialed request. Default http.DefaultTransport.
+	Base http.RoundTripper
+	// Credential credentials each request. Required.
+	Credential Credential
+}
+
+// RoundTrip applies the Credential to a copy of req and sends it with Base.
+func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if t.Credential == nil {
+		closeBody(req)
+		return nil, errors.New("proxy: Transport.Credential is required")
+	}
+	id, ok := identity.FromContext(req.Context())
+	if !ok {
+		closeBody(req)
+		return nil, fmt.Errorf("proxy: %s %s: %w", req.Method, displayURL(req.URL), ErrNoIdentity)
+	}
+	r2 := req.Clone(req.Context())
+	r2.Header.Del("Authorization")
+	if !crossOriginRedirect(req) {
+		if err := t.Credential.Apply(req.Context(), r2, id); err != nil {
+			closeBody(req)
+			return nil, fmt.Errorf("proxy: %s %s: credential: %w", req.Method, displayURL(req.URL), err)
+		}
+	}
+	base := t.Base
+	if base == nil {
+		base = http.DefaultTransport
+	}
+	return base.RoundTrip(r2)
+}
+
+// crossOriginRedirect reports whether req follows a redirect to another
+// scheme or host than the request that was redirected.
+func crossOriginRedirect(req *http.Request) bool {
+	if req.Response == nil || req.Response.Request == nil {
+		return false
+	}
+	prev := req.Response.Request.URL
+	return prev.Scheme != req.URL.Scheme || prev.Host != req.URL.Host
+}
+
+// closeBody closes req's body, as a RoundTripper must even on error.
+func closeBody(req *http.Request) {
+	if req.Body != nil {
+		req.Body.Close()
+	}
+}

@@ -1,0 +1,86 @@
+package proxy_test
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/idgate/idgate/identity"
+	"github.com/idgate/idgate/proxy"
+)
+
+func TestTransport(t *testing.T) {
+	elsewhere := newBackend(t, nil)
+	tests := []struct {
+		name      string
+		id        *identity.Identity // put in the request context when not nil
+		handler   http.HandlerFunc
+		wantErr   error
+		wantAuth  string // Authorization seen by the backend
+		elsewhere string // Authorization seen by the redirect target; "-" if not reached
+	}{
+		{name: "forwarded", id: withAud(mcpAud), wantAuth: "Bearer " + userToken, elsewhere: "-"},
+		{name: "no identity", wantErr: proxy.ErrNoIdentity, elsewhere: "-"},
+		{name: "audience mismatch", id: withAud("https://other.example.com"), wantErr: proxy.ErrAudienceMismatch, elsewhere: "-"},
+		{
+			name: "redirect to another host loses the credential", id: withAud(mcpAud),
+			handler: func(w http.ResponseWriter, r *http.Request) {
+				http.Redirect(w, r, elsewhere.srv.URL+"/landing", http.StatusFound)
+			},
+			wantAuth: "Bearer " + userToken, elsewhere: "",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			be := newBackend(t, tt.handler)
+			hc := &http.Client{Transport: &proxy.Transport{Credential: proxy.Forward(mcpAud)}}
+			ctx := context.Background()
+			if tt.id != nil {
+				ctx = identity.NewContext(ctx, tt.id)
+			}
+			req, err := http.NewRequestWithContext(ctx, http.MethodGet, be.srv.URL+"/x", nil)
+			require.NoError(t, err)
+			resp, err := hc.Do(req)
+			if tt.wantErr != nil {
+				require.ErrorIs(t, err, tt.wantErr)
+				require.Zero(t, be.calls.Load())
+				return
+			}
+			require.NoError(t, err)
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			require.Equal(t, http.StatusOK, resp.StatusCode)
+			h, _ := be.last()
+			require.Equal(t, tt.wantAuth, h.Get("Authorization"))
+			require.Empty(t, req.Header.Get("Authorization"), "the caller's request is not modified")
+			if tt.elsewhere == "-" {
+				return
+			}
+			eh, _ := elsewhere.last()
+			require.Equal(t, tt.elsewhere, eh.Get("Authorization"))
+		})
+	}
+}
+
+func TestTransportSameHostRedirectKeepsCredential(t *testing.T) {
+	be := newBackend(t, func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/old" {
+			http.Redirect(w, r, "/new", http.StatusMovedPermanently)
+			return
+		}
+		_, _ = io.WriteString(w, "ok")
+	})
+	hc := &http.Client{Transport: &proxy.Transport{Credential: proxy.Forward(mcpAud)}}
+	req, err := http.NewRequestWithContext(identity.NewContext(context.Background(), withAud(mcpAud)), http.MethodGet, be.srv.URL+"/old", nil)
+	require.NoError(t, err)
+	resp, err := hc.Do(req)
+	require.NoError(t, err)
+	resp.Body.Close()
+	h, path := be.last()
+	require.Equal(t, "/new", path)
+	require.Equal(t, "Bearer "+userToken, h.Get("Authorization"))
+	require.EqualValues(t, 2, be.calls.Load())
+}
