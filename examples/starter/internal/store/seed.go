@@ -26,11 +26,6 @@ type Deal struct {
 	Stage string
 }
 
-var (
-	seedAccounts = [...]string{"Acme Co", "Globex", "Initech", "Umbrella", "Stark Industries", "Wayne Enterprises"}
-	seedStages   = [...]string{StageWon, StageLost, StageOpen}
-)
-
 // SeedDeals returns the demo deals of a user, in insertion order. It is a
 // pure function of the user key and reproduces the TypeScript starter's
 // generator draw for draw, so a user sees the same figures in both:
@@ -45,6 +40,8 @@ var (
 // testdata/seed_reference.mjs is that description in JavaScript; the tests
 // compare both field by field.
 func SeedDeals(userKey string) []Deal {
+	accounts := [...]string{"Acme Co", "Globex", "Initech", "Umbrella", "Stark Industries", "Wayne Enterprises"}
+	stages := [...]string{StageWon, StageLost, StageOpen}
 	rng := rngFor(userKey)
 	n := 40 + int(math.Floor(rng.next()*40))
 	deals := make([]Deal, n)
@@ -55,12 +52,12 @@ func SeedDeals(userKey string) []Deal {
 		}
 		month := int(math.Floor(rng.next() * 12)) // 0-based, as in JavaScript
 		day := 1 + int(math.Floor(rng.next()*28)) // ≤ 28: valid in every month
-		stage := seedStages[int(math.Floor(rng.next()*float64(len(seedStages))))]
+		stage := stages[int(math.Floor(rng.next()*float64(len(stages))))]
 		// The explicit float64 conversions stop the compiler from fusing a
 		// multiply and an add (FMA), which JavaScript never does: the
 		// result must round exactly as V8's.
 		base := 800 + float64(rng.next()*18000)
-		account := seedAccounts[int(math.Floor(rng.next()*float64(len(seedAccounts))))]
+		account := accounts[int(math.Floor(rng.next()*float64(len(accounts))))]
 		amount := base
 		if stage == StageOpen {
 			amount = float64(base * 0.7)

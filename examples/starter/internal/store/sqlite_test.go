@@ -78,12 +78,12 @@ func TestOpenSQLiteInMemory(t *testing.T) {
 func TestOpenSQLiteRejectsBadPaths(t *testing.T) {
 	dir := t.TempDir()
 	rows := map[string]string{
-		"empty":              "",
-		"query string":       filepath.Join(dir, "crm.sqlite?mode=ro"),
-		"uri":                "file:" + filepath.Join(dir, "crm.sqlite"),
-		"directory is afile": filepath.Join(dir, "crm.sqlite", "x", "y"),
+		"empty":            "",
+		"query string":     filepath.Join(dir, "crm.sqlite?mode=ro"),
+		"uri":              "file:" + filepath.Join(dir, "crm.sqlite"),
+		"parent is a file": filepath.Join(dir, "crm.sqlite", "x", "y"),
 	}
-	// Make the parent of the last row a regular file.
+	// Create crm.sqlite, a regular file that "parent is a file" puts in its path.
 	s, err := store.OpenSQLite(context.Background(), filepath.Join(dir, "crm.sqlite"))
 	require.NoError(t, err)
 	require.NoError(t, s.Close())
