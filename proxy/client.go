@@ -174,8 +174,10 @@ func (c *Client) send(ctx context.Context, id *identity.Identity, method, path s
 		cancel()
 		return nil, s, fmt.Errorf("proxy: %s %s: %w", method, s.url, err)
 	}
-	for k, v := range header {
-		req.Header[k] = v
+	for k, vs := range header {
+		for _, v := range vs {
+			req.Header.Add(k, v) // canonicalizes k, so that Del below sees every spelling
+		}
 	}
 	req.Header.Set("User-Agent", c.userAgent)
 	if c.requestID != nil {

@@ -162,9 +162,10 @@ func NewExchange(cfg ExchangeConfig) (*Exchange, error) {
 		client:    noRedirects(cfg.HTTPClient),
 		timeout:   cmp.Or(cfg.Timeout, DefaultExchangeTimeout),
 		minTTL:    cmp.Or(cfg.MinTTL, DefaultExchangeMinTTL),
-		cache:     newTokenCache(cmp.Or(cfg.CacheSize, DefaultExchangeCacheSize)),
 		now:       time.Now,
 	}
+	// The cache reads the clock through e, so that tests can set it.
+	e.cache = newTokenCache(cmp.Or(cfg.CacheSize, DefaultExchangeCacheSize), func() time.Time { return e.now() }, e.exchange)
 	return e, nil
 }
 
@@ -188,10 +189,7 @@ func (e *Exchange) Token(ctx context.Context, id *identity.Identity) (string, er
 	if err != nil {
 		return "", err
 	}
-	key := tokenKey(sha256.Sum256([]byte(subject)))
-	return e.cache.get(ctx, key, e.now, func(ctx context.Context) (cachedToken, error) {
-		return e.exchange(ctx, subject)
-	})
+	return e.cache.get(ctx, tokenKey(sha256.Sum256([]byte(subject))), subject)
 }
 
 // tokenResponse is the token endpoint's answer (RFC 8693 §2.2), success or

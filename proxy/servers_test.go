@@ -27,7 +27,7 @@ type fakeTokenEndpoint struct {
 	expiresIn any
 }
 
-func newFakeTokenEndpoint(t *testing.T) *fakeTokenEndpoint {
+func newFakeTokenEndpoint(t testing.TB) *fakeTokenEndpoint {
 	t.Helper()
 	f := &fakeTokenEndpoint{expiresIn: 300, started: make(chan struct{}, 100)}
 	f.srv = httptest.NewServer(http.HandlerFunc(f.serve))
@@ -96,7 +96,7 @@ type backend struct {
 }
 
 // newBackend starts a backend answering with h (nil: 200 {"ok":true}).
-func newBackend(t *testing.T, h http.HandlerFunc) *backend {
+func newBackend(t testing.TB, h http.HandlerFunc) *backend {
 	t.Helper()
 	b := &backend{}
 	b.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

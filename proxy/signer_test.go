@@ -41,7 +41,7 @@ var (
 
 // testRSAKey returns one RSA-2048 key shared by the tests (generating one
 // is slow).
-func testRSAKey(t testing.TB) *rsa.PrivateKey {
+func testRSAKey(testing.TB) *rsa.PrivateKey {
 	rsaOnce.Do(func() {
 		var err error
 		rsaKey, err = rsa.GenerateKey(rand.Reader, 2048)

@@ -18,43 +18,53 @@ type cachedToken struct {
 }
 
 // tokenCache is a bounded map of backend tokens with a tiny singleflight:
-// concurrent misses for one key share a single fetch. When full, expired
-// entries are dropped first, then an arbitrary one.
+// concurrent misses for one key share a single call of fetch. When full,
+// expired entries are dropped first, then an arbitrary one.
 type tokenCache struct {
-	size int
+	size  int
+	now   func() time.Time
+	fetch func(ctx context.Context, subject string) (cachedToken, error)
 
-	mu       sync.Mutex
+	mu       sync.RWMutex
 	entries  map[tokenKey]cachedToken
-	inflight map[tokenKey]*fetch
+	inflight map[tokenKey]*call
 }
 
-// fetch is one in-flight call to the token endpoint; done is closed when tok
-// and err are set.
-type fetch struct {
+// call is one in-flight fetch; done is closed when tok and err are set.
+type call struct {
 	done chan struct{}
 	tok  cachedToken
 	err  error
 }
 
-func newTokenCache(size int) *tokenCache {
+func newTokenCache(size int, now func() time.Time, fetch func(context.Context, string) (cachedToken, error)) *tokenCache {
 	return &tokenCache{
 		size:     size,
+		now:      now,
+		fetch:    fetch,
 		entries:  make(map[tokenKey]cachedToken),
-		inflight: make(map[tokenKey]*fetch),
+		inflight: make(map[tokenKey]*call),
 	}
 }
 
-// get returns the token for key: from the cache while now is before its
-// useTill, else from fn, called at most once at a time per key however many
-// callers miss together. fn runs in its own goroutine with a context that is
-// not cancelled when a caller gives up, so one impatient caller does not fail
-// the others; each caller waits no longer than its own ctx. A result whose
-// useTill is not after now is returned to the callers of that fetch but not
-// cached.
-func (c *tokenCache) get(ctx context.Context, key tokenKey, now func() time.Time, fn func(context.Context) (cachedToken, error)) (string, error) {
+// get returns the token for subject, whose key is key: from the cache while
+// now is before its useTill, else from fetch, called at most once at a time
+// per key however many callers miss together. fetch runs in its own
+// goroutine with a context that is not cancelled when a caller gives up, so
+// one impatient caller does not fail the others; each caller waits no
+// longer than its own ctx. A result whose useTill is not after now is
+// returned to the callers of that fetch but not cached.
+func (c *tokenCache) get(ctx context.Context, key tokenKey, subject string) (string, error) {
+	c.mu.RLock()
+	e, ok := c.entries[key]
+	c.mu.RUnlock()
+	if ok && c.now().Before(e.useTill) {
+		return e.token, nil
+	}
+
 	c.mu.Lock()
 	if e, ok := c.entries[key]; ok {
-		if now().Before(e.useTill) {
+		if c.now().Before(e.useTill) {
 			c.mu.Unlock()
 			return e.token, nil
 		}
@@ -62,9 +72,9 @@ func (c *tokenCache) get(ctx context.Context, key tokenKey, now func() time.Time
 	}
 	f, ok := c.inflight[key]
 	if !ok {
-		f = &fetch{done: make(chan struct{})}
+		f = &call{done: make(chan struct{})}
 		c.inflight[key] = f
-		go c.run(context.WithoutCancel(ctx), key, f, now, fn)
+		go c.run(context.WithoutCancel(ctx), key, subject, f)
 	}
 	c.mu.Unlock()
 
@@ -76,12 +86,12 @@ func (c *tokenCache) get(ctx context.Context, key tokenKey, now func() time.Time
 	}
 }
 
-func (c *tokenCache) run(ctx context.Context, key tokenKey, f *fetch, now func() time.Time, fn func(context.Context) (cachedToken, error)) {
-	f.tok, f.err = fn(ctx)
+func (c *tokenCache) run(ctx context.Context, key tokenKey, subject string, f *call) {
+	f.tok, f.err = c.fetch(ctx, subject)
 	c.mu.Lock()
 	delete(c.inflight, key)
-	if f.err == nil && now().Before(f.tok.useTill) {
-		c.put(key, f.tok, now())
+	if now := c.now(); f.err == nil && now.Before(f.tok.useTill) {
+		c.put(key, f.tok, now)
 	}
 	c.mu.Unlock()
 	close(f.done)
@@ -107,7 +117,7 @@ func (c *tokenCache) put(key tokenKey, e cachedToken, now time.Time) {
 
 // len returns the number of cached entries, expired ones included.
 func (c *tokenCache) len() int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
+	c.mu.RLock()
+	defer c.mu.RUnlock()
 	return len(c.entries)
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 
 	"github.com/idgate/idgate/identity"
 )
@@ -41,7 +42,11 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		return nil, fmt.Errorf("proxy: %s %s: %w", req.Method, displayURL(req.URL), ErrNoIdentity)
 	}
 	r2 := req.Clone(req.Context())
-	r2.Header.Del("Authorization")
+	for k := range r2.Header {
+		if strings.EqualFold(k, "Authorization") {
+			delete(r2.Header, k)
+		}
+	}
 	if !crossOriginRedirect(req) {
 		if err := t.Credential.Apply(req.Context(), r2, id); err != nil {
 			closeBody(req)

@@ -84,3 +84,17 @@ func TestTransportSameHostRedirectKeepsCredential(t *testing.T) {
 	require.Equal(t, "Bearer "+userToken, h.Get("Authorization"))
 	require.EqualValues(t, 2, be.calls.Load())
 }
+
+func TestTransportReplacesCallersAuthorization(t *testing.T) {
+	be := newBackend(t, nil)
+	hc := &http.Client{Transport: &proxy.Transport{Credential: proxy.Forward(mcpAud)}}
+	req, err := http.NewRequestWithContext(identity.NewContext(context.Background(), withAud(mcpAud)), http.MethodGet, be.srv.URL, nil)
+	require.NoError(t, err)
+	req.Header["authorization"] = []string{"Bearer someone-elses"} // not canonical: Header.Del would miss it
+	resp, err := hc.Do(req)
+	require.NoError(t, err)
+	resp.Body.Close()
+	h, _ := be.last()
+	require.Equal(t, []string{"Bearer " + userToken}, h.Values("Authorization"))
+	require.Equal(t, []string{"Bearer someone-elses"}, req.Header["authorization"], "the caller's request is not modified")
+}
