@@ -18,10 +18,14 @@ import (
 
 // Defaults of Config.
 const (
-	DefaultTimeout           = 10 * time.Second
-	DefaultMaxResponseBytes  = 1 << 20
+	// DefaultTimeout is the default Config.Timeout.
+	DefaultTimeout = 10 * time.Second
+	// DefaultMaxResponseBytes is the default Config.MaxResponseBytes.
+	DefaultMaxResponseBytes = 1 << 20
+	// DefaultMaxErrorBodyBytes is the default Config.MaxErrorBodyBytes.
 	DefaultMaxErrorBodyBytes = 4 << 10
-	DefaultUserAgent         = "idgate-proxy"
+	// DefaultUserAgent is the default Config.UserAgent.
+	DefaultUserAgent = "idgate-proxy"
 )
 
 // Config configures a Client. BaseURL and Credential are required.

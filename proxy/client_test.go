@@ -13,6 +13,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/idgate/idgate/identity"
 	"github.com/idgate/idgate/proxy"
 )
 
@@ -451,4 +452,25 @@ func TestClientCredentialErrorNamesCall(t *testing.T) {
 	err := c.Do(context.Background(), withAud("https://other.example.com"), http.MethodDelete, "notes/1?x=secret", nil, nil)
 	require.True(t, errors.Is(err, proxy.ErrAudienceMismatch))
 	require.Equal(t, "proxy: DELETE "+be.srv.URL+"/notes/1: credential: backend is not an audience of the user's token", err.Error())
+}
+
+func TestCredentialFunc(t *testing.T) {
+	apiKey := proxy.CredentialFunc(func(_ context.Context, req *http.Request, id *identity.Identity) error {
+		if id == nil {
+			return proxy.ErrNoIdentity
+		}
+		req.Header.Set("X-Api-Key", "k-"+id.Subject)
+		return nil
+	})
+	be := newBackend(t, nil)
+	c, err := proxy.New(proxy.Config{BaseURL: be.srv.URL, Credential: apiKey})
+	require.NoError(t, err)
+
+	require.NoError(t, c.Do(context.Background(), withAud(), http.MethodGet, "x", nil, nil))
+	h, _ := be.last()
+	require.Equal(t, "k-alice", h.Get("X-Api-Key"))
+	require.Empty(t, h.Get("Authorization"))
+
+	require.ErrorIs(t, c.Do(context.Background(), nil, http.MethodGet, "x", nil, nil), proxy.ErrNoIdentity)
+	require.EqualValues(t, 1, be.calls.Load())
 }

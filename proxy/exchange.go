@@ -26,12 +26,16 @@ const (
 
 // Defaults of ExchangeConfig.
 const (
-	DefaultExchangeTimeout   = 10 * time.Second
+	// DefaultExchangeTimeout is the default ExchangeConfig.Timeout.
+	DefaultExchangeTimeout = 10 * time.Second
+	// DefaultExchangeCacheSize is the default ExchangeConfig.CacheSize.
 	DefaultExchangeCacheSize = 10000
-	DefaultExchangeMinTTL    = 30 * time.Second
-	// maxTokenResponseBytes bounds the token endpoint's answer.
-	maxTokenResponseBytes = 64 << 10
+	// DefaultExchangeMinTTL is the default ExchangeConfig.MinTTL.
+	DefaultExchangeMinTTL = 30 * time.Second
 )
+
+// maxTokenResponseBytes bounds the token endpoint's answer.
+const maxTokenResponseBytes = 64 << 10
 
 // AuthStyle is how Exchange authenticates to the token endpoint.
 type AuthStyle int
@@ -196,7 +200,6 @@ func (e *Exchange) Token(ctx context.Context, id *identity.Identity) (string, er
 // error.
 type tokenResponse struct {
 	AccessToken      string          `json:"access_token"`
-	IssuedTokenType  string          `json:"issued_token_type"`
 	TokenType        string          `json:"token_type"`
 	ExpiresIn        json.RawMessage `json:"expires_in"`
 	Error            string          `json:"error"`

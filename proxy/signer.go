@@ -24,8 +24,10 @@ import (
 
 // Bounds of SignerConfig.TTL.
 const (
+	// DefaultSignerTTL is the default SignerConfig.TTL.
 	DefaultSignerTTL = 60 * time.Second
-	MaxSignerTTL     = 10 * time.Minute
+	// MaxSignerTTL is the longest SignerConfig.TTL allowed.
+	MaxSignerTTL = 10 * time.Minute
 )
 
 // reservedClaims are set by the Signer itself and cannot be copied.
