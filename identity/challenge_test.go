@@ -375,3 +375,38 @@ func BenchmarkChallengeAppend(b *testing.B) {
 		buf = c.AppendTo(buf[:0])
 	}
 }
+
+// FuzzParseChallenges feeds arbitrary header values to the parser: it must
+// not panic, and what it accepts must survive String and a second parse.
+func FuzzParseChallenges(f *testing.F) {
+	f.Add(`Bearer realm="a", error="invalid_token"`)
+	f.Add(`Newauth realm="apps", type=1, title="Login to \"apps\"", Basic realm="simple"`)
+	f.Add(`Negotiate abc==, Bearer`)
+	f.Add(`, ,Bearer scope="a b" ,`)
+	f.Add(`Bearer realm="\`)
+	f.Fuzz(func(t *testing.T, header string) {
+		got, err := identity.ParseChallenges(header)
+		if err != nil {
+			require.ErrorIs(t, err, identity.ErrChallengeSyntax)
+			require.Nil(t, got)
+			return
+		}
+		for _, c := range got {
+			again, err := identity.ParseChallenges(c.String())
+			require.NoError(t, err, "reparse of %q", c.String())
+			require.Len(t, again, 1)
+			want := c
+			if !isFuzzToken(want.Scheme) {
+				want.Scheme = "Bearer"
+			}
+			want.Realm = headerSafe(want.Realm)
+			want.ResourceMetadata = headerSafe(want.ResourceMetadata)
+			want.Error = headerSafe(want.Error)
+			want.ErrorDescription = headerSafe(want.ErrorDescription)
+			for k, v := range want.Params {
+				want.Params[k] = headerSafe(v)
+			}
+			require.Equal(t, want, again[0])
+		}
+	})
+}
