@@ -112,7 +112,7 @@ func (c *Client) Do(ctx context.Context, id *identity.Identity, method, path str
 	if in != nil {
 		b, err := json.Marshal(in)
 		if err != nil {
-			return fmt.Errorf("proxy: %s %s: encode request: %w", method, path, err)
+			return fmt.Errorf("proxy: %s: encode request: %w", method, err)
 		}
 		body = bytes.NewReader(b)
 		header.Set("Content-Type", "application/json")

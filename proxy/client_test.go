@@ -366,6 +366,11 @@ func TestClientPath(t *testing.T) {
 		{"a%zz", ""},
 		{"a?x=%zz", ""},
 		{"a?x=1\r\nX-Evil: 1", ""},
+		{"a?q=a b", ""},
+		{"a?q=<script>", ""},
+		{"a?q=café", ""},
+		{"a?q=caf%C3%A9&r=a%2Fb", "/api/v1/a?q=caf%C3%A9&r=a%2Fb"},
+		{"a?next=/x?y=1&k=v~!$'()*,:@", "/api/v1/a?next=/x?y=1&k=v~!$'()*,:@"},
 	}
 	for _, tt := range tests {
 		t.Run(fmt.Sprintf("%q", tt.path), func(t *testing.T) {
@@ -473,4 +478,13 @@ func TestCredentialFunc(t *testing.T) {
 
 	require.ErrorIs(t, c.Do(context.Background(), nil, http.MethodGet, "x", nil, nil), proxy.ErrNoIdentity)
 	require.EqualValues(t, 1, be.calls.Load())
+}
+
+func TestClientDoUnencodableInput(t *testing.T) {
+	be := newBackend(t, nil)
+	c := forwardClient(t, be.srv.URL, nil)
+	err := c.Do(context.Background(), withAud(mcpAud), http.MethodPost, "x?api_key=hush", make(chan int), nil)
+	require.ErrorContains(t, err, "proxy: POST: encode request")
+	require.NotContains(t, err.Error(), "hush")
+	require.Zero(t, be.calls.Load())
 }

@@ -12,14 +12,16 @@ import (
 // (ErrBadPath) when any segment, percent-decoded, is "." or "..", or
 // contains a slash, backslash, control character or a still-encoded dot,
 // slash or backslash (double encoding); also when it has empty segments
-// ("a//b"), a fragment, or a malformed escape or query.
+// ("a//b"), a fragment, or a malformed escape or query. The query is sent as
+// given, so it must already be escaped: only the characters RFC 3986 §3.4
+// allows, such as url.Values.Encode produces.
 func resolve(base *url.URL, p string) (*url.URL, error) {
 	pathPart, query, hasQuery := strings.Cut(p, "?")
 	if strings.ContainsAny(p, "#\\") || hasControl(p) {
 		return nil, fmt.Errorf("%w: fragment, backslash or control character", ErrBadPath)
 	}
 	if hasQuery {
-		if _, err := url.ParseQuery(query); err != nil {
+		if _, err := url.ParseQuery(query); err != nil || !validQuery(query) {
 			return nil, fmt.Errorf("%w: malformed query", ErrBadPath)
 		}
 	}
@@ -87,4 +89,20 @@ func hasControl(s string) bool {
 		}
 	}
 	return false
+}
+
+// validQuery reports whether q has only the characters RFC 3986 allows in a
+// query: unreserved, sub-delims, ":", "@", "/", "?" and "%" (escapes are
+// checked by url.ParseQuery).
+func validQuery(q string) bool {
+	for i := 0; i < len(q); i++ {
+		c := q[i]
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		case strings.IndexByte("-._~!$&'()*+,;=:@/?%", c) >= 0:
+		default:
+			return false
+		}
+	}
+	return true
 }
