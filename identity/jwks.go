@@ -1,0 +1,225 @@
+package identity
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// coldRetryInterval spaces fetch attempts while no key was ever fetched.
+const coldRetryInterval = time.Second
+
+// keySet is the issuer's JWKS as the verifier knows it: the last set fetched
+// successfully, refreshed in the background when older than
+// RefreshInterval, refetched when a token names an unknown kid (at most once
+// per UnknownKIDInterval), and kept through fetch failures.
+//
+// Fetches run one at a time in a goroutine tracked by wg and bounded by
+// ctx (cancelled by close); requests that need the result wait for it, so
+// concurrent requests with unknown kids share one fetch.
+type keySet struct {
+	cfg *jwtSettings
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	keys atomic.Pointer[keyIndex] // nil until a fetch succeeds
+
+	mu          sync.Mutex
+	jwksURL     string        // configured or discovered; "" until discovered
+	fetchedAt   time.Time     // last successful fetch
+	attemptedAt time.Time     // start of the last fetch attempt
+	lastErr     error         // outcome of the last finished attempt
+	inflight    chan struct{} // closed when the running fetch ends; nil if none
+	closed      bool
+}
+
+func newKeySet(cfg *jwtSettings) *keySet {
+	ctx, cancel := context.WithCancel(context.Background())
+	return &keySet{cfg: cfg, ctx: ctx, cancel: cancel, jwksURL: cfg.JWKSURL}
+}
+
+// warm starts the first fetch and waits for it, or for ctx.
+func (ks *keySet) warm(ctx context.Context) {
+	ks.mu.Lock()
+	done := ks.startFetchLocked(ks.cfg.Now())
+	ks.mu.Unlock()
+	select {
+	case <-done:
+	case <-ctx.Done():
+	}
+}
+
+// close cancels any fetch in progress, waits for it, and prevents new ones.
+func (ks *keySet) close() {
+	ks.mu.Lock()
+	ks.closed = true
+	ks.mu.Unlock()
+	ks.cancel()
+	ks.wg.Wait()
+}
+
+// key returns the public key for a token's kid (possibly empty) and alg.
+// A kid not in the cached set triggers a refetch when the interval allows;
+// the error then wraps ErrUnknownKey, or ErrKeysUnavailable when the keys
+// could not be fetched; a key unfit for alg gives ErrBadAlgorithm.
+func (ks *keySet) key(ctx context.Context, kid, alg string) (any, error) {
+	now := ks.cfg.Now()
+	if idx := ks.keys.Load(); idx != nil {
+		if k, err := idx.find(kid, alg); k != nil || err != nil {
+			ks.refreshIfStale(now)
+			return k, err
+		}
+	}
+	ks.mu.Lock()
+	done, err := ks.refetchLocked(now)
+	ks.mu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	select {
+	case <-done:
+	case <-ctx.Done():
+		return nil, &jwtError{sentinel: ErrKeysUnavailable, detail: "gave up waiting for the JWKS", cause: ctx.Err()}
+	}
+	idx := ks.keys.Load()
+	if idx == nil {
+		return nil, ks.unavailable()
+	}
+	k, err := idx.find(kid, alg)
+	if k != nil || err != nil {
+		return k, err
+	}
+	ks.mu.Lock()
+	failed := ks.lastErr != nil
+	ks.mu.Unlock()
+	if failed {
+		return nil, ks.unavailable()
+	}
+	return nil, unknownKey(kid)
+}
+
+// refetchLocked starts (or joins) a fetch for a kid that is not cached, and
+// returns the channel closed when it ends. When the interval since the last
+// attempt forbids a fetch, it returns the error to answer instead. ks.mu is
+// held.
+func (ks *keySet) refetchLocked(now time.Time) (chan struct{}, error) {
+	if ks.inflight != nil {
+		return ks.inflight, nil
+	}
+	cold := ks.keys.Load() == nil
+	interval := ks.cfg.UnknownKIDInterval
+	if cold {
+		interval = min(interval, coldRetryInterval)
+	}
+	if ks.closed || (!ks.attemptedAt.IsZero() && now.Sub(ks.attemptedAt) < interval) {
+		if cold || ks.lastErr != nil {
+			return nil, ks.unavailableLocked()
+		}
+		return nil, errUnknownKeyNoRefetch
+	}
+	return ks.startFetchLocked(now), nil
+}
+
+// errUnknownKeyNoRefetch answers a token whose kid is not cached while the
+// refetch interval runs.
+var errUnknownKeyNoRefetch = &jwtError{sentinel: ErrUnknownKey, detail: "kid not in the cached JWKS (refetch not due yet)"}
+
+func unknownKey(kid string) error {
+	if kid == "" {
+		return jwtErrorf(ErrUnknownKey, "token has no kid and no single published key fits its alg")
+	}
+	return jwtErrorf(ErrUnknownKey, "kid %s not in the issuer's JWKS", quoteValue(kid))
+}
+
+func (ks *keySet) unavailable() error {
+	ks.mu.Lock()
+	defer ks.mu.Unlock()
+	return ks.unavailableLocked()
+}
+
+// unavailableLocked returns the ErrKeysUnavailable error for the last
+// failed attempt. ks.mu is held.
+func (ks *keySet) unavailableLocked() error {
+	switch {
+	case ks.closed:
+		return jwtErrorf(ErrKeysUnavailable, "verifier closed")
+	case ks.lastErr == nil:
+		return jwtErrorf(ErrKeysUnavailable, "JWKS not fetched yet")
+	}
+	return &jwtError{sentinel: ErrKeysUnavailable, detail: ks.lastErr.Error(), cause: ks.lastErr}
+}
+
+// refreshIfStale starts a background fetch when the cached keys are older
+// than RefreshInterval, at most once per UnknownKIDInterval.
+func (ks *keySet) refreshIfStale(now time.Time) {
+	ks.mu.Lock()
+	defer ks.mu.Unlock()
+	if now.Sub(ks.fetchedAt) < ks.cfg.RefreshInterval || ks.inflight != nil || ks.closed ||
+		now.Sub(ks.attemptedAt) < ks.cfg.UnknownKIDInterval {
+		return
+	}
+	ks.startFetchLocked(now)
+}
+
+// startFetchLocked starts a fetch unless one is running or the set is
+// closed, and returns the channel closed when it ends. ks.mu is held.
+func (ks *keySet) startFetchLocked(now time.Time) chan struct{} {
+	if ks.inflight != nil {
+		return ks.inflight
+	}
+	done := make(chan struct{})
+	if ks.closed {
+		close(done)
+		return done
+	}
+	ks.inflight = done
+	ks.attemptedAt = now
+	jwksURL := ks.jwksURL
+	ks.wg.Add(1)
+	go func() {
+		defer ks.wg.Done()
+		defer close(done)
+		idx, discovered, err := ks.fetch(jwksURL)
+		ks.mu.Lock()
+		defer ks.mu.Unlock()
+		ks.inflight = nil
+		ks.lastErr = err
+		if discovered != "" {
+			ks.jwksURL = discovered
+		}
+		if err == nil {
+			ks.keys.Store(idx)
+			ks.fetchedAt = ks.cfg.Now()
+		}
+	}()
+	return done
+}
+
+// fetch discovers the JWKS URL when jwksURL is empty, then fetches and
+// parses the set. It returns the URL it discovered, if any.
+func (ks *keySet) fetch(jwksURL string) (idx *keyIndex, discovered string, err error) {
+	if jwksURL == "" {
+		jwksURL, err = ks.discover()
+		if err != nil {
+			return nil, "", err
+		}
+		discovered = jwksURL
+	}
+	body, err := ks.get(jwksURL)
+	if err != nil {
+		return nil, discovered, fmt.Errorf("fetch JWKS: %w", err)
+	}
+	idx, err = parseJWKS(body)
+	if err != nil {
+		return nil, discovered, fmt.Errorf("JWKS %s: %w", jwksURL, err)
+	}
+	return idx, discovered, nil
+}
+
+// errResponseTooLarge is returned for a response over MaxResponseBytes.
+var errResponseTooLarge = errors.New("response too large")

@@ -1,0 +1,375 @@
+package identity_test
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/idgate/idgate/identity"
+	"github.com/idgate/idgate/identity/identitytest"
+)
+
+// SPEC 19: 50 tokens with made-up kids cause at most a couple of fetches.
+func TestJWKSUnknownKIDRefetchIsRateLimited(t *testing.T) {
+	iss := identitytest.NewIssuer(t)
+	clock := newFakeClock()
+	v := newVerifier(t, iss, func(c *identity.JWTConfig) { c.Now = clock.Now })
+	require.Equal(t, 1, iss.JWKSFetches(), "the constructor warms the key cache")
+
+	// The refetch interval (1 minute) has passed since the warm-up fetch:
+	// the first unknown kid may refetch, the 49 others may not.
+	clock.Advance(2 * time.Minute)
+	for range 50 {
+		tok := iss.Mint(t, identitytest.KeyID(rand.Text()))
+		_, err := v.Verify(context.Background(), tok)
+		requireVerifyError(t, err, identity.ErrUnknownKey, tok)
+	}
+	require.Equal(t, 2, iss.JWKSFetches())
+
+	// Concurrent unknown kids, once the interval has passed again, share a
+	// single fetch.
+	clock.Advance(2 * time.Minute)
+	var wg sync.WaitGroup
+	for range 50 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			tok := iss.Mint(t, identitytest.KeyID(rand.Text()))
+			_, err := v.Verify(context.Background(), tok)
+			requireVerifyError(t, err, identity.ErrUnknownKey, tok)
+		}()
+	}
+	wg.Wait()
+	require.Equal(t, 3, iss.JWKSFetches())
+
+	// Known keys still verify without a fetch.
+	_, err := v.Verify(context.Background(), iss.Mint(t))
+	require.NoError(t, err)
+	require.Equal(t, 3, iss.JWKSFetches())
+}
+
+func TestJWKSKeyRotation(t *testing.T) {
+	iss := identitytest.NewIssuer(t)
+	clock := newFakeClock()
+	day := identitytest.ExpiresIn(24 * time.Hour) // tokens outlive the clock's jumps
+	v := newVerifier(t, iss, func(c *identity.JWTConfig) { c.Now = clock.Now })
+	oldKID := iss.KeyID()
+	_, err := v.Verify(context.Background(), iss.Mint(t, day))
+	require.NoError(t, err)
+
+	newKID := iss.Rotate(t, "ES256")
+	clock.Advance(time.Hour - time.Minute) // keys fetched long ago, not yet stale
+	id, err := v.Verify(context.Background(), iss.Mint(t, day, identitytest.Subject("after-rotation")))
+	require.NoError(t, err, "a token with the new kid triggers a refetch")
+	require.Equal(t, "after-rotation", id.Subject)
+	require.Equal(t, 2, iss.JWKSFetches())
+
+	// Both keys are published: tokens of the old one still verify.
+	_, err = v.Verify(context.Background(), iss.Mint(t, day, identitytest.KeyID(oldKID), identitytest.Subject("old")))
+	require.NoError(t, err)
+
+	// Once the old key is withdrawn and the set refreshed, its tokens fail.
+	iss.RemoveKey(oldKID)
+	clock.Advance(2 * time.Hour)
+	_, err = v.Verify(context.Background(), iss.Mint(t, day, identitytest.KeyID(newKID), identitytest.Subject("trigger refresh")))
+	require.NoError(t, err, "stale keys keep serving while they are refreshed")
+	identity.WaitForKeyFetch(v) // the background refresh the stale set started
+	require.Equal(t, 3, iss.JWKSFetches())
+	tok := iss.Mint(t, day, identitytest.KeyID(oldKID), identitytest.Subject("old again"))
+	_, err = v.Verify(context.Background(), tok)
+	requireVerifyError(t, err, identity.ErrUnknownKey, tok)
+}
+
+// SPEC 19: cached keys keep working while the JWKS endpoint is down.
+func TestJWKSOutageKeepsCachedKeys(t *testing.T) {
+	iss := identitytest.NewIssuer(t)
+	clock := newFakeClock()
+	day := identitytest.ExpiresIn(24 * time.Hour) // tokens outlive the clock's jumps
+	v := newVerifier(t, iss, func(c *identity.JWTConfig) { c.Now = clock.Now })
+
+	iss.SetJWKSAvailable(false)
+	clock.Advance(3 * time.Hour) // stale: each verification may try a refresh
+	for i := range 3 {
+		_, err := v.Verify(context.Background(), iss.Mint(t, day, identitytest.Subject(fmt.Sprint("user-", i))))
+		require.NoError(t, err)
+		clock.Advance(2 * time.Minute)
+	}
+	identity.WaitForKeyFetch(v)
+	require.Greater(t, iss.JWKSFetches(), 1, "refreshes were tried during the outage")
+
+	// During the outage an unknown kid cannot be judged: the keys may have
+	// rotated. It is unavailable (503), not invalid (401).
+	tok := iss.Mint(t, day, identitytest.KeyID("rotated-during-outage"))
+	_, err := v.Verify(context.Background(), tok)
+	requireVerifyError(t, err, identity.ErrKeysUnavailable, tok)
+	require.True(t, identity.Unavailable(err))
+
+	identity.WaitForKeyFetch(v)
+	iss.SetJWKSAvailable(true)
+	clock.Advance(2 * time.Minute)
+	_, err = v.Verify(context.Background(), tok)
+	requireVerifyError(t, err, identity.ErrUnknownKey, tok)
+}
+
+// SPEC 19: no key at all (cold start, issuer down) → ErrKeysUnavailable,
+// then recovery without restarting.
+func TestJWKSColdStart(t *testing.T) {
+	t.Run("JWKS endpoint down", func(t *testing.T) {
+		iss := identitytest.NewIssuer(t)
+		iss.SetJWKSAvailable(false)
+		clock := newFakeClock()
+		v := newVerifier(t, iss, func(c *identity.JWTConfig) { c.Now = clock.Now })
+		tok := iss.Mint(t)
+		_, err := v.Verify(context.Background(), tok)
+		requireVerifyError(t, err, identity.ErrKeysUnavailable, tok)
+		require.True(t, identity.Unavailable(err))
+		require.Contains(t, err.Error(), "status 503")
+
+		iss.SetJWKSAvailable(true)
+		clock.Advance(2 * time.Second)
+		_, err = v.Verify(context.Background(), tok)
+		require.NoError(t, err)
+	})
+	t.Run("issuer unreachable, discovery needed", func(t *testing.T) {
+		iss := identitytest.NewIssuer(t)
+		transport := &switchableTransport{}
+		transport.down.Store(true)
+		clock := newFakeClock()
+		v, err := identity.NewJWTVerifier(context.Background(), identity.JWTConfig{
+			Issuer:     iss.URL(),
+			Audiences:  []string{iss.Audience()},
+			HTTPClient: &http.Client{Transport: transport},
+			Now:        clock.Now,
+		})
+		require.NoError(t, err, "an unreachable issuer is not a configuration error")
+		t.Cleanup(v.Close)
+		tok := iss.Mint(t)
+		_, err = v.Verify(context.Background(), tok)
+		requireVerifyError(t, err, identity.ErrKeysUnavailable, tok)
+
+		// Retries are spaced (once per second while cold), not one per
+		// request.
+		before := transport.requests.Load()
+		for range 20 {
+			_, err = v.Verify(context.Background(), tok)
+			requireVerifyError(t, err, identity.ErrKeysUnavailable, tok)
+		}
+		require.Equal(t, before, transport.requests.Load())
+
+		transport.down.Store(false)
+		clock.Advance(2 * time.Second)
+		_, err = v.Verify(context.Background(), tok)
+		require.NoError(t, err)
+	})
+}
+
+func TestJWKSDiscovery(t *testing.T) {
+	cases := []struct {
+		name      string
+		opts      []identitytest.IssuerOption
+		wantPaths []string // metadata paths the verifier must have read
+	}{
+		{"openid configuration", nil, []string{"/.well-known/openid-configuration"}},
+		{"RFC 8414 when openid configuration is missing", []identitytest.IssuerOption{identitytest.WithoutOpenIDConfiguration()},
+			[]string{"/.well-known/openid-configuration", "/.well-known/oauth-authorization-server"}},
+		{"issuer with a path", []identitytest.IssuerOption{identitytest.WithIssuerPath("/tenant")},
+			[]string{"/tenant/.well-known/openid-configuration"}},
+		{"RFC 8414 path-inserted for an issuer with a path",
+			[]identitytest.IssuerOption{identitytest.WithIssuerPath("/tenant"), identitytest.WithoutOpenIDConfiguration()},
+			[]string{"/tenant/.well-known/openid-configuration", "/.well-known/oauth-authorization-server/tenant"}},
+		{"issuer with a trailing slash", []identitytest.IssuerOption{identitytest.WithTrailingSlash(), identitytest.WithoutOpenIDConfiguration()},
+			[]string{"/.well-known/openid-configuration", "/.well-known/oauth-authorization-server"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			iss := identitytest.NewIssuer(t, tc.opts...)
+			v := newVerifier(t, iss, func(c *identity.JWTConfig) { c.JWKSURL = "" })
+			_, err := v.Verify(context.Background(), iss.Mint(t))
+			require.NoError(t, err)
+			for _, p := range tc.wantPaths {
+				require.Equal(t, 1, iss.Requests(p), p)
+			}
+			require.Equal(t, 1, iss.JWKSFetches())
+		})
+	}
+}
+
+// metadataServer serves a discovery document with the given issuer and
+// jwks_uri, and a JWKS answer of the given size.
+func metadataServer(t *testing.T, issuer func(base string) string, jwksBody func() []byte, chunked bool) *httptest.Server {
+	t.Helper()
+	mux := http.NewServeMux()
+	srv := httptest.NewUnstartedServer(mux)
+	base := "http://" + srv.Listener.Addr().String()
+	mux.HandleFunc("GET /.well-known/openid-configuration", func(w http.ResponseWriter, _ *http.Request) {
+		_ = json.NewEncoder(w).Encode(map[string]string{"issuer": issuer(base), "jwks_uri": base + "/jwks"})
+	})
+	mux.HandleFunc("GET /jwks", func(w http.ResponseWriter, _ *http.Request) {
+		body := jwksBody()
+		if chunked {
+			// Write in pieces with flushes so that no Content-Length is sent.
+			for len(body) > 0 {
+				n := min(len(body), 64<<10)
+				_, _ = w.Write(body[:n])
+				w.(http.Flusher).Flush()
+				body = body[n:]
+			}
+			return
+		}
+		_, _ = w.Write(body)
+	})
+	srv.Start()
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+func TestJWKSFetchLimits(t *testing.T) {
+	huge := func() []byte {
+		return []byte(`{"keys":[{"kty":"oct","k":"` + strings.Repeat("A", 2<<20) + `"}]}`)
+	}
+	sameIssuer := func(base string) string { return base }
+	cases := []struct {
+		name    string
+		issuer  func(base string) string
+		body    func() []byte
+		chunked bool
+		mod     func(*identity.JWTConfig)
+		want    string
+	}{
+		{"JWKS over 1 MiB with Content-Length", sameIssuer, huge, false, nil, "response too large"},
+		{"JWKS over 1 MiB, streamed", sameIssuer, huge, true, nil, "response too large"},
+		{"JWKS over a configured limit", sameIssuer, func() []byte { return []byte(`{"keys":[]}` + strings.Repeat(" ", 200)) }, false,
+			func(c *identity.JWTConfig) { c.MaxResponseBytes = 100 }, "response too large"},
+		{"JWKS not a JWK Set", sameIssuer, func() []byte { return []byte(`{"hello":"world"}`) }, false, nil, "not a JWK Set"},
+		{"discovery names another issuer", func(string) string { return "https://evil.example.com" },
+			func() []byte { return []byte(`{"keys":[]}`) }, false, nil, "is not"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := metadataServer(t, tc.issuer, tc.body, tc.chunked)
+			cfg := identity.JWTConfig{Issuer: srv.URL, Audiences: []string{"https://api.example.com"}}
+			if tc.mod != nil {
+				tc.mod(&cfg)
+			}
+			v, err := identity.NewJWTVerifier(context.Background(), cfg)
+			require.NoError(t, err)
+			t.Cleanup(v.Close)
+			tok := forgeUnsigned(srv.URL)
+			_, err = v.Verify(context.Background(), tok)
+			requireVerifyError(t, err, identity.ErrKeysUnavailable, tok)
+			require.Contains(t, err.Error(), tc.want)
+		})
+	}
+}
+
+// forgeUnsigned returns an RS256 token for issuer with a garbage signature:
+// enough to reach the key lookup.
+func forgeUnsigned(issuer string) string {
+	enc := func(v any) string {
+		b, _ := json.Marshal(v)
+		return base64.RawURLEncoding.EncodeToString(b)
+	}
+	return enc(map[string]string{"alg": "RS256", "kid": "k1"}) + "." +
+		enc(map[string]any{"iss": issuer, "sub": "x", "aud": "https://api.example.com", "exp": time.Now().Add(time.Hour).Unix()}) +
+		".c2lnbmF0dXJl"
+}
+
+func TestJWKSFetchTimeout(t *testing.T) {
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select { // hang until the client gives up or the test ends
+		case <-r.Context().Done():
+		case <-release:
+		}
+	}))
+	t.Cleanup(srv.Close)
+	t.Cleanup(func() { close(release) })
+	v, err := identity.NewJWTVerifier(context.Background(), identity.JWTConfig{
+		Issuer:       srv.URL,
+		Audiences:    []string{"https://api.example.com"},
+		JWKSURL:      srv.URL + "/jwks",
+		FetchTimeout: 50 * time.Millisecond,
+	})
+	require.NoError(t, err)
+	t.Cleanup(v.Close)
+	tok := forgeUnsigned(srv.URL)
+	_, err = v.Verify(context.Background(), tok)
+	requireVerifyError(t, err, identity.ErrKeysUnavailable, tok)
+	require.ErrorIs(t, err, context.DeadlineExceeded)
+}
+
+// A request whose context ends while it waits for a fetch is not judged.
+func TestJWKSWaitRespectsContext(t *testing.T) {
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-r.Context().Done():
+		case <-release:
+		}
+	}))
+	t.Cleanup(srv.Close)
+	t.Cleanup(func() { close(release) })
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel() // do not wait for the warm-up fetch either
+	v, err := identity.NewJWTVerifier(ctx, identity.JWTConfig{
+		Issuer:    srv.URL,
+		Audiences: []string{"https://api.example.com"},
+		JWKSURL:   srv.URL + "/jwks",
+	})
+	require.NoError(t, err)
+	t.Cleanup(v.Close)
+	tok := forgeUnsigned(srv.URL)
+	_, err = v.Verify(ctx, tok)
+	requireVerifyError(t, err, identity.ErrKeysUnavailable, tok)
+	require.ErrorIs(t, err, context.Canceled)
+}
+
+func TestJWTVerifierCache(t *testing.T) {
+	iss := identitytest.NewIssuer(t)
+	clock := newFakeClock()
+	calls := 0
+	v := newVerifier(t, iss, func(c *identity.JWTConfig) {
+		c.Now = clock.Now
+		c.UserID = func(id *identity.Identity) (string, error) { calls++; return id.Subject, nil }
+	})
+	tok := iss.Mint(t, identitytest.ExpiresIn(2*time.Minute))
+	first, err := v.Verify(context.Background(), tok)
+	require.NoError(t, err)
+	second, err := v.Verify(context.Background(), tok)
+	require.NoError(t, err)
+	require.Same(t, first, second, "a cache hit returns the same identity")
+	require.Equal(t, 1, calls, "a cache hit does not verify again")
+
+	// Never beyond exp: past it (and the leeway), the token is checked
+	// again, and refused.
+	clock.Advance(2*time.Minute + 40*time.Second)
+	_, err = v.Verify(context.Background(), tok)
+	requireVerifyError(t, err, identity.ErrExpired, tok)
+	require.Equal(t, 1, calls)
+
+	// Between exp and exp+leeway the token is still valid but no longer
+	// served from the cache.
+	clock.Advance(-30 * time.Second) // exp+10s
+	again, err := v.Verify(context.Background(), tok)
+	require.NoError(t, err)
+	require.NotSame(t, first, again)
+	require.Equal(t, 2, calls)
+
+	// Disabled cache: every call verifies.
+	nocache := newVerifier(t, iss, func(c *identity.JWTConfig) { c.CacheSize = -1 })
+	a, err := nocache.Verify(context.Background(), tok)
+	require.NoError(t, err)
+	b, err := nocache.Verify(context.Background(), tok)
+	require.NoError(t, err)
+	require.NotSame(t, a, b)
+}

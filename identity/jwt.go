@@ -1,0 +1,131 @@
+package identity
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/golang-jwt/jwt/v5"
+)
+
+// JWTVerifier verifies JWT access tokens (RFC 9068) signed by one issuer
+// with keys from its JWKS, following RFC 8725. It is a Verifier, safe for
+// concurrent use. Create it with NewJWTVerifier and release it with Close.
+//
+// A token is accepted when, in this order:
+//
+//   - it is a three-part JWS of at most 32 KiB (a five-part JWE is refused
+//     with ErrEncryptedToken, a token without dots with ErrOpaqueToken);
+//   - its header names an allowed "alg", no "crit", and the required "typ"
+//     (JWTConfig.RequireType);
+//   - its "iss" is the configured issuer (checked before any key lookup,
+//     so foreign tokens cause no JWKS fetch);
+//   - the issuer's JWKS holds its "kid", for that algorithm and key type;
+//   - the signature verifies;
+//   - "exp", "nbf" and "iat" hold, within the leeway;
+//   - "sub" is present and "aud" names a configured audience.
+//
+// Verified tokens are cached until they expire; a cached token costs a
+// SHA-256 and a map lookup.
+type JWTVerifier struct {
+	cfg    *jwtSettings
+	parser *jwt.Parser
+	keys   *keySet
+	cache  *tokenCache
+}
+
+// NewJWTVerifier validates cfg and returns a verifier for its issuer. It
+// also tries, within ctx, to discover the JWKS URL (unless configured) and
+// fetch the keys, so that the first requests find them cached; if the
+// issuer is unreachable it still returns the verifier, which retries on
+// demand (and answers ErrKeysUnavailable until it succeeds). Only an
+// invalid configuration is an error. ctx is not retained.
+func NewJWTVerifier(ctx context.Context, cfg JWTConfig) (*JWTVerifier, error) {
+	s, err := cfg.settings()
+	if err != nil {
+		return nil, fmt.Errorf("identity: %w", err)
+	}
+	opts := []jwt.ParserOption{
+		jwt.WithValidMethods(s.Algorithms),
+		jwt.WithLeeway(s.Leeway),
+		jwt.WithTimeFunc(s.Now),
+		jwt.WithIssuedAt(),
+		jwt.WithStrictDecoding(),
+	}
+	if !s.InsecureAllowMissingExpiry {
+		opts = append(opts, jwt.WithExpirationRequired())
+	}
+	v := &JWTVerifier{
+		cfg:    s,
+		parser: jwt.NewParser(opts...),
+		keys:   newKeySet(s),
+		cache:  newTokenCache(s.CacheSize),
+	}
+	v.keys.warm(ctx)
+	return v, nil
+}
+
+// Close stops any JWKS fetch in progress and waits for it to end. Verify
+// keeps working with the keys already fetched but fetches no more.
+func (v *JWTVerifier) Close() { v.keys.close() }
+
+// Verify checks token and returns the identity it proves. The error wraps
+// exactly one of this package's sentinel errors (ErrExpired,
+// ErrBadAudience, ErrKeysUnavailable, ...) and never contains the token.
+// The returned Identity may be shared with other callers that present the
+// same token: do not modify it.
+func (v *JWTVerifier) Verify(ctx context.Context, token string) (*Identity, error) {
+	now := v.cfg.Now()
+	if id, ok := v.cache.get(token, now); ok {
+		return id, nil
+	}
+	h, err := v.checkHeader(token)
+	if err != nil {
+		return nil, err
+	}
+	claims := jwt.MapClaims{}
+	_, err = v.parser.ParseWithClaims(token, claims, func(*jwt.Token) (any, error) {
+		// Called after the header and claims are decoded, before the
+		// signature is checked.
+		if err := v.checkIssuer(claims); err != nil {
+			return nil, err
+		}
+		return v.keys.key(ctx, h.Kid, h.Alg)
+	})
+	if err != nil {
+		return nil, classifyJWTError(err)
+	}
+	id, err := v.identity(claims, token)
+	if err != nil {
+		return nil, err
+	}
+	v.cache.put(token, id, id.ExpiresAt)
+	return id, nil
+}
+
+// classifyJWTError turns an error from jwt.Parser into a *jwtError: the
+// keyfunc's own errors pass through, jwt's sentinels map to ours.
+func classifyJWTError(err error) error {
+	var je *jwtError
+	if errors.As(err, &je) {
+		return je
+	}
+	// jwt joins several claim errors; the order below picks the most
+	// fundamental one.
+	for _, m := range []struct {
+		jwtErr, ours error
+	}{
+		{jwt.ErrTokenMalformed, ErrMalformedToken},
+		{jwt.ErrTokenSignatureInvalid, ErrBadSignature},
+		{jwt.ErrInvalidType, ErrMalformedToken},
+		{jwt.ErrTokenRequiredClaimMissing, ErrMissingClaim},
+		{jwt.ErrTokenExpired, ErrExpired},
+		{jwt.ErrTokenNotValidYet, ErrNotYetValid},
+		{jwt.ErrTokenUsedBeforeIssued, ErrNotYetValid},
+	} {
+		if errors.Is(err, m.jwtErr) {
+			return &jwtError{sentinel: m.ours, detail: err.Error()}
+		}
+	}
+	return &jwtError{sentinel: ErrMalformedToken, detail: err.Error()}
+}

@@ -1,0 +1,177 @@
+package identity
+
+import (
+	"errors"
+	"strings"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/idgate/idgate/scopes"
+)
+
+// checkIssuer checks "iss" against the configured issuer, after removing
+// one trailing "/" from both.
+func (v *JWTVerifier) checkIssuer(claims jwt.MapClaims) error {
+	iss, err := claims.GetIssuer()
+	switch {
+	case err != nil:
+		return jwtErrorf(ErrMalformedToken, "iss is not a string")
+	case iss == "":
+		return jwtErrorf(ErrMissingClaim, "no iss")
+	case normaliseIssuer(iss) != normaliseIssuer(v.cfg.Issuer):
+		return jwtErrorf(ErrBadIssuer, "iss %s, want %q", quoteValue(iss), v.cfg.Issuer)
+	}
+	return nil
+}
+
+// identity checks the claims that remain once the signature and times
+// hold ("sub", "aud", the scope claims) and builds the Identity.
+func (v *JWTVerifier) identity(claims jwt.MapClaims, token string) (*Identity, error) {
+	sub, err := claims.GetSubject()
+	switch {
+	case err != nil:
+		return nil, jwtErrorf(ErrMalformedToken, "sub is not a string")
+	case sub == "":
+		return nil, jwtErrorf(ErrMissingClaim, "no sub")
+	}
+	aud, err := audienceOf(claims)
+	switch {
+	case err != nil:
+		return nil, err
+	case len(aud) == 0:
+		return nil, jwtErrorf(ErrMissingClaim, "no aud")
+	case !v.audienceAccepted(aud):
+		return nil, jwtErrorf(ErrBadAudience, "aud names none of the accepted audiences")
+	}
+	granted, err := v.scopesOf(claims)
+	if err != nil {
+		return nil, err
+	}
+	iss, _ := claims.GetIssuer()
+	id := &Identity{
+		Subject:   sub,
+		UserID:    sub,
+		Issuer:    iss,
+		Audience:  aud,
+		Scopes:    granted,
+		ClientID:  stringClaim(claims, "client_id"),
+		Email:     stringClaim(claims, "email"),
+		Name:      stringClaim(claims, "name"),
+		IssuedAt:  timeClaim(claims.GetIssuedAt()),
+		NotBefore: timeClaim(claims.GetNotBefore()),
+		ExpiresAt: timeClaim(claims.GetExpirationTime()),
+		TokenID:   stringClaim(claims, "jti"),
+		Claims:    claims,
+	}
+	if id.ClientID == "" {
+		id.ClientID = stringClaim(claims, "azp")
+	}
+	id = id.WithToken(token)
+	if v.cfg.UserID != nil {
+		uid, err := v.cfg.UserID(id)
+		switch {
+		case err != nil && wrapsSentinel(err):
+			return nil, err
+		case err != nil:
+			return nil, &jwtError{sentinel: ErrInactive, detail: "UserID hook: " + err.Error(), cause: err}
+		case uid == "":
+			return nil, jwtErrorf(ErrInactive, "UserID hook returned an empty id")
+		}
+		id.UserID = uid
+	}
+	return id, nil
+}
+
+// audienceOf returns "aud" as a list: nil when absent (or empty), an error
+// when it is neither a string nor an array of strings.
+func audienceOf(claims jwt.MapClaims) ([]string, error) {
+	switch v := claims["aud"].(type) {
+	case nil:
+		return nil, nil
+	case string:
+		if v == "" {
+			return nil, nil
+		}
+		return []string{v}, nil
+	case []any:
+		aud := make([]string, 0, len(v))
+		for _, e := range v {
+			s, ok := e.(string)
+			if !ok {
+				return nil, jwtErrorf(ErrMalformedToken, "aud holds a non-string")
+			}
+			aud = append(aud, s)
+		}
+		return aud, nil
+	}
+	return nil, jwtErrorf(ErrMalformedToken, "aud is neither a string nor an array of strings")
+}
+
+// audienceAccepted reports whether aud names an accepted audience.
+func (v *JWTVerifier) audienceAccepted(aud []string) bool {
+	for _, a := range aud {
+		if v.cfg.audiences[a] {
+			return true
+		}
+	}
+	return false
+}
+
+// scopesOf returns the union of the configured scope claims. A claim may be
+// a space-separated string or an array of strings.
+func (v *JWTVerifier) scopesOf(claims jwt.MapClaims) (scopes.Set, error) {
+	var all []string
+	for _, name := range v.cfg.ScopeClaims {
+		switch val := claims[name].(type) {
+		case nil:
+		case string:
+			all = append(all, strings.Fields(val)...)
+		case []any:
+			for _, e := range val {
+				s, ok := e.(string)
+				if !ok {
+					return scopes.Set{}, jwtErrorf(ErrMalformedToken, "scope claim %s holds a non-string", quoteValue(name))
+				}
+				all = append(all, s)
+			}
+		default:
+			return scopes.Set{}, jwtErrorf(ErrMalformedToken, "scope claim %s is neither a string nor an array of strings", quoteValue(name))
+		}
+	}
+	return scopes.Of(all...), nil
+}
+
+// stringClaim returns claims[name] if it is a string, else "".
+func stringClaim(claims jwt.MapClaims, name string) string {
+	s, _ := claims[name].(string)
+	return s
+}
+
+// timeClaim turns a NumericDate getter's result into a time, zero when
+// absent. The claims were validated, so err is nil.
+func timeClaim(d *jwt.NumericDate, err error) time.Time {
+	if d == nil || err != nil {
+		return time.Time{}
+	}
+	return d.Time
+}
+
+// sentinels are this package's sentinel errors.
+var sentinels = []error{
+	ErrMissingToken, ErrInvalidRequest, ErrMalformedToken, ErrEncryptedToken,
+	ErrOpaqueToken, ErrExpired, ErrNotYetValid, ErrMissingClaim, ErrBadIssuer,
+	ErrBadAudience, ErrBadType, ErrBadAlgorithm, ErrBadSignature,
+	ErrUnknownKey, ErrUnsupportedHeader, ErrInactive, ErrKeysUnavailable,
+	ErrVerifierUnavailable,
+}
+
+// wrapsSentinel reports whether err wraps one of this package's sentinels.
+func wrapsSentinel(err error) bool {
+	for _, s := range sentinels {
+		if errors.Is(err, s) {
+			return true
+		}
+	}
+	return false
+}
