@@ -4,7 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"time"
 
 	"github.com/idgate/idgate/identity"
 	"github.com/idgate/idgate/identity/identitytest"
@@ -91,4 +96,69 @@ func ExampleNewIntrospectionVerifier() {
 	// Output:
 	// alice crm:read
 	// true
+}
+
+// Protecting a plain net/http service (no MCP): a reports endpoint that
+// serves each user their own reports. A test issuer stands in for the
+// authorization server.
+func ExampleMiddleware() {
+	iss, err := identitytest.StartIssuer()
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer iss.Close()
+
+	v, err := identity.NewJWTVerifier(context.Background(), identity.JWTConfig{
+		Issuer:    iss.URL(),
+		Audiences: []string{"https://mcp.example.com/mcp"},
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer v.Close()
+
+	reports := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id, _ := identity.FromContext(r.Context()) // always there behind the middleware
+		fmt.Fprintf(w, "reports of %s (scopes %s)", id.Subject, id.Scopes)
+	})
+	mux := http.NewServeMux()
+	mux.Handle("/reports/", identity.Middleware(v, identity.MiddlewareConfig{
+		ResourceMetadata: "https://mcp.example.com/.well-known/oauth-protected-resource/mcp",
+		Scopes:           []string{"reports:read"},
+	})(reports))
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+
+	get := func(token string) {
+		req, _ := http.NewRequest(http.MethodGet, srv.URL+"/reports/q4", nil)
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			log.Fatal(err)
+		}
+		defer res.Body.Close()
+		body, _ := io.ReadAll(res.Body)
+		fmt.Println(res.StatusCode, strings.TrimSpace(string(body)))
+		if c := res.Header.Get("WWW-Authenticate"); c != "" {
+			fmt.Println("  WWW-Authenticate:", c)
+		}
+	}
+	mint := func(opts ...identitytest.TokenOption) string {
+		tok, err := iss.MintToken(opts...)
+		if err != nil {
+			log.Fatal(err)
+		}
+		return tok
+	}
+	get("")
+	get(mint(identitytest.Subject("alice"), identitytest.Scopes("reports:read")))
+	get(mint(identitytest.Subject("alice"), identitytest.ExpiresIn(-time.Hour)))
+	// Output:
+	// 401 {"error":"unauthorized","error_description":"missing bearer token"}
+	//   WWW-Authenticate: Bearer resource_metadata="https://mcp.example.com/.well-known/oauth-protected-resource/mcp", scope="reports:read"
+	// 200 reports of alice (scopes reports:read)
+	// 401 {"error":"invalid_token","error_description":"token expired"}
+	//   WWW-Authenticate: Bearer resource_metadata="https://mcp.example.com/.well-known/oauth-protected-resource/mcp", scope="reports:read", error="invalid_token", error_description="token expired"
 }
