@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -98,9 +99,6 @@ const (
 	defaultIntrospectionTimeout = 5 * time.Second
 	defaultIntrospectionMaxBody = 64 << 10
 	defaultIntrospectionTTL     = 60 * time.Second
-	defaultIntrospectionCache   = 10000
-	defaultIntrospectionLeeway  = 30 * time.Second
-	maxIntrospectionLeeway      = 5 * time.Minute
 )
 
 // IntrospectionVerifier is a Verifier for opaque tokens: it asks the
@@ -148,8 +146,8 @@ func NewIntrospectionVerifier(cfg IntrospectionConfig) (*IntrospectionVerifier, 
 			return nil, errors.New("identity: IntrospectionConfig.Audiences: empty audience")
 		}
 	}
-	if cfg.Leeway > maxIntrospectionLeeway {
-		return nil, fmt.Errorf("identity: IntrospectionConfig.Leeway %v is more than %v", cfg.Leeway, maxIntrospectionLeeway)
+	if cfg.Leeway > maxLeeway {
+		return nil, fmt.Errorf("identity: IntrospectionConfig.Leeway %v is more than %v", cfg.Leeway, maxLeeway)
 	}
 	if cfg.Timeout < 0 || cfg.MaxResponseBytes < 0 {
 		return nil, errors.New("identity: IntrospectionConfig: Timeout and MaxResponseBytes must not be negative")
@@ -157,9 +155,9 @@ func NewIntrospectionVerifier(cfg IntrospectionConfig) (*IntrospectionVerifier, 
 	v := &IntrospectionVerifier{
 		endpoint:    cfg.Endpoint,
 		basicAuth:   introspectionBasicAuth(cfg.ClientID, cfg.ClientSecret),
-		issuer:      trimSlashOnce(cfg.Issuer),
+		issuer:      normaliseIssuer(cfg.Issuer),
 		allowNoAud:  cfg.InsecureAllowMissingAudience,
-		scopeClaims: cfg.ScopeClaims,
+		scopeClaims: slices.Clone(cfg.ScopeClaims),
 		leeway:      cfg.Leeway,
 		client:      cfg.HTTPClient,
 		timeout:     cfg.Timeout,
@@ -170,7 +168,7 @@ func NewIntrospectionVerifier(cfg IntrospectionConfig) (*IntrospectionVerifier, 
 	}
 	switch {
 	case v.leeway == 0:
-		v.leeway = defaultIntrospectionLeeway
+		v.leeway = defaultLeeway
 	case v.leeway < 0:
 		v.leeway = 0
 	}
@@ -178,10 +176,10 @@ func NewIntrospectionVerifier(cfg IntrospectionConfig) (*IntrospectionVerifier, 
 		v.now = time.Now
 	}
 	for _, a := range cfg.Audiences {
-		v.audiences = append(v.audiences, trimSlashOnce(a))
+		v.audiences = append(v.audiences, strings.TrimSuffix(a, "/"))
 	}
 	if len(v.scopeClaims) == 0 {
-		v.scopeClaims = []string{"scope", "scp", "permissions"}
+		v.scopeClaims = defaultScopeClaims
 	}
 	if v.client == nil {
 		v.client = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error {
@@ -200,7 +198,7 @@ func NewIntrospectionVerifier(cfg IntrospectionConfig) (*IntrospectionVerifier, 
 	if v.ttl > 0 && cfg.CacheSize >= 0 {
 		size := cfg.CacheSize
 		if size == 0 {
-			size = defaultIntrospectionCache
+			size = defaultCacheSize
 		}
 		v.cache = newTokenCache(size)
 	}
@@ -333,7 +331,7 @@ func (v *IntrospectionVerifier) identity(resp map[string]any, token string, now 
 		if id.Issuer == "" {
 			return nil, fmt.Errorf("identity: introspection: no \"iss\": %w", ErrMissingClaim)
 		}
-		if trimSlashOnce(id.Issuer) != v.issuer {
+		if normaliseIssuer(id.Issuer) != v.issuer {
 			return nil, fmt.Errorf("identity: introspection: issuer %q: %w", id.Issuer, ErrBadIssuer)
 		}
 	}
@@ -362,7 +360,7 @@ func (v *IntrospectionVerifier) identity(resp map[string]any, token string, now 
 	if v.userID != nil {
 		uid, err := v.userID(id)
 		switch {
-		case err != nil && failureIndex(err) < len(failures):
+		case err != nil && wrapsSentinel(err):
 			return nil, err
 		case err != nil:
 			return nil, fmt.Errorf("identity: introspection: UserID hook: %v: %w", err, ErrInactive)
@@ -376,7 +374,7 @@ func (v *IntrospectionVerifier) identity(resp map[string]any, token string, now 
 
 func (v *IntrospectionVerifier) audienceAccepted(aud []string) bool {
 	for _, a := range aud {
-		a = trimSlashOnce(a)
+		a = strings.TrimSuffix(a, "/")
 		for _, want := range v.audiences {
 			if a == want {
 				return true
@@ -392,12 +390,6 @@ func introspectionBasicAuth(id, secret string) string {
 	req := http.Request{Header: http.Header{}}
 	req.SetBasicAuth(url.QueryEscape(id), url.QueryEscape(secret))
 	return req.Header.Get("Authorization")
-}
-
-// trimSlashOnce removes one trailing "/", the normalisation applied to
-// issuers and audiences.
-func trimSlashOnce(s string) string {
-	return strings.TrimSuffix(s, "/")
 }
 
 // introspectedString returns the string member name of m, "" when absent.
