@@ -15,7 +15,8 @@ const coldRetryInterval = time.Second
 // keySet is the issuer's JWKS as the verifier knows it: the last set fetched
 // successfully, refreshed in the background when older than
 // RefreshInterval, refetched when a token names an unknown kid (at most once
-// per UnknownKIDInterval), and kept through fetch failures.
+// per UnknownKIDInterval), and kept through fetch failures. Lookups read
+// the current set without locking.
 //
 // Fetches run one at a time in a goroutine tracked by wg and bounded by
 // ctx (cancelled by close); requests that need the result wait for it, so
@@ -31,7 +32,6 @@ type keySet struct {
 
 	mu          sync.Mutex
 	jwksURL     string        // configured or discovered; "" until discovered
-	fetchedAt   time.Time     // last successful fetch
 	attemptedAt time.Time     // start of the last fetch attempt
 	lastErr     error         // outcome of the last finished attempt
 	inflight    chan struct{} // closed when the running fetch ends; nil if none
@@ -71,75 +71,63 @@ func (ks *keySet) key(ctx context.Context, kid, alg string) (any, error) {
 	now := ks.cfg.Now()
 	if idx := ks.keys.Load(); idx != nil {
 		if k, err := idx.find(kid, alg); k != nil || err != nil {
-			ks.refreshIfStale(now)
+			if now.Sub(idx.fetchedAt) >= ks.cfg.RefreshInterval {
+				ks.refreshStale(now)
+			}
 			return k, err
 		}
 	}
 	ks.mu.Lock()
-	done, err := ks.refetchLocked(now)
-	ks.mu.Unlock()
-	if err != nil {
-		return nil, err
+	done, ok := ks.refetchLocked(now)
+	if !ok {
+		defer ks.mu.Unlock()
+		if ks.keys.Load() == nil || ks.lastErr != nil {
+			return nil, ks.unavailableLocked()
+		}
+		return nil, unknownKey(kid, "refetch not due yet")
 	}
+	ks.mu.Unlock()
 	select {
 	case <-done:
 	case <-ctx.Done():
 		return nil, &jwtError{sentinel: ErrKeysUnavailable, detail: "gave up waiting for the JWKS", cause: ctx.Err()}
 	}
-	idx := ks.keys.Load()
-	if idx == nil {
-		return nil, ks.unavailable()
-	}
-	k, err := idx.find(kid, alg)
-	if k != nil || err != nil {
-		return k, err
+	if idx := ks.keys.Load(); idx != nil {
+		if k, err := idx.find(kid, alg); k != nil || err != nil {
+			return k, err
+		}
 	}
 	ks.mu.Lock()
-	failed := ks.lastErr != nil
-	ks.mu.Unlock()
-	if failed {
-		return nil, ks.unavailable()
+	defer ks.mu.Unlock()
+	if ks.keys.Load() == nil || ks.lastErr != nil {
+		return nil, ks.unavailableLocked()
 	}
-	return nil, unknownKey(kid)
+	return nil, unknownKey(kid, "not in the JWKS just fetched")
 }
 
-// refetchLocked starts (or joins) a fetch for a kid that is not cached, and
-// returns the channel closed when it ends. When the interval since the last
-// attempt forbids a fetch, it returns the error to answer instead. ks.mu is
-// held.
-func (ks *keySet) refetchLocked(now time.Time) (chan struct{}, error) {
+// refetchLocked starts (or joins) a fetch for a kid that is not cached and
+// returns the channel closed when it ends, or false when the interval since
+// the last attempt (UnknownKIDInterval; while no key was ever fetched, at
+// most coldRetryInterval) forbids a new fetch. ks.mu is held.
+func (ks *keySet) refetchLocked(now time.Time) (chan struct{}, bool) {
 	if ks.inflight != nil {
-		return ks.inflight, nil
+		return ks.inflight, true
 	}
-	cold := ks.keys.Load() == nil
 	interval := ks.cfg.UnknownKIDInterval
-	if cold {
+	if ks.keys.Load() == nil {
 		interval = min(interval, coldRetryInterval)
 	}
 	if ks.closed || (!ks.attemptedAt.IsZero() && now.Sub(ks.attemptedAt) < interval) {
-		if cold || ks.lastErr != nil {
-			return nil, ks.unavailableLocked()
-		}
-		return nil, errUnknownKeyNoRefetch
+		return nil, false
 	}
-	return ks.startFetchLocked(now), nil
+	return ks.startFetchLocked(now), true
 }
 
-// errUnknownKeyNoRefetch answers a token whose kid is not cached while the
-// refetch interval runs.
-var errUnknownKeyNoRefetch = &jwtError{sentinel: ErrUnknownKey, detail: "kid not in the cached JWKS (refetch not due yet)"}
-
-func unknownKey(kid string) error {
+func unknownKey(kid, why string) error {
 	if kid == "" {
-		return jwtErrorf(ErrUnknownKey, "token has no kid and no single published key fits its alg")
+		return jwtErrorf(ErrUnknownKey, "token has no kid and not exactly one published key fits its alg (%s)", why)
 	}
-	return jwtErrorf(ErrUnknownKey, "kid %s not in the issuer's JWKS", quoteValue(kid))
-}
-
-func (ks *keySet) unavailable() error {
-	ks.mu.Lock()
-	defer ks.mu.Unlock()
-	return ks.unavailableLocked()
+	return jwtErrorf(ErrUnknownKey, "kid %s unknown (%s)", quoteValue(kid), why)
 }
 
 // unavailableLocked returns the ErrKeysUnavailable error for the last
@@ -154,13 +142,13 @@ func (ks *keySet) unavailableLocked() error {
 	return &jwtError{sentinel: ErrKeysUnavailable, detail: ks.lastErr.Error(), cause: ks.lastErr}
 }
 
-// refreshIfStale starts a background fetch when the cached keys are older
-// than RefreshInterval, at most once per UnknownKIDInterval.
-func (ks *keySet) refreshIfStale(now time.Time) {
+// refreshStale starts a background fetch of keys older than
+// RefreshInterval, unless one runs or the last attempt is more recent than
+// UnknownKIDInterval.
+func (ks *keySet) refreshStale(now time.Time) {
 	ks.mu.Lock()
 	defer ks.mu.Unlock()
-	if now.Sub(ks.fetchedAt) < ks.cfg.RefreshInterval || ks.inflight != nil || ks.closed ||
-		now.Sub(ks.attemptedAt) < ks.cfg.UnknownKIDInterval {
+	if ks.inflight != nil || ks.closed || now.Sub(ks.attemptedAt) < ks.cfg.UnknownKIDInterval {
 		return
 	}
 	ks.startFetchLocked(now)
@@ -193,8 +181,8 @@ func (ks *keySet) startFetchLocked(now time.Time) chan struct{} {
 			ks.jwksURL = discovered
 		}
 		if err == nil {
+			idx.fetchedAt = ks.cfg.Now()
 			ks.keys.Store(idx)
-			ks.fetchedAt = ks.cfg.Now()
 		}
 	}()
 	return done

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/MicahParks/jwkset"
 )
@@ -24,10 +25,11 @@ type publicKey struct {
 	key crypto.PublicKey
 }
 
-// keyIndex is an immutable parsed JWKS.
+// keyIndex is a parsed JWKS, immutable once published.
 type keyIndex struct {
-	byKID map[string][]*publicKey
-	all   []*publicKey
+	byKID     map[string][]*publicKey
+	all       []*publicKey
+	fetchedAt time.Time
 }
 
 // parseJWKS parses a JWK Set, keeping the keys usable for signatures:

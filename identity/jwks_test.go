@@ -3,16 +3,21 @@ package identity_test
 import (
 	"context"
 	"crypto/rand"
+	"crypto/rsa"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/MicahParks/jwkset"
+	"github.com/golang-jwt/jwt/v5"
 	"github.com/stretchr/testify/require"
 
 	"github.com/idgate/idgate/identity"
@@ -372,4 +377,94 @@ func TestJWTVerifierCache(t *testing.T) {
 	b, err := nocache.Verify(context.Background(), tok)
 	require.NoError(t, err)
 	require.NotSame(t, a, b)
+}
+
+// Keys unfit for signatures are skipped when the JWKS is parsed, so tokens
+// that name them find no key.
+func TestJWKSSkipsUnusableKeys(t *testing.T) {
+	rsa1024, err := rsa.GenerateKey(rand.Reader, 1024)
+	require.NoError(t, err)
+	rsa2048, err := rsa.GenerateKey(rand.Reader, 2048)
+	require.NoError(t, err)
+	jwk := func(pub any, mod func(*jwkset.JWKMarshal)) map[string]any {
+		j, err := jwkset.NewJWKFromKey(pub, jwkset.JWKOptions{Metadata: jwkset.JWKMetadataOptions{KID: "k1", ALG: "RS256"}})
+		require.NoError(t, err)
+		m := j.Marshal()
+		if mod != nil {
+			mod(&m)
+		}
+		raw, err := json.Marshal(m)
+		require.NoError(t, err)
+		var out map[string]any
+		require.NoError(t, json.Unmarshal(raw, &out))
+		return out
+	}
+	cases := []struct {
+		name string
+		key  *rsa.PrivateKey
+		jwk  map[string]any
+		want error // nil: accepted
+	}{
+		{"RSA-2048", rsa2048, jwk(&rsa2048.PublicKey, nil), nil},
+		{"key_ops verify", rsa2048, jwk(&rsa2048.PublicKey, func(m *jwkset.JWKMarshal) { m.KEYOPS = []jwkset.KEYOPS{"verify"} }), nil},
+		{"x5u over http, never fetched", rsa2048, jwk(&rsa2048.PublicKey, func(m *jwkset.JWKMarshal) { m.X5U = "{{base}}/cert.pem" }), nil},
+		{"RSA-1024", rsa1024, jwk(&rsa1024.PublicKey, nil), identity.ErrUnknownKey},
+		{"use enc", rsa2048, jwk(&rsa2048.PublicKey, func(m *jwkset.JWKMarshal) { m.USE = "enc" }), identity.ErrUnknownKey},
+		{"key_ops encrypt", rsa2048, jwk(&rsa2048.PublicKey, func(m *jwkset.JWKMarshal) { m.KEYOPS = []jwkset.KEYOPS{"encrypt"} }), identity.ErrUnknownKey},
+		{"symmetric", rsa2048, map[string]any{"kty": "oct", "kid": "k1", "k": "c2VjcmV0"}, identity.ErrUnknownKey},
+		{"malformed modulus", rsa2048, map[string]any{"kty": "RSA", "kid": "k1", "n": "!!", "e": "AQAB"}, identity.ErrUnknownKey},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			mux := http.NewServeMux()
+			srv := httptest.NewUnstartedServer(mux)
+			base := "http://" + srv.Listener.Addr().String()
+			var certFetches atomic.Int32
+			mux.HandleFunc("GET /cert.pem", func(http.ResponseWriter, *http.Request) { certFetches.Add(1) })
+			mux.HandleFunc("GET /jwks", func(w http.ResponseWriter, _ *http.Request) {
+				k := maps.Clone(tc.jwk)
+				if u, ok := k["x5u"].(string); ok {
+					k["x5u"] = strings.Replace(u, "{{base}}", base, 1)
+				}
+				_ = json.NewEncoder(w).Encode(map[string]any{"keys": []any{k}})
+			})
+			srv.Start()
+			t.Cleanup(srv.Close)
+
+			v, err := identity.NewJWTVerifier(context.Background(), identity.JWTConfig{
+				Issuer: base, Audiences: []string{"https://api.example.com"}, JWKSURL: base + "/jwks",
+			})
+			require.NoError(t, err)
+			t.Cleanup(v.Close)
+			tok := jwt.NewWithClaims(jwt.SigningMethodRS256, jwt.MapClaims{
+				"iss": base, "sub": "alice", "aud": "https://api.example.com", "exp": time.Now().Add(time.Hour).Unix(),
+			})
+			tok.Header["kid"] = "k1"
+			raw, err := tok.SignedString(tc.key)
+			require.NoError(t, err)
+			_, err = v.Verify(context.Background(), raw)
+			if tc.want == nil {
+				require.NoError(t, err)
+			} else {
+				requireVerifyError(t, err, tc.want, raw)
+			}
+			require.Zero(t, certFetches.Load())
+		})
+	}
+}
+
+// A token without kid is verified when exactly one published key fits its
+// algorithm.
+func TestJWKSTokenWithoutKID(t *testing.T) {
+	iss := identitytest.NewIssuer(t, identitytest.WithAlgorithm("ES256"))
+	iss.Rotate(t, "RS256") // now an EC key and an RSA key, signing with RSA
+	v := newVerifier(t, iss, nil)
+	_, err := v.Verify(context.Background(), iss.Mint(t, identitytest.Header("kid", nil)))
+	require.NoError(t, err, "the RS256 token has one candidate key")
+
+	iss.Rotate(t, "RS256") // two RSA keys: no way to choose
+	v = newVerifier(t, iss, nil)
+	tok := iss.Mint(t, identitytest.Header("kid", nil))
+	_, err = v.Verify(context.Background(), tok)
+	requireVerifyError(t, err, identity.ErrUnknownKey, tok)
 }

@@ -75,8 +75,10 @@ func (v *JWTVerifier) Close() { v.keys.close() }
 // The returned Identity may be shared with other callers that present the
 // same token: do not modify it.
 func (v *JWTVerifier) Verify(ctx context.Context, token string) (*Identity, error) {
-	now := v.cfg.Now()
-	if id, ok := v.cache.get(token, now); ok {
+	if len(token) > maxTokenBytes {
+		return nil, jwtErrorf(ErrMalformedToken, "token longer than %d bytes", maxTokenBytes)
+	}
+	if id, ok := v.cache.get(token, v.cfg.Now()); ok {
 		return id, nil
 	}
 	h, err := v.checkHeader(token)
