@@ -2,6 +2,8 @@ package proxy_test
 
 import (
 	"context"
+	"crypto"
+	"crypto/elliptic"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -77,6 +79,7 @@ func TestForwardThroughIssuer(t *testing.T) {
 		wantErr error
 	}{
 		{"backend is an audience", []string{mcpAud, crmAudience}, nil},
+		{"backend is an audience, with a trailing slash", []string{mcpAud, crmAudience + "/"}, nil},
 		{"backend is not an audience", []string{mcpAud}, proxy.ErrAudienceMismatch},
 	}
 	for _, tt := range tests {
@@ -252,35 +255,97 @@ func TestExchangeThroughIssuerErrors(t *testing.T) {
 
 func TestSignerThroughVerifier(t *testing.T) {
 	iss := identitytest.NewIssuer(t)
-	s, err := proxy.NewSigner(proxy.SignerConfig{
-		Issuer: gatewayIssuer, Audience: crmAudience, Key: ecKey(t, elliptic256()),
-		CopyClaims: []string{"email"}, Scopes: []string{"crm:read"},
-	})
-	require.NoError(t, err)
-	jwks := httptest.NewServer(s.JWKSHandler())
-	t.Cleanup(jwks.Close)
-	be := newProtectedBackend(t, jwtVerifier(t, gatewayIssuer, jwks.URL, crmAudience))
-	c, err := proxy.New(proxy.Config{BaseURL: be.srv.URL, Credential: s})
-	require.NoError(t, err)
-
 	tok := iss.Mint(t, identitytest.Subject("alice"), identitytest.Scopes("crm:read", "crm:write"), identitytest.Claim("email", "alice@example.com"))
 	id := gatewayIdentity(t, iss, tok)
-	var got seen
-	require.NoError(t, c.Do(context.Background(), id, http.MethodGet, "whoami", nil, &got))
-	require.Equal(t, "alice", got.Subject)
-	require.Equal(t, gatewayIssuer, got.Issuer)
-	require.Equal(t, []string{crmAudience}, got.Audience)
-	require.Equal(t, []string{"crm:read"}, got.Scopes)
-	require.Equal(t, "alice@example.com", got.Email)
-	require.NotEqual(t, tok, got.Token)
 
-	// The user's token, sent as is, is refused by this backend: its
-	// audience and issuer are not the backend's.
-	raw, err := http.NewRequest(http.MethodGet, be.srv.URL+"/whoami", nil)
-	require.NoError(t, err)
-	raw.Header.Set("Authorization", "Bearer "+tok)
-	resp, err := http.DefaultClient.Do(raw)
-	require.NoError(t, err)
-	resp.Body.Close()
-	require.Equal(t, http.StatusUnauthorized, resp.StatusCode)
+	tests := []struct {
+		alg string
+		key crypto.Signer
+	}{
+		{"RS256", testRSAKey(t)},
+		{"PS256", testRSAKey(t)},
+		{"ES256", ecKey(t, elliptic.P256())},
+		{"ES384", ecKey(t, elliptic.P384())},
+		{"ES512", ecKey(t, elliptic.P521())},
+		{"EdDSA", edKey(t)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.alg, func(t *testing.T) {
+			s, err := proxy.NewSigner(proxy.SignerConfig{
+				Issuer: gatewayIssuer, Audience: crmAudience, Key: tt.key, Algorithm: tt.alg,
+				CopyClaims: []string{"email"}, Scopes: []string{"crm:read"},
+			})
+			require.NoError(t, err)
+			jwks := httptest.NewServer(s.JWKSHandler())
+			t.Cleanup(jwks.Close)
+			be := newProtectedBackend(t, jwtVerifierConfig(t, identity.JWTConfig{
+				Issuer:      gatewayIssuer,
+				Audiences:   []string{crmAudience},
+				JWKSURL:     jwks.URL,
+				Algorithms:  []string{tt.alg},
+				RequireType: "at+jwt",
+			}))
+			c, err := proxy.New(proxy.Config{BaseURL: be.srv.URL, Credential: s})
+			require.NoError(t, err)
+
+			var got seen
+			require.NoError(t, c.Do(context.Background(), id, http.MethodGet, "whoami", nil, &got))
+			require.Equal(t, "alice", got.Subject)
+			require.Equal(t, gatewayIssuer, got.Issuer)
+			require.Equal(t, []string{crmAudience}, got.Audience)
+			require.Equal(t, []string{"crm:read"}, got.Scopes)
+			require.Equal(t, "alice@example.com", got.Email)
+			require.NotEqual(t, tok, got.Token)
+
+			// The user's own token, sent as is, is refused by this backend:
+			// neither its issuer nor its audience is the backend's.
+			raw, err := http.NewRequest(http.MethodGet, be.srv.URL+"/whoami", nil)
+			require.NoError(t, err)
+			raw.Header.Set("Authorization", "Bearer "+tok)
+			resp, err := http.DefaultClient.Do(raw)
+			require.NoError(t, err)
+			resp.Body.Close()
+			require.Equal(t, http.StatusUnauthorized, resp.StatusCode)
+		})
+	}
+}
+
+// A signed token outlives one call and not much more: the backend refuses
+// it once its TTL (plus the verifier's 30s leeway) has passed.
+func TestSignerTokenExpires(t *testing.T) {
+	tests := []struct {
+		name       string
+		ttl        time.Duration
+		backendAt  time.Duration // the backend's clock, ahead of the gateway's
+		wantStatus int
+	}{
+		{"fresh", 0, 0, http.StatusOK},
+		{"default TTL, 80s later", 0, 80 * time.Second, http.StatusOK},
+		{"default TTL, 2 minutes later", 0, 2 * time.Minute, http.StatusUnauthorized},
+		{"5 minute TTL, 2 minutes later", 5 * time.Minute, 2 * time.Minute, http.StatusOK},
+		{"5 minute TTL, 6 minutes later", 5 * time.Minute, 6 * time.Minute, http.StatusUnauthorized},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, err := proxy.NewSigner(proxy.SignerConfig{Issuer: gatewayIssuer, Audience: crmAudience, Key: edKey(t), TTL: tt.ttl})
+			require.NoError(t, err)
+			jwks := httptest.NewServer(s.JWKSHandler())
+			t.Cleanup(jwks.Close)
+			be := newProtectedBackend(t, jwtVerifierConfig(t, identity.JWTConfig{
+				Issuer: gatewayIssuer, Audiences: []string{crmAudience}, JWKSURL: jwks.URL, Leeway: 30 * time.Second,
+				Now: func() time.Time { return time.Now().Add(tt.backendAt) },
+			}))
+			c, err := proxy.New(proxy.Config{BaseURL: be.srv.URL, Credential: s})
+			require.NoError(t, err)
+
+			err = c.Do(context.Background(), alice(), http.MethodGet, "whoami", nil, nil)
+			if tt.wantStatus == http.StatusOK {
+				require.NoError(t, err)
+				return
+			}
+			var pe *proxy.Error
+			require.ErrorAs(t, err, &pe)
+			require.Equal(t, tt.wantStatus, pe.Status)
+		})
+	}
 }

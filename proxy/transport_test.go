@@ -96,5 +96,6 @@ func TestTransportReplacesCallersAuthorization(t *testing.T) {
 	resp.Body.Close()
 	h, _ := be.last()
 	require.Equal(t, []string{"Bearer " + userToken}, h.Values("Authorization"))
+	//lint:ignore SA1008 the non-canonical key set above
 	require.Equal(t, []string{"Bearer someone-elses"}, req.Header["authorization"], "the caller's request is not modified")
 }
