@@ -1,0 +1,94 @@
+package audit_test
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/idgate/idgate/audit"
+)
+
+func benchAuditor(b *testing.B) *audit.Auditor {
+	b.Helper()
+	a, err := audit.New(audit.Config{
+		Logger:     slog.New(slog.NewJSONHandler(io.Discard, nil)),
+		SubjectKey: []byte(testKey),
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return a
+}
+
+func BenchmarkRecord(b *testing.B) {
+	a := benchAuditor(b)
+	ctx := context.Background()
+	ev := audit.Event{
+		Time: time.Now(), RequestID: "01HZX3J8Q5J2K7M9N4P6R8T0VW", HTTPMethod: "POST", Path: "/mcp",
+		Subject: "auth0|6543210fedcba9876543210", Issuer: "https://tenant.example.com/", ClientID: "claude-desktop",
+		MCPMethod: "tools/call", Tool: "salesSummary", Decision: audit.Allow,
+		Status: 200, Duration: 1234 * time.Microsecond,
+	}
+	b.Run("no args", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			a.Record(ctx, ev)
+		}
+	})
+	b.Run("args", func(b *testing.B) {
+		ev := ev
+		ev.Args = map[string]any{"quarter": "Q4", "region": "EMEA"}
+		b.ReportAllocs()
+		for b.Loop() {
+			a.Record(ctx, ev)
+		}
+	})
+}
+
+// discardWriter is a ResponseWriter that keeps nothing, so that the
+// benchmark measures the middleware rather than a recorder.
+type discardWriter struct{ h http.Header }
+
+func (w *discardWriter) Header() http.Header         { return w.h }
+func (w *discardWriter) Write(p []byte) (int, error) { return len(p), nil }
+func (w *discardWriter) WriteHeader(int)             {}
+
+func BenchmarkMiddleware(b *testing.B) {
+	a := benchAuditor(b)
+	h := a.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		audit.EntryFrom(r.Context()).SetIdentity("auth0|6543210fedcba9876543210", "https://tenant.example.com/", "claude-desktop")
+		audit.EntryFrom(r.Context()).SetMCP("tools/call", "salesSummary")
+		w.WriteHeader(http.StatusOK)
+	}))
+	for _, bc := range []struct {
+		name string
+		id   string
+	}{
+		{"client request id", "01HZX3J8Q5J2K7M9N4P6R8T0VW"},
+		{"generated request id", ""},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			r := httptest.NewRequest(http.MethodPost, "/mcp", nil)
+			if bc.id != "" {
+				r.Header.Set(audit.RequestIDHeader, bc.id)
+			}
+			w := &discardWriter{h: http.Header{}}
+			b.ReportAllocs()
+			for b.Loop() {
+				h.ServeHTTP(w, r)
+			}
+		})
+	}
+}
+
+func BenchmarkHashSubject(b *testing.B) {
+	a := benchAuditor(b)
+	b.ReportAllocs()
+	for b.Loop() {
+		a.HashSubject("auth0|6543210fedcba9876543210")
+	}
+}

@@ -1,0 +1,43 @@
+// Package audit writes one structured event per request through log/slog:
+// who asked (a keyed hash of the subject, never the raw value), what they
+// asked for, what was decided (allow, deny, rate_limited, error), why, the
+// HTTP status and how long it took. It also gives every request an id and
+// recovers from panics.
+//
+// It depends only on the standard library, so any Go HTTP service can use
+// it:
+//
+//	aud, err := audit.New(audit.Config{
+//		Logger:     slog.New(slog.NewJSONHandler(os.Stderr, nil)),
+//		SubjectKey: key, // ≥16 random bytes, kept secret
+//	})
+//	if err != nil {
+//		return err
+//	}
+//	http.ListenAndServe(":8080", aud.Middleware(mux))
+//
+// Middleware belongs at the front of the handler chain. It puts an *Entry in
+// the request context; inner layers fill it (EntryFrom(ctx).SetIdentity,
+// SetMCP, SetDecision, SetArgs) and the middleware writes the event once the
+// request is done. Layers that set nothing still produce a useful event: the
+// decision is derived from the status (DecisionFromStatus) and, for a 401 or
+// 403, the reason from the RFC 6750 error code in the WWW-Authenticate
+// challenge. Outside of Middleware, Auditor.Record writes an Event directly.
+//
+// An event line written by a JSON handler looks like this (one line,
+// wrapped here):
+//
+//	{"time":"...","level":"INFO","msg":"audit","request_id":"4f1c...",
+//	 "http_method":"POST","path":"/mcp","sub":"9b2e...","iss":"https://issuer.example/",
+//	 "client_id":"cli","mcp_method":"tools/call","tool":"notes.add",
+//	 "decision":"deny","reason":"insufficient_scope","status":403,"duration_us":1250}
+//
+// # Tokens
+//
+// The package never receives a token and callers must not put one in an
+// Event, a reason or tool arguments. As a second line of defence Record
+// replaces every JWT-looking part of a string attribute or of the arguments'
+// JSON (three base64url segments joined by dots, the first starting with
+// "eyJ") with "[redacted]", and Middleware never writes the query string,
+// where a misbehaving client may have put its token.
+package audit

@@ -1,0 +1,101 @@
+package audit
+
+import (
+	"context"
+	"sync"
+)
+
+// An Entry collects what the layers of one request learn about it; when the
+// request is done Middleware writes it as an Event. Get it with EntryFrom.
+//
+// Its methods are safe for concurrent use (a tool handler may run on another
+// goroutine) and do nothing on a nil *Entry, so a layer can call
+// EntryFrom(ctx).SetX(...) whether or not Middleware is installed. Calls made
+// after the event was written are ignored.
+type Entry struct {
+	mu        sync.Mutex
+	written   bool
+	subject   string
+	issuer    string
+	clientID  string
+	mcpMethod string
+	tool      string
+	decision  Decision
+	reason    string
+	args      any
+}
+
+// EntryFrom returns the Entry that Middleware put in ctx, or nil when there
+// is none (no Middleware, or a request it does not record). Every method of
+// a nil *Entry does nothing.
+func EntryFrom(ctx context.Context) *Entry {
+	rq := requestFrom(ctx)
+	if rq == nil || !rq.record {
+		return nil
+	}
+	return &rq.entry
+}
+
+// SetIdentity records who the caller is: the raw subject (it is hashed when
+// written), the token's issuer and the OAuth client id.
+func (e *Entry) SetIdentity(subject, issuer, clientID string) {
+	if e == nil {
+		return
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if !e.written {
+		e.subject, e.issuer, e.clientID = subject, issuer, clientID
+	}
+}
+
+// SetMCP records the JSON-RPC method and, for "tools/call", the tool name.
+func (e *Entry) SetMCP(method, tool string) {
+	if e == nil {
+		return
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if !e.written {
+		e.mcpMethod, e.tool = method, tool
+	}
+}
+
+// SetDecision records the decision and a short fixed reason code (see
+// Event.Reason). The last call wins. Without any call the decision is
+// derived from the status (DecisionFromStatus).
+func (e *Entry) SetDecision(d Decision, reason string) {
+	if e == nil {
+		return
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if !e.written {
+		e.decision, e.reason = d, reason
+	}
+}
+
+// SetArgs records a tool's arguments, to be written as JSON. Call it only for
+// tools that opted in, with arguments their redaction hook already cleaned.
+func (e *Entry) SetArgs(v any) {
+	if e == nil {
+		return
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if !e.written {
+		e.args = v
+	}
+}
+
+// finish marks e written and copies its fields into ev. Later Set calls are
+// ignored.
+func (e *Entry) finish(ev *Event) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.written = true
+	ev.Subject, ev.Issuer, ev.ClientID = e.subject, e.issuer, e.clientID
+	ev.MCPMethod, ev.Tool = e.mcpMethod, e.tool
+	ev.Decision, ev.Reason = e.decision, e.reason
+	ev.Args = e.args
+}

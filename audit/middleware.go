@@ -1,0 +1,142 @@
+package audit
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"runtime/debug"
+	"slices"
+	"time"
+)
+
+// panicBody is the response to a request whose handler panicked before it
+// wrote anything.
+const panicBody = `{"error":"internal_error"}` + "\n"
+
+// request is the per-request state of Middleware: allocated once, and put
+// in the context as one value that both RequestID and EntryFrom read.
+type request struct {
+	id      string
+	record  bool // write an event (false for OPTIONS and Config.SkipPaths)
+	w       statusWriter
+	entry   Entry
+	aborted bool // the response is to be aborted (http.ErrAbortHandler)
+}
+
+type requestKey struct{}
+
+// requestFrom returns the Middleware state in ctx, or nil.
+func requestFrom(ctx context.Context) *request {
+	rq, _ := ctx.Value(requestKey{}).(*request)
+	return rq
+}
+
+// Middleware wraps next as the front of a handler chain:
+//
+//   - Request id: the incoming X-Request-Id is kept when it is 1 to 128
+//     characters of [A-Za-z0-9._:/+=-] (and not a JWT), else a random one
+//     (128 bits) replaces it; an id already in the context (WithRequestID
+//     by an outer layer) wins over both. The id is put in the context
+//     (RequestID) and in the X-Request-Id response header.
+//   - Entry: an *Entry is put in the context (EntryFrom) for inner layers to
+//     fill; when next returns, exactly one Event is written from it with
+//     the status next sent (200 if it wrote nothing) and the time it took.
+//     No layer set a decision: it is DecisionFromStatus(status), and for a
+//     400, 401 or 403 the reason is the RFC 6750 error code of the Bearer
+//     challenge in WWW-Authenticate ("missing_token" for a 401 challenge
+//     without one); for a 429 it is "rate_limited".
+//   - Panics: a panic in next is recovered and logged at slog.LevelError
+//     with its stack (the stack is not in the event); the event says
+//     Decision Error, reason "panic". If next had not written the header
+//     yet, the client gets a 500 with a short JSON body; otherwise the
+//     response is aborted (panic(http.ErrAbortHandler)) so that the client
+//     does not take a cut-off response for a whole one. http.ErrAbortHandler
+//     itself is passed on after the event is written (reason "aborted",
+//     status 0 if no status had been sent).
+//   - OPTIONS requests and Config.SkipPaths get a request id and panic
+//     recovery but no event.
+//
+// The ResponseWriter passed to next supports http.Flusher (for SSE) and
+// Unwrap, so http.ResponseController reaches the one underneath.
+func (a *Auditor) Middleware(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		rq := &request{
+			id:     RequestID(r.Context()),
+			record: r.Method != http.MethodOptions && !slices.Contains(a.skipPaths, r.URL.Path),
+			w:      statusWriter{ResponseWriter: w},
+		}
+		if rq.id == "" {
+			rq.id = r.Header.Get(RequestIDHeader)
+			if !validRequestID(rq.id) {
+				rq.id = newRequestID()
+			}
+		}
+		w.Header().Set(RequestIDHeader, rq.id)
+		ctx := context.WithValue(r.Context(), requestKey{}, rq)
+		defer func() {
+			p := recover()
+			if p != nil {
+				rq.aborted = a.recovered(ctx, rq, r, p)
+			}
+			if rq.record {
+				a.Record(ctx, rq.event(start, r))
+			}
+			if rq.aborted {
+				panic(http.ErrAbortHandler)
+			}
+		}()
+		next.ServeHTTP(&rq.w, r.WithContext(ctx))
+	})
+}
+
+// recovered handles the panic value p of the handler serving r: it logs it,
+// marks the entry, and answers 500 if nothing was written yet. It reports
+// whether the response must be aborted instead.
+func (a *Auditor) recovered(ctx context.Context, rq *request, r *http.Request, p any) (abort bool) {
+	if p == http.ErrAbortHandler {
+		rq.entry.SetDecision(Error, "aborted")
+		return true
+	}
+	rq.entry.SetDecision(Error, "panic")
+	a.logger.LogAttrs(ctx, slog.LevelError, "panic recovered",
+		slog.String("request_id", rq.id),
+		slog.String("http_method", r.Method),
+		slog.String("path", redact(r.URL.Path)),
+		slog.String("panic", redact(fmt.Sprint(p))),
+		slog.String("stack", redact(string(debug.Stack()))),
+	)
+	if rq.w.wroteHeader {
+		return true
+	}
+	h := rq.w.Header()
+	id := h.Get(RequestIDHeader)
+	clear(h)
+	h.Set(RequestIDHeader, id)
+	h.Set("Content-Type", "application/json")
+	h.Set("X-Content-Type-Options", "nosniff")
+	rq.w.WriteHeader(http.StatusInternalServerError)
+	_, _ = rq.w.Write([]byte(panicBody))
+	return false
+}
+
+// event builds the Event of a finished request.
+func (rq *request) event(start time.Time, r *http.Request) Event {
+	ev := Event{
+		Time:       start,
+		RequestID:  rq.id,
+		HTTPMethod: r.Method,
+		Path:       r.URL.Path,
+		Status:     rq.w.statusOr200(),
+		Duration:   time.Since(start),
+	}
+	if rq.aborted && !rq.w.wroteHeader {
+		ev.Status = 0 // nothing was sent
+	}
+	rq.entry.finish(&ev)
+	if ev.Decision == "" && ev.Reason == "" {
+		ev.Reason = reasonFromResponse(ev.Status, rq.w.Header())
+	}
+	return ev
+}

@@ -1,0 +1,489 @@
+package audit_test
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/idgate/idgate/audit"
+)
+
+// serve starts a test server for a.Middleware(h).
+func serve(t *testing.T, a *audit.Auditor, h http.Handler) *httptest.Server {
+	t.Helper()
+	srv := httptest.NewServer(a.Middleware(h))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// do sends a request without following redirects and returns the response
+// with its body read.
+func do(t *testing.T, method, url string, header http.Header) (*http.Response, string) {
+	t.Helper()
+	req, err := http.NewRequest(method, url, nil)
+	require.NoError(t, err)
+	for k, v := range header {
+		req.Header[k] = v
+	}
+	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := client.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	return resp, string(body)
+}
+
+var generatedID = regexp.MustCompile(`^[A-Z2-7]{26}$`)
+
+func TestMiddlewareRequestID(t *testing.T) {
+	a, sink := newAuditor(t, audit.Config{})
+	srv := serve(t, a, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, audit.RequestID(r.Context()))
+	}))
+	valid128 := strings.Repeat("a", 128)
+	for _, tc := range []struct {
+		name   string
+		header []string // X-Request-Id values sent
+		want   string   // the id kept; "" means a generated one
+	}{
+		{name: "simple", header: []string{"abc-123"}, want: "abc-123"},
+		{name: "every allowed character", header: []string{"AZaz09._:/+=-"}, want: "AZaz09._:/+=-"},
+		{name: "uuid", header: []string{"3f2504e0-4f89-11d3-9a0c-0305e82c3301"}, want: "3f2504e0-4f89-11d3-9a0c-0305e82c3301"},
+		{name: "128 characters", header: []string{valid128}, want: valid128},
+		{name: "first of two", header: []string{"first", "second"}, want: "first"},
+		{name: "absent"},
+		{name: "empty", header: []string{""}},
+		{name: "129 characters", header: []string{valid128 + "a"}},
+		{name: "space", header: []string{"a b"}},
+		{name: "quote", header: []string{`a"b`}},
+		{name: "angle bracket", header: []string{"<script>"}},
+		{name: "non-ASCII", header: []string{"ïd"}},
+		{name: "a JWT", header: []string{testJWT}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := http.Header{}
+			if tc.header != nil {
+				h[audit.RequestIDHeader] = tc.header
+			}
+			resp, body := do(t, http.MethodGet, srv.URL+"/x", h)
+			require.Equal(t, http.StatusOK, resp.StatusCode)
+			got := resp.Header.Get(audit.RequestIDHeader)
+			if tc.want != "" {
+				require.Equal(t, tc.want, got)
+			} else {
+				require.Regexp(t, generatedID, got)
+			}
+			require.Equal(t, got, body, "the handler sees the echoed id")
+			require.Equal(t, got, sink.next(t)["request_id"], "the event carries the echoed id")
+		})
+	}
+
+	t.Run("generated ids differ", func(t *testing.T) {
+		r1, _ := do(t, http.MethodGet, srv.URL, nil)
+		r2, _ := do(t, http.MethodGet, srv.URL, nil)
+		sink.next(t)
+		sink.next(t)
+		require.NotEqual(t, r1.Header.Get(audit.RequestIDHeader), r2.Header.Get(audit.RequestIDHeader))
+	})
+}
+
+func TestMiddlewareKeepsRequestIDFromContext(t *testing.T) {
+	a, sink := newAuditor(t, audit.Config{})
+	inner := a.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, audit.RequestID(r.Context()))
+	}))
+	outer := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		inner.ServeHTTP(w, r.WithContext(audit.WithRequestID(r.Context(), "from-outer-layer")))
+	})
+	srv := httptest.NewServer(outer)
+	defer srv.Close()
+	resp, body := do(t, http.MethodGet, srv.URL, http.Header{audit.RequestIDHeader: {"from-client"}})
+	require.Equal(t, "from-outer-layer", resp.Header.Get(audit.RequestIDHeader))
+	require.Equal(t, "from-outer-layer", body)
+	require.Equal(t, "from-outer-layer", sink.next(t)["request_id"])
+}
+
+func TestRequestIDWithoutMiddleware(t *testing.T) {
+	require.Equal(t, "", audit.RequestID(context.Background()))
+	require.Equal(t, "r1", audit.RequestID(audit.WithRequestID(context.Background(), "r1")))
+}
+
+func TestMiddlewareDecisionAndReason(t *testing.T) {
+	type layer func(w http.ResponseWriter, r *http.Request)
+	status := func(code int, challenge ...string) layer {
+		return func(w http.ResponseWriter, r *http.Request) {
+			for _, c := range challenge {
+				w.Header().Add("WWW-Authenticate", c)
+			}
+			w.WriteHeader(code)
+		}
+	}
+	for _, tc := range []struct {
+		name         string
+		handler      layer
+		wantStatus   int
+		wantDecision string
+		wantReason   string // "" means no attribute
+	}{
+		{"body without WriteHeader", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") }, 200, "allow", ""},
+		{"nothing written", func(w http.ResponseWriter, r *http.Request) {}, 200, "allow", ""},
+		{"201", status(201), 201, "allow", ""},
+		{"204", status(204), 204, "allow", ""},
+		{"302", func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, "/elsewhere", http.StatusFound) }, 302, "allow", ""},
+		{"103 then 200", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Link", "</style.css>; rel=preload")
+			w.WriteHeader(http.StatusEarlyHints)
+			w.WriteHeader(http.StatusOK)
+		}, 200, "allow", ""},
+		{"second WriteHeader ignored", func(w http.ResponseWriter, r *http.Request) {
+			w.WriteHeader(http.StatusAccepted)
+			w.WriteHeader(http.StatusInternalServerError) //nolint:staticcheck // superfluous on purpose
+		}, 202, "allow", ""},
+		{"400 invalid_request", status(400, `Bearer error="invalid_request", error_description="token sent twice"`), 400, "deny", "invalid_request"},
+		{"400 without challenge", status(400), 400, "deny", ""},
+		{"401 without token", status(401, `Bearer resource_metadata="https://mcp.example.com/.well-known/oauth-protected-resource/mcp", scope="notes"`), 401, "deny", "missing_token"},
+		{"401 invalid_token", status(401, `Bearer resource_metadata="https://x/", error="invalid_token", error_description="token expired, sign in again"`), 401, "deny", "invalid_token"},
+		{"401 unquoted, lower-case scheme", status(401, `bearer error=invalid_token`), 401, "deny", "invalid_token"},
+		{"401 escaped quotes before error", status(401, `Bearer realm="a \"quoted\", realm", error="invalid_token"`), 401, "deny", "invalid_token"},
+		{"401 Basic challenge", status(401, `Basic realm="x"`), 401, "deny", ""},
+		{"401 Basic then Bearer", status(401, `Basic realm="x"`, `Bearer error="invalid_token"`), 401, "deny", "invalid_token"},
+		{"401 unknown error code", status(401, `Bearer error="<script>"`), 401, "deny", ""},
+		{"403 insufficient_scope", status(403, `Bearer error="insufficient_scope", scope="crm:read crm:write"`), 403, "deny", "insufficient_scope"},
+		{"403 without token is not missing_token", status(403, `Bearer scope="a"`), 403, "deny", ""},
+		{"403 without challenge", status(403), 403, "deny", ""},
+		{"404", status(404), 404, "deny", ""},
+		{"405", status(405), 405, "deny", ""},
+		{"429", status(429), 429, "rate_limited", "rate_limited"},
+		{"500", status(500), 500, "error", ""},
+		{"503", status(503), 503, "error", ""},
+		{"a layer's decision wins", func(w http.ResponseWriter, r *http.Request) {
+			audit.EntryFrom(r.Context()).SetDecision(audit.Deny, "origin")
+			w.WriteHeader(http.StatusForbidden)
+		}, 403, "deny", "origin"},
+		{"a layer's decision stops reason derivation", func(w http.ResponseWriter, r *http.Request) {
+			audit.EntryFrom(r.Context()).SetDecision(audit.Allow, "")
+			w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
+			w.WriteHeader(http.StatusUnauthorized)
+		}, 401, "allow", ""},
+		{"the last decision wins", func(w http.ResponseWriter, r *http.Request) {
+			audit.EntryFrom(r.Context()).SetDecision(audit.Allow, "")
+			audit.EntryFrom(r.Context()).SetDecision(audit.RateLimited, "rate_limited")
+			w.WriteHeader(http.StatusTooManyRequests)
+		}, 429, "rate_limited", "rate_limited"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			a, sink := newAuditor(t, audit.Config{})
+			srv := serve(t, a, http.HandlerFunc(tc.handler))
+			resp, _ := do(t, http.MethodPost, srv.URL+"/mcp?access_token="+testJWT, http.Header{audit.RequestIDHeader: {"rid"}})
+			require.Equal(t, tc.wantStatus, resp.StatusCode)
+			line := <-sink.lines
+			require.NotContains(t, string(line), testJWT, "the query string is never written")
+			want := map[string]any{
+				"level": "INFO", "msg": "audit", "request_id": "rid", "http_method": "POST", "path": "/mcp",
+				"decision": tc.wantDecision, "status": float64(tc.wantStatus),
+			}
+			if tc.wantReason != "" {
+				want["reason"] = tc.wantReason
+			}
+			require.Equal(t, want, eventFields(t, decodeLine(t, line)))
+		})
+	}
+}
+
+func TestMiddlewareEntry(t *testing.T) {
+	a, sink := newAuditor(t, audit.Config{})
+	srv := serve(t, a, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		e := audit.EntryFrom(r.Context())
+		e.SetIdentity("alice", "https://issuer.example/", "cli")
+		e.SetMCP("tools/call", "notes.add")
+		e.SetArgs(map[string]string{"title": "hi"})
+		e.SetDecision(audit.Allow, "")
+		io.WriteString(w, `{"jsonrpc":"2.0","id":1,"result":{}}`)
+	}))
+	do(t, http.MethodPost, srv.URL+"/mcp", http.Header{audit.RequestIDHeader: {"rid"}})
+	require.Equal(t, map[string]any{
+		"level": "INFO", "msg": "audit", "request_id": "rid", "http_method": "POST", "path": "/mcp",
+		"sub": a.HashSubject("alice"), "iss": "https://issuer.example/", "client_id": "cli",
+		"mcp_method": "tools/call", "tool": "notes.add", "args": map[string]any{"title": "hi"},
+		"decision": "allow", "status": 200.0,
+	}, eventFields(t, sink.next(t)))
+}
+
+func TestEntryNilSafe(t *testing.T) {
+	e := audit.EntryFrom(context.Background())
+	require.Nil(t, e)
+	require.NotPanics(t, func() {
+		e.SetIdentity("a", "b", "c")
+		e.SetMCP("m", "t")
+		e.SetDecision(audit.Deny, "r")
+		e.SetArgs(1)
+	})
+}
+
+func TestMiddlewareSkips(t *testing.T) {
+	a, sink := newAuditor(t, audit.Config{SkipPaths: []string{"/healthz", "/readyz"}})
+	srv := serve(t, a, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/healthz/panic" {
+			panic("boom")
+		}
+		fmt.Fprintf(w, "entry=%t", audit.EntryFrom(r.Context()) != nil)
+	}))
+	for _, tc := range []struct {
+		method, path string
+		wantStatus   int
+		wantBody     string
+	}{
+		{http.MethodGet, "/healthz", 200, "entry=false"},
+		{http.MethodGet, "/readyz", 200, "entry=false"},
+		{http.MethodOptions, "/mcp", 200, "entry=false"},
+	} {
+		resp, body := do(t, tc.method, srv.URL+tc.path, nil)
+		require.Equal(t, tc.wantStatus, resp.StatusCode, tc.path)
+		require.Equal(t, tc.wantBody, body, tc.path)
+		require.Regexp(t, generatedID, resp.Header.Get(audit.RequestIDHeader), "skipped requests still get an id")
+	}
+	// Not skipped: a sub-path, and then a marker request. Lines arrive in
+	// order, so the marker's event coming right after the sub-path's shows
+	// that the skipped requests wrote none.
+	_, body := do(t, http.MethodGet, srv.URL+"/healthz/x", nil)
+	require.Equal(t, "entry=true", body)
+	require.Equal(t, "/healthz/x", sink.next(t)["path"])
+	do(t, http.MethodGet, srv.URL+"/marker", nil)
+	require.Equal(t, "/marker", sink.next(t)["path"])
+	require.True(t, sink.empty())
+}
+
+func TestMiddlewareSkippedPathStillRecovers(t *testing.T) {
+	a, sink := newAuditor(t, audit.Config{SkipPaths: []string{"/healthz"}})
+	srv := serve(t, a, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/healthz" {
+			panic("boom")
+		}
+	}))
+	resp, body := do(t, http.MethodGet, srv.URL+"/healthz", nil)
+	require.Equal(t, http.StatusInternalServerError, resp.StatusCode)
+	require.JSONEq(t, `{"error":"internal_error"}`, body)
+	require.Equal(t, "panic recovered", sink.next(t)["msg"])
+	do(t, http.MethodGet, srv.URL+"/marker", nil)
+	require.Equal(t, "/marker", sink.next(t)["path"], "no event for the skipped path")
+}
+
+func TestMiddlewareFlushAndResponseController(t *testing.T) {
+	a, sink := newAuditor(t, audit.Config{})
+	release := make(chan struct{})
+	srv := serve(t, a, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, isFlusher := w.(http.Flusher)
+		deadlineErr := http.NewResponseController(w).SetWriteDeadline(time.Time{})
+		w.Header().Set("Content-Type", "text/event-stream")
+		fmt.Fprintf(w, "data: flusher=%t deadline_err=%v\n\n", isFlusher, deadlineErr)
+		w.(http.Flusher).Flush()
+		<-release // the client must get the first event before the handler goes on
+		fmt.Fprint(w, "data: second\n\n")
+		flushErr := http.NewResponseController(w).Flush()
+		<-release
+		fmt.Fprintf(w, "data: done flush_err=%v\n\n", flushErr)
+	}))
+	resp, err := http.Get(srv.URL + "/sse")
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	require.Equal(t, "text/event-stream", resp.Header.Get("Content-Type"))
+	br := bufio.NewReader(resp.Body)
+	readEvent := func() string {
+		line, err := br.ReadString('\n')
+		require.NoError(t, err)
+		_, err = br.ReadString('\n') // the blank line
+		require.NoError(t, err)
+		return line
+	}
+	require.Equal(t, "data: flusher=true deadline_err=<nil>\n", readEvent())
+	release <- struct{}{}
+	require.Equal(t, "data: second\n", readEvent())
+	release <- struct{}{}
+	require.Equal(t, "data: done flush_err=<nil>\n", readEvent())
+
+	m := eventFields(t, sink.next(t))
+	require.Equal(t, "allow", m["decision"])
+	require.Equal(t, 200.0, m["status"])
+	require.Equal(t, "/sse", m["path"])
+}
+
+func TestMiddlewarePanic(t *testing.T) {
+	a, sink := newAuditor(t, audit.Config{})
+	srv := serve(t, a, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		audit.EntryFrom(r.Context()).SetIdentity("alice", "https://issuer.example/", "")
+		audit.EntryFrom(r.Context()).SetDecision(audit.Allow, "")
+		w.Header().Set("X-Partial", "yes")
+		w.Header().Set("Content-Type", "text/event-stream")
+		panic("cannot use token " + testJWT)
+	}))
+	resp, body := do(t, http.MethodPost, srv.URL+"/mcp", http.Header{audit.RequestIDHeader: {"rid"}})
+	require.Equal(t, http.StatusInternalServerError, resp.StatusCode)
+	require.Equal(t, "application/json", resp.Header.Get("Content-Type"))
+	require.Equal(t, "rid", resp.Header.Get(audit.RequestIDHeader))
+	require.Empty(t, resp.Header.Get("X-Partial"), "headers of the failed handler are dropped")
+	require.JSONEq(t, `{"error":"internal_error"}`, body)
+	require.NotContains(t, body, "token")
+
+	panicLine := <-sink.lines
+	require.NotContains(t, string(panicLine), testJWT)
+	p := decodeLine(t, panicLine)
+	require.Equal(t, "ERROR", p["level"])
+	require.Equal(t, "panic recovered", p["msg"])
+	require.Equal(t, "rid", p["request_id"])
+	require.Equal(t, "cannot use token [redacted]", p["panic"])
+	require.Contains(t, p["stack"], "audit_test.TestMiddlewarePanic", "the stack names the panicking function")
+
+	require.Equal(t, map[string]any{
+		"level": "INFO", "msg": "audit", "request_id": "rid", "http_method": "POST", "path": "/mcp",
+		"sub": a.HashSubject("alice"), "iss": "https://issuer.example/",
+		"decision": "error", "reason": "panic", "status": 500.0,
+	}, eventFields(t, sink.next(t)), "no stack in the event")
+}
+
+func TestMiddlewarePanicAfterHeaderAbortsResponse(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		value      any
+		wantReason string
+		wantStatus float64
+		wantLog    bool
+	}{
+		{name: "panic", value: "boom", wantReason: "panic", wantStatus: 200, wantLog: true},
+		{name: "ErrAbortHandler", value: http.ErrAbortHandler, wantReason: "aborted", wantStatus: 200},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			a, sink := newAuditor(t, audit.Config{})
+			srv := serve(t, a, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				io.WriteString(w, "data: partial\n\n")
+				w.(http.Flusher).Flush()
+				panic(tc.value)
+			}))
+			resp, err := http.Get(srv.URL + "/sse")
+			require.NoError(t, err)
+			defer resp.Body.Close()
+			require.Equal(t, http.StatusOK, resp.StatusCode)
+			body, err := io.ReadAll(resp.Body)
+			require.ErrorIs(t, err, io.ErrUnexpectedEOF, "a cut-off response must not look whole")
+			require.Equal(t, "data: partial\n\n", string(body))
+			if tc.wantLog {
+				require.Equal(t, "panic recovered", sink.next(t)["msg"])
+			}
+			m := eventFields(t, sink.next(t))
+			require.Equal(t, "audit", m["msg"])
+			require.Equal(t, "error", m["decision"])
+			require.Equal(t, tc.wantReason, m["reason"])
+			require.Equal(t, tc.wantStatus, m["status"])
+		})
+	}
+}
+
+func TestMiddlewareAbortBeforeHeader(t *testing.T) {
+	a, sink := newAuditor(t, audit.Config{})
+	srv := serve(t, a, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		panic(http.ErrAbortHandler)
+	}))
+	_, err := http.Get(srv.URL + "/x")
+	require.Error(t, err, "the connection is closed without a response")
+	m := eventFields(t, sink.next(t))
+	require.Regexp(t, generatedID, m["request_id"])
+	delete(m, "request_id")
+	require.Equal(t, map[string]any{
+		"level": "INFO", "msg": "audit", "http_method": "GET", "path": "/x",
+		"decision": "error", "reason": "aborted", "status": 0.0,
+	}, m)
+}
+
+func TestMiddlewareConcurrentEntry(t *testing.T) {
+	const (
+		requests   = 8
+		goroutines = 8
+		rounds     = 50
+	)
+	a, sink := newAuditor(t, audit.Config{})
+	var late sync.WaitGroup
+	srv := serve(t, a, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		e := audit.EntryFrom(r.Context())
+		var wg sync.WaitGroup
+		for g := range goroutines {
+			wg.Go(func() {
+				for range rounds {
+					e.SetIdentity(fmt.Sprintf("user-%d", g), "iss", "cli")
+					e.SetMCP("tools/call", fmt.Sprintf("tool-%d", g))
+					e.SetArgs(g)
+					e.SetDecision(audit.Allow, "")
+				}
+			})
+		}
+		wg.Wait()
+		// A handler goroutine that outlives the request: its calls race
+		// with the event being written and must be ignored safely.
+		late.Go(func() {
+			for range rounds {
+				e.SetIdentity("late", "late", "late")
+				e.SetDecision(audit.Deny, "late")
+			}
+		})
+	}))
+	var clients sync.WaitGroup
+	errs := make(chan error, requests)
+	for range requests {
+		clients.Go(func() {
+			resp, err := http.Get(srv.URL + "/mcp")
+			if err == nil {
+				resp.Body.Close()
+			}
+			errs <- err
+		})
+	}
+	clients.Wait()
+	late.Wait()
+	close(errs)
+	for err := range errs {
+		require.NoError(t, err)
+	}
+	subs := map[any]bool{}
+	for g := range goroutines {
+		subs[a.HashSubject(fmt.Sprintf("user-%d", g))] = true
+	}
+	for range requests {
+		m := sink.next(t)
+		require.True(t, subs[m["sub"]], "sub %v is one a goroutine set", m["sub"])
+		require.Regexp(t, `^tool-[0-7]$`, m["tool"])
+		require.Equal(t, "allow", m["decision"])
+		require.NotContains(t, m, "reason")
+	}
+	require.True(t, sink.empty())
+}
+
+func TestMiddlewareNeverWritesAToken(t *testing.T) {
+	// SPEC 26: a token a client sends anywhere in the request (header,
+	// query, path, request id) never reaches the audit log.
+	a, sink := newAuditor(t, audit.Config{})
+	srv := serve(t, a, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
+		w.WriteHeader(http.StatusUnauthorized)
+	}))
+	resp, _ := do(t, http.MethodGet, srv.URL+"/t/"+testJWT+"?access_token="+testJWT, http.Header{
+		"Authorization":       {"Bearer " + testJWT},
+		audit.RequestIDHeader: {testJWT},
+	})
+	require.NotEqual(t, testJWT, resp.Header.Get(audit.RequestIDHeader), "a token is not echoed as the request id")
+	line := <-sink.lines
+	require.NotContains(t, string(line), testJWT)
+	require.NotContains(t, string(line), strings.Split(testJWT, ".")[2], "not even the signature")
+	m := decodeLine(t, line)
+	require.Equal(t, "/t/[redacted]", m["path"])
+	require.Equal(t, "invalid_token", m["reason"])
+}

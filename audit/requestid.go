@@ -1,0 +1,64 @@
+package audit
+
+import (
+	"context"
+	"crypto/rand"
+	"strings"
+)
+
+// RequestIDHeader is the HTTP header that carries a request id, in requests
+// (accepted when valid) and in responses (always set by Middleware).
+const RequestIDHeader = "X-Request-Id"
+
+// maxRequestIDLen is the longest incoming request id Middleware accepts.
+const maxRequestIDLen = 128
+
+type requestIDKey struct{}
+
+// WithRequestID returns a copy of ctx that carries the request id id. Use
+// it where Middleware does not run (a background job, a test); Middleware
+// adopts an id it finds in the context.
+func WithRequestID(ctx context.Context, id string) context.Context {
+	return context.WithValue(ctx, requestIDKey{}, id)
+}
+
+// RequestID returns the request id that ctx carries (set by Middleware or
+// WithRequestID), or "" when none. Outgoing calls (package proxy) read it to
+// propagate it.
+func RequestID(ctx context.Context) string {
+	if id, ok := ctx.Value(requestIDKey{}).(string); ok {
+		return id
+	}
+	if rq := requestFrom(ctx); rq != nil {
+		return rq.id
+	}
+	return ""
+}
+
+// newRequestID returns a fresh random request id: 128 bits, 26 base32
+// characters.
+func newRequestID() string { return rand.Text() }
+
+// validRequestID reports whether a client-supplied request id may be used
+// as it is: 1 to 128 characters of [A-Za-z0-9._:/+=-], and not shaped like
+// a JWT (a client that sends its token there must not have it logged or
+// echoed).
+func validRequestID(id string) bool {
+	if len(id) == 0 || len(id) > maxRequestIDLen {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		if !isRequestIDChar(id[i]) {
+			return false
+		}
+	}
+	return redact(id) == id
+}
+
+func isRequestIDChar(c byte) bool {
+	switch {
+	case 'A' <= c && c <= 'Z', 'a' <= c && c <= 'z', '0' <= c && c <= '9':
+		return true
+	}
+	return strings.IndexByte("._:/+=-", c) >= 0
+}
