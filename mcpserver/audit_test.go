@@ -1,0 +1,136 @@
+package mcpserver_test
+
+import (
+	"encoding/json"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/idgate/idgate/identity/identitytest"
+	"github.com/idgate/idgate/mcpserver"
+)
+
+// Every path a request can take produces one audit event with the right
+// decision and reason (SPEC 26: and no token anywhere).
+func TestAuditEveryPath(t *testing.T) {
+	modes(t, func(t *testing.T, opts ...envOption) {
+		e := newEnv(t, append(opts, func(c *mcpserver.Config) {
+			c.RateLimit.User = mcpserver.Limit{Rate: 20, Period: time.Hour}
+			c.MaxBodyBytes = 4096
+		})...)
+		limited := e.iss.Mint(t, identitytest.Subject("dave"), identitytest.Scopes("crm:read"))
+		expired := e.iss.Mint(t, identitytest.Subject("alice"), identitytest.ExpiresAt(time.Now().Add(-time.Hour)))
+		proto := []string{"Mcp-Protocol-Version", "2025-06-18"}
+		session := func(tok string) []string {
+			if strings.HasSuffix(t.Name(), "/stateful") {
+				return []string{"Mcp-Session-Id", e.session(tok)}
+			}
+			return nil
+		}
+		aliceHdr := with(bearer(e.alice), proto, session(e.alice))
+		bobHdr := with(bearer(e.bob), proto, session(e.bob))
+
+		tests := []struct {
+			name         string
+			method, body string
+			headers      []string
+			wantStatus   int
+			wantDecision string
+			wantReason   string
+			wantTool     string
+			wantArgs     string // JSON of the args attribute; "" none
+		}{
+			{"no token", http.MethodPost, initializeBody, nil, 401, "deny", "missing_token", "", ""},
+			{"bad token", http.MethodPost, initializeBody, bearer(expired), 401, "deny", "invalid_token", "", ""},
+			{"malformed request", http.MethodPost, initializeBody, []string{"Authorization", "Bearer a b"}, 400, "deny", "invalid_request", "", ""},
+			{"query token", http.MethodGet, "", nil, 400, "deny", "invalid_request", "", ""},
+			{"insufficient scope", http.MethodPost, callBody(2, "salesWrite"), bobHdr, 403, "deny", "insufficient_scope", "salesWrite", ""},
+			{"disallowed origin", http.MethodPost, initializeBody, with(bearer(e.alice), []string{"Origin", "https://evil.example"}), 403, "deny", "origin", "", ""},
+			{"body too large", http.MethodPost, `{"pad":"` + strings.Repeat("x", 5000) + `"}`, bearer(e.alice), 413, "deny", "body_too_large", "", ""},
+			{"tool error", http.MethodPost, callBody(3, "fail"), aliceHdr, 200, "error", "tool_error", "fail", ""},
+			{"success", http.MethodPost, callBody(4, "salesRead"), aliceHdr, 200, "allow", "", "salesRead", ""},
+			{"success with audited, redacted args", http.MethodPost,
+				`{"jsonrpc":"2.0","id":5,"method":"tools/call","params":{"name":"salesWrite","arguments":{"account":"acme","secret":"hunter2"}}}`,
+				aliceHdr, 200, "allow", "", "salesWrite", `{"account":"acme","secret":"[masked]"}`},
+			{"unknown tool", http.MethodPost, callBody(6, "nope"), aliceHdr, 200, "deny", "unknown_tool", "nope", ""},
+		}
+		if strings.HasSuffix(t.Name(), "/stateful") {
+			tests = append(tests, struct {
+				name         string
+				method, body string
+				headers      []string
+				wantStatus   int
+				wantDecision string
+				wantReason   string
+				wantTool     string
+				wantArgs     string
+			}{"session of another user", http.MethodPost, callBody(7, "whoami"),
+				with(bearer(e.bob), proto, []string{"Mcp-Session-Id", aliceHdr[len(aliceHdr)-1]}), 403, "deny", "session_user_mismatch", "whoami", ""})
+		}
+		for _, tc := range tests {
+			t.Run(tc.name, func(t *testing.T) {
+				before := len(e.logs.events(t))
+				path := "/mcp"
+				if tc.name == "query token" {
+					path += "?access_token=" + e.alice
+				}
+				r := e.do(tc.method, path, tc.body, tc.headers...)
+				require.Equal(t, tc.wantStatus, r.Status, r.Body)
+				events := e.logs.events(t)
+				require.Len(t, events, before+1, "exactly one event per request")
+				ev := events[before]
+				require.Equal(t, tc.wantDecision, ev["decision"])
+				require.Equal(t, tc.wantReason, stringOr(ev["reason"]))
+				require.Equal(t, float64(tc.wantStatus), ev["status"])
+				require.Equal(t, tc.wantTool, stringOr(ev["tool"]))
+				require.NotEmpty(t, ev["request_id"])
+				if tc.wantArgs == "" {
+					require.NotContains(t, ev, "args")
+				} else {
+					require.Equal(t, tc.wantArgs, mustJSON(t, ev["args"]))
+				}
+			})
+		}
+
+		t.Run("rate limited", func(t *testing.T) {
+			for range 20 {
+				require.Equal(t, 200, e.do(http.MethodPost, "/mcp", initializeBody, bearer(limited)...).Status)
+			}
+			require.Equal(t, 429, e.do(http.MethodPost, "/mcp", initializeBody, bearer(limited)...).Status)
+			events := e.logs.events(t)
+			last := events[len(events)-1]
+			require.Equal(t, "rate_limited", last["decision"])
+			require.Equal(t, "user_rate_limited", last["reason"])
+			require.Equal(t, float64(429), last["status"])
+			require.NotEmpty(t, last["sub"], "the subject is known (hashed) when the user limit hits")
+			require.NotContains(t, e.logs.String(), `"dave"`, "subjects are hashed")
+		})
+
+		// SPEC 26: no token in any log line or response body, whatever
+		// happened above.
+		for _, tok := range []string{e.alice, e.bob, expired, limited} {
+			require.NotContains(t, e.logs.String(), tok)
+			require.NotContains(t, e.bodies.String(), tok)
+			// Not even the signature part on its own.
+			sig := tok[strings.LastIndexByte(tok, '.')+1:]
+			require.NotContains(t, e.logs.String(), sig)
+			require.NotContains(t, e.bodies.String(), sig)
+		}
+		require.NotContains(t, e.logs.String(), "hunter2", "only redacted arguments are logged")
+	})
+}
+
+func stringOr(v any) string {
+	s, _ := v.(string)
+	return s
+}
+
+func mustJSON(t *testing.T, v any) string {
+	t.Helper()
+	b, err := json.Marshal(v)
+	require.NoError(t, err)
+	return string(b)
+}

@@ -1,0 +1,161 @@
+package mcpserver_test
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/idgate/idgate/identity/identitytest"
+)
+
+// SPEC 6–9, 12: challenges on every method of the MCP endpoint.
+func TestChallenges(t *testing.T) {
+	modes(t, func(t *testing.T, opts ...envOption) {
+		e := newEnv(t, opts...)
+		noToken := `Bearer resource_metadata="` + prmURL + `", scope="` + wantScopes + `"`
+		invalid := func(desc string) string {
+			return `Bearer resource_metadata="` + prmURL + `", scope="` + wantScopes + `", error="invalid_token", error_description="` + desc + `"`
+		}
+		badRequest := `Bearer resource_metadata="` + prmURL + `", error="invalid_request", error_description="malformed authorization request"`
+		tests := []struct {
+			name       string
+			path       string
+			headers    []string
+			wantStatus int
+			wantChal   string
+		}{
+			{"no token", "/mcp", nil, 401, noToken},
+			{"Basic is no token", "/mcp", []string{"Authorization", "Basic YWxpY2U6cHc="}, 401, noToken},
+			{"bad signature", "/mcp", bearer(e.iss.Mint(t, identitytest.ForeignKey())), 401, invalid("token signature invalid")},
+			{"expired", "/mcp", bearer(e.iss.Mint(t, identitytest.ExpiresAt(time.Now().Add(-time.Hour)))), 401, invalid("token expired")},
+			{"wrong audience", "/mcp", bearer(e.iss.Mint(t, identitytest.Audience("https://other.example.com/mcp"))), 401, invalid("token audience not accepted")},
+			{"wrong issuer", "/mcp", bearer(e.iss.Mint(t, identitytest.IssuerClaim("https://evil.example"))), 401, invalid("token issuer not accepted")},
+			{"malformed JWT", "/mcp", bearer("eyJhbGciOiJSUzI1NiJ9.bm90anNvbg.c2ln"), 401, invalid("malformed token")},
+			{"opaque token", "/mcp", bearer("not-a-jwt"), 401, invalid("opaque token not accepted")},
+			{"token in query", "/mcp?access_token=" + e.alice, nil, 400, badRequest},
+			{"token sent two ways", "/mcp?access_token=" + e.alice, bearer(e.alice), 400, badRequest},
+			{"Bearer with no token", "/mcp", []string{"Authorization", "Bearer"}, 400, badRequest},
+			{"Host: evil.example changes nothing", "/mcp", []string{"Host", "evil.example"}, 401, noToken},
+			{"X-Forwarded-Host changes nothing", "/mcp", []string{"X-Forwarded-Host", "evil.example", "X-Forwarded-Proto", "http"}, 401, noToken},
+		}
+		methods := []string{http.MethodPost, http.MethodGet, http.MethodDelete}
+		for _, tc := range tests {
+			for _, m := range methods {
+				t.Run(tc.name+"/"+m, func(t *testing.T) {
+					body := ""
+					if m == http.MethodPost {
+						body = initializeBody
+					}
+					r := e.do(m, tc.path, body, tc.headers...)
+					require.Equal(t, tc.wantStatus, r.Status, r.Body)
+					require.Equal(t, []string{tc.wantChal}, r.Header.Values("WWW-Authenticate"))
+					require.NotContains(t, r.Body, e.alice)
+					require.Equal(t, "no-store", r.Header.Get("Cache-Control"))
+				})
+			}
+		}
+	})
+}
+
+// SPEC 12: the scheme is case-insensitive.
+func TestBearerSchemeCaseInsensitive(t *testing.T) {
+	e := newEnv(t, stateless)
+	for _, scheme := range []string{"Bearer", "bearer", "BEARER"} {
+		t.Run(scheme, func(t *testing.T) {
+			r := e.do(http.MethodPost, "/mcp", initializeBody, "Authorization", scheme+" "+e.alice)
+			require.Equal(t, http.StatusOK, r.Status, r.Body)
+		})
+	}
+}
+
+// SPEC 3: preflights are never gated and expose what browser clients need.
+func TestPreflight(t *testing.T) {
+	e := newEnv(t)
+	tests := []struct {
+		name       string
+		origin     string
+		wantStatus int
+	}{
+		{"allowed origin", "https://app.example.com", http.StatusNoContent},
+		{"public URL's own origin", "https://mcp.example.com", http.StatusNoContent},
+		{"disallowed origin", "https://evil.example", http.StatusForbidden},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := e.do(http.MethodOptions, "/mcp", "",
+				"Origin", tc.origin,
+				"Access-Control-Request-Method", "POST",
+				"Access-Control-Request-Headers", "authorization, content-type, mcp-protocol-version, mcp-session-id")
+			require.Equal(t, tc.wantStatus, r.Status, r.Body)
+			require.Empty(t, r.Header.Get("WWW-Authenticate"), "a preflight is not auth-gated")
+			if tc.wantStatus != http.StatusNoContent {
+				require.Empty(t, r.Header.Get("Access-Control-Allow-Origin"))
+				return
+			}
+			require.Equal(t, tc.origin, r.Header.Get("Access-Control-Allow-Origin"))
+			require.Contains(t, r.Header.Values("Vary"), "Origin")
+			allowed := strings.ToLower(r.Header.Get("Access-Control-Allow-Headers"))
+			for _, h := range []string{"authorization", "content-type", "mcp-protocol-version", "mcp-session-id", "last-event-id", "x-request-id"} {
+				require.Contains(t, allowed, h)
+			}
+			require.Contains(t, r.Header.Get("Access-Control-Allow-Methods"), "DELETE")
+			exposed := strings.ToLower(r.Header.Get("Access-Control-Expose-Headers"))
+			require.Contains(t, exposed, "www-authenticate")
+			require.Contains(t, exposed, "mcp-session-id")
+		})
+	}
+}
+
+// SPEC 25: a present, disallowed Origin gets 403 even with a valid token.
+func TestOrigin(t *testing.T) {
+	e := newEnv(t, stateless)
+	tests := []struct {
+		name       string
+		headers    []string
+		wantStatus int
+		wantACAO   string
+	}{
+		{"no Origin (not a browser)", bearer(e.alice), http.StatusOK, ""},
+		{"allowed origin", with(bearer(e.alice), []string{"Origin", "https://app.example.com"}), http.StatusOK, "https://app.example.com"},
+		{"public URL's origin", with(bearer(e.alice), []string{"Origin", "https://mcp.example.com"}), http.StatusOK, "https://mcp.example.com"},
+		{"disallowed origin, valid token", with(bearer(e.alice), []string{"Origin", "https://evil.example"}), http.StatusForbidden, ""},
+		{"look-alike origin", with(bearer(e.alice), []string{"Origin", "https://app.example.com.evil.example"}), http.StatusForbidden, ""},
+		{"null origin", with(bearer(e.alice), []string{"Origin", "null"}), http.StatusForbidden, ""},
+		{"disallowed origin, no token: 403 before 401", []string{"Origin", "https://evil.example"}, http.StatusForbidden, ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := e.do(http.MethodPost, "/mcp", initializeBody, tc.headers...)
+			require.Equal(t, tc.wantStatus, r.Status, r.Body)
+			require.Equal(t, tc.wantACAO, r.Header.Get("Access-Control-Allow-Origin"))
+			if tc.wantStatus == http.StatusForbidden {
+				require.JSONEq(t, `{"error":"origin not allowed"}`, r.Body)
+				require.Empty(t, r.Header.Get("WWW-Authenticate"))
+			}
+		})
+	}
+}
+
+// DNS rebinding: behind a loopback listener, a foreign Host is refused even
+// with a valid token; the public host and loopback names are accepted.
+func TestHostCheck(t *testing.T) {
+	e := newEnv(t, stateless)
+	tests := []struct {
+		host       string
+		wantStatus int
+	}{
+		{"evil.example", http.StatusForbidden},
+		{"mcp.example.com", http.StatusOK},
+		{"localhost:8080", http.StatusOK},
+		{"127.0.0.1", http.StatusOK},
+	}
+	for _, tc := range tests {
+		t.Run(tc.host, func(t *testing.T) {
+			r := e.do(http.MethodPost, "/mcp", initializeBody, with(bearer(e.alice), []string{"Host", tc.host})...)
+			require.Equal(t, tc.wantStatus, r.Status, r.Body)
+		})
+	}
+}

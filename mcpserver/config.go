@@ -1,0 +1,349 @@
+package mcpserver
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/idgate/idgate/audit"
+	"github.com/idgate/idgate/identity"
+	"github.com/idgate/idgate/scopes"
+)
+
+// DefaultMaxBodyBytes is the default for Config.MaxBodyBytes: 1 MiB.
+const DefaultMaxBodyBytes = 1 << 20
+
+// Default rate limits (see RateLimitConfig).
+const (
+	// DefaultUserRate is the default number of requests a user may make per
+	// DefaultRatePeriod.
+	DefaultUserRate = 600
+	// DefaultIPRate is the default number of requests a client address may
+	// make per DefaultRatePeriod, before authentication.
+	DefaultIPRate = 1200
+	// DefaultRatePeriod is the default rate-limit window.
+	DefaultRatePeriod = time.Minute
+)
+
+// Config configures a Server. New validates it and fails with a message
+// naming the field to fix. The zero value of every optional field is a
+// secure default.
+type Config struct {
+	// Name is the server's name: the MCP implementation name and the
+	// "resource_name" of the protected-resource metadata. Required.
+	Name string
+
+	// Version is the MCP implementation version. Default "0.0.0".
+	Version string
+
+	// PublicURL is the canonical absolute URL of the MCP endpoint as clients
+	// reach it, such as "https://api.example.com/mcp". Required. It is the
+	// "resource" of the protected-resource metadata, the base of the
+	// "resource_metadata" URL in every challenge, and the audience a token
+	// must name (configure the Verifier with it). The endpoint is served at
+	// its path. It must use https, except for loopback hosts (development),
+	// and carry no query, fragment or user info. URLs the server announces
+	// always come from here, never from a request's Host or X-Forwarded-*
+	// headers.
+	PublicURL string
+
+	// AuthorizationServers lists the issuer URLs of the authorization
+	// servers whose tokens the server accepts, announced as
+	// "authorization_servers" in the protected-resource metadata. Required
+	// (at least one) unless InsecureDisableAuth is set.
+	AuthorizationServers []string
+
+	// Verifier turns bearer tokens into identities, for example
+	// identity.NewJWTVerifier configured with PublicURL as audience.
+	// Required unless InsecureDisableAuth is set.
+	Verifier identity.Verifier
+
+	// InsecureDisableAuth serves the MCP endpoint without any
+	// authentication. Every caller is anonymous with no scopes: only tools
+	// declared scopes.Public() can be listed and called. It exists for the
+	// MCP conformance suite, which cannot send tokens; never use it in
+	// production. Default false.
+	InsecureDisableAuth bool
+
+	// Hierarchy, when set, lets granted scopes stand for others ("crm:*"
+	// grants "crm:read") in every scope check. Default nil: exact matching.
+	Hierarchy *scopes.Hierarchy
+
+	// Audit, when set, writes one audit event per request to the MCP
+	// endpoint and to /debug-token. Default nil: no audit events.
+	Audit *audit.Auditor
+
+	// RateLimit configures per-user and per-address rate limits. The zero
+	// value enables them with the defaults.
+	RateLimit RateLimitConfig
+
+	// Stateless serves MCP without sessions (go-sdk's
+	// StreamableHTTPOptions.Stateless): every POST stands alone, GET and
+	// DELETE answer 405. Needed to run several replicas behind a load
+	// balancer, and the only mode that speaks protocol 2026-07-28.
+	// Default false: sessions, bound to the user who opened them.
+	Stateless bool
+
+	// JSONResponse answers POST requests with application/json instead of
+	// a text/event-stream. Default false (SSE).
+	JSONResponse bool
+
+	// SessionTimeout closes sessions idle for this long. Default 0: idle
+	// sessions are kept until the client deletes them.
+	SessionTimeout time.Duration
+
+	// AllowedOrigins lists the browser origins ("https://app.example.com",
+	// scheme://host[:port], exact match) allowed to call the MCP endpoint.
+	// The origin of PublicURL is always allowed. A request whose Origin
+	// header is present and not allowed gets 403, even with a valid token.
+	// Requests without an Origin header (non-browser clients) are not
+	// affected. Default none.
+	AllowedOrigins []string
+
+	// MaxBodyBytes caps the size of a request body; larger bodies get 413.
+	// Default (0): DefaultMaxBodyBytes (1 MiB).
+	MaxBodyBytes int64
+
+	// MirrorAuthorizationServerMetadata serves the RFC 8414 metadata of
+	// AuthorizationServers[0] verbatim at
+	// /.well-known/oauth-authorization-server, for clients that probe the
+	// MCP server's origin. The document is fetched on first use, cached
+	// (see MirrorTTL), and never rewritten. Default false.
+	MirrorAuthorizationServerMetadata bool
+
+	// MirrorTTL is how long a mirrored authorization-server document is
+	// served before it is fetched again. Default (0): one hour.
+	MirrorTTL time.Duration
+
+	// HTTPClient fetches the authorization-server metadata for the mirror.
+	// Default: a client with a 10-second timeout.
+	HTTPClient HTTPDoer
+
+	// DebugToken serves GET /debug-token: the caller's own verified claims
+	// as JSON (authentication required; the token itself is never echoed).
+	// Default false.
+	DebugToken bool
+
+	// Logger receives operational logs (rate-limit store failures, mirror
+	// fetch failures). Never a token. Default: slog.Default().
+	Logger *slog.Logger
+
+	// ServerOptions are passed to mcp.NewServer (instructions, capabilities,
+	// handlers). idgate adds its own receiving middleware after creating
+	// the server. Default nil.
+	ServerOptions *mcp.ServerOptions
+}
+
+// HTTPDoer sends HTTP requests; *http.Client implements it.
+type HTTPDoer interface {
+	Do(*http.Request) (*http.Response, error)
+}
+
+// RateLimitConfig configures rate limiting. Requests are counted per client
+// address before authentication (key "ip:<address>") and per verified user
+// after it (key "user:<issuer>|<subject>"). A request over a limit gets 429
+// with Retry-After and RateLimit headers.
+type RateLimitConfig struct {
+	// Disabled turns rate limiting off. Default false.
+	Disabled bool
+
+	// User is the limit per verified user. Default (zero Rate):
+	// DefaultUserRate requests per DefaultRatePeriod, burst the same.
+	User Limit
+
+	// IP is the limit per client address, applied before authentication so
+	// that floods do not reach the verifier. Default (zero Rate):
+	// DefaultIPRate requests per DefaultRatePeriod, burst the same.
+	IP Limit
+
+	// Store keeps the counters. Default: a MemoryStore with its defaults.
+	// Several replicas need a shared store.
+	Store RateLimitStore
+
+	// FailOpen lets requests through when the Store fails. Default false:
+	// a Store failure answers 503 (fail closed). Failures are logged either
+	// way.
+	FailOpen bool
+
+	// TrustedProxies lists the networks of reverse proxies whose
+	// X-Forwarded-For header is believed. When the peer address is in one
+	// of them, the client address is the right-most X-Forwarded-For entry
+	// that is not itself a trusted proxy. Default none: the peer address
+	// (RemoteAddr) is the client address and X-Forwarded-For is ignored.
+	TrustedProxies []netip.Prefix
+}
+
+// config is a validated Config with defaults applied.
+type config struct {
+	Config
+	publicURL  *url.URL
+	origin     string // scheme://host[:port] of PublicURL
+	mcpPath    string // path the MCP endpoint is mounted at
+	prmPath    string // path-aware protected-resource metadata path
+	prmURL     string // absolute path-aware metadata URL
+	allowedOrg map[string]bool
+}
+
+// Well-known paths.
+const (
+	prmRootPath    = "/.well-known/oauth-protected-resource"
+	asMetadataPath = "/.well-known/oauth-authorization-server"
+	healthPath     = "/healthz"
+	debugTokenPath = "/debug-token"
+)
+
+func validate(cfg Config) (*config, error) {
+	c := &config{Config: cfg}
+	if strings.TrimSpace(c.Name) == "" {
+		return nil, errors.New("mcpserver: Config.Name is required (the server's name, shown as resource_name in metadata)")
+	}
+	if c.Version == "" {
+		c.Version = "0.0.0"
+	}
+	u, err := parseHTTPURL(c.PublicURL)
+	if err != nil {
+		return nil, fmt.Errorf("mcpserver: Config.PublicURL: %w (set it to the absolute URL clients use, such as https://api.example.com/mcp)", err)
+	}
+	c.publicURL = u
+	c.origin = u.Scheme + "://" + u.Host
+	c.mcpPath = u.EscapedPath()
+	if c.mcpPath == "" {
+		c.mcpPath = "/"
+	}
+	if c.mcpPath == "/" {
+		c.prmPath = prmRootPath
+	} else {
+		c.prmPath = prmRootPath + c.mcpPath
+	}
+	c.prmURL = c.origin + c.prmPath
+	if strings.Trim(c.mcpPath, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~/") != "" || strings.Contains(c.mcpPath, "//") {
+		return nil, fmt.Errorf("mcpserver: Config.PublicURL: path %q: use letters, digits and -._~ between single slashes", c.mcpPath)
+	}
+	switch {
+	case strings.HasPrefix(c.mcpPath, "/.well-known/"), c.mcpPath == healthPath, c.mcpPath == debugTokenPath:
+		return nil, fmt.Errorf("mcpserver: Config.PublicURL: path %q is reserved; serve MCP at another path such as /mcp", c.mcpPath)
+	}
+
+	if !c.InsecureDisableAuth {
+		if c.Verifier == nil {
+			return nil, errors.New("mcpserver: Config.Verifier is required (for example identity.NewJWTVerifier with PublicURL as audience)")
+		}
+		if len(c.AuthorizationServers) == 0 {
+			return nil, errors.New("mcpserver: Config.AuthorizationServers is required: list the issuer URL of at least one authorization server")
+		}
+	}
+	if c.InsecureDisableAuth && c.DebugToken {
+		return nil, errors.New("mcpserver: Config.DebugToken needs authentication: it cannot be set with InsecureDisableAuth")
+	}
+	for i, as := range c.AuthorizationServers {
+		if _, err := parseHTTPURL(as); err != nil {
+			return nil, fmt.Errorf("mcpserver: Config.AuthorizationServers[%d]: %w", i, err)
+		}
+	}
+	if c.MirrorAuthorizationServerMetadata && len(c.AuthorizationServers) == 0 {
+		return nil, errors.New("mcpserver: Config.MirrorAuthorizationServerMetadata needs Config.AuthorizationServers")
+	}
+	if c.MirrorTTL < 0 {
+		return nil, errors.New("mcpserver: Config.MirrorTTL must not be negative")
+	}
+	if c.MirrorTTL == 0 {
+		c.MirrorTTL = time.Hour
+	}
+	if c.HTTPClient == nil {
+		c.HTTPClient = &http.Client{Timeout: 10 * time.Second}
+	}
+
+	c.allowedOrg = map[string]bool{c.origin: true}
+	for i, o := range c.AllowedOrigins {
+		if err := checkOrigin(o); err != nil {
+			return nil, fmt.Errorf("mcpserver: Config.AllowedOrigins[%d]: %w", i, err)
+		}
+		c.allowedOrg[o] = true
+	}
+
+	switch {
+	case c.MaxBodyBytes < 0:
+		return nil, errors.New("mcpserver: Config.MaxBodyBytes must not be negative (0 means the 1 MiB default)")
+	case c.MaxBodyBytes == 0:
+		c.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if c.SessionTimeout < 0 {
+		return nil, errors.New("mcpserver: Config.SessionTimeout must not be negative")
+	}
+
+	rl := &c.RateLimit
+	if err := rl.User.withDefaults(DefaultUserRate); err != nil {
+		return nil, fmt.Errorf("mcpserver: Config.RateLimit.User: %w", err)
+	}
+	if err := rl.IP.withDefaults(DefaultIPRate); err != nil {
+		return nil, fmt.Errorf("mcpserver: Config.RateLimit.IP: %w", err)
+	}
+	if rl.Store == nil && !rl.Disabled {
+		rl.Store = NewMemoryStore(MemoryStoreConfig{})
+	}
+	for i, p := range rl.TrustedProxies {
+		if !p.IsValid() {
+			return nil, fmt.Errorf("mcpserver: Config.RateLimit.TrustedProxies[%d] is not a valid prefix", i)
+		}
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	return c, nil
+}
+
+// parseHTTPURL checks that s is an absolute http(s) URL without query,
+// fragment or user info, https unless the host is a loopback address.
+func parseHTTPURL(s string) (*url.URL, error) {
+	if s == "" {
+		return nil, errors.New("empty")
+	}
+	u, err := url.Parse(s)
+	if err != nil {
+		return nil, fmt.Errorf("not a URL: %w", err)
+	}
+	switch {
+	case u.Scheme != "https" && u.Scheme != "http", u.Host == "":
+		return nil, fmt.Errorf("%q is not an absolute http(s) URL", s)
+	case u.Scheme == "http" && !isLoopbackHost(u.Hostname()):
+		return nil, fmt.Errorf("%q must use https (http is accepted only for loopback hosts)", s)
+	case u.User != nil, u.RawQuery != "", u.ForceQuery, u.Fragment != "":
+		return nil, fmt.Errorf("%q must not carry user info, a query or a fragment", s)
+	}
+	return u, nil
+}
+
+// checkOrigin checks that o is a serialized origin: scheme://host[:port].
+func checkOrigin(o string) error {
+	u, err := url.Parse(o)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" ||
+		u.Path != "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil || u.Scheme+"://"+u.Host != o {
+		return fmt.Errorf("%q is not an origin of the form https://host[:port] (exact match, no wildcard, no path)", o)
+	}
+	return nil
+}
+
+func isLoopbackHost(host string) bool {
+	host = strings.Trim(host, "[]")
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.IsLoopback()
+}
+
+// isLoopbackAddr is isLoopbackHost for "host:port" or a bare host.
+func isLoopbackAddr(addr string) bool {
+	if host, _, err := net.SplitHostPort(addr); err == nil {
+		return isLoopbackHost(host)
+	}
+	return isLoopbackHost(addr)
+}

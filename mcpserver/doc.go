@@ -1,0 +1,37 @@
+// Package mcpserver stands up an OAuth-protected MCP server on the official
+// Go SDK (github.com/modelcontextprotocol/go-sdk) in which every request is
+// tied to a verified user.
+//
+//	srv, err := mcpserver.New(mcpserver.Config{
+//		Name:                 "crm",
+//		PublicURL:            "https://api.example.com/mcp",
+//		AuthorizationServers: []string{"https://tenant.example.com/"},
+//		Verifier:             v, // identity.NewJWTVerifier with PublicURL as audience
+//	})
+//	mcpserver.AddTool(srv, &mcp.Tool{Name: "salesSummary"}, scopes.All("crm:read"),
+//		func(ctx context.Context, req *mcp.CallToolRequest, in Query) (*mcp.CallToolResult, Summary, error) {
+//			who := mcpserver.IdentityFrom(req)
+//			return nil, summary(ctx, who.Subject, in), nil
+//		})
+//	http.ListenAndServe(":8080", srv.Handler())
+//
+// Each tool declares the scopes it needs where it is registered. A request
+// to the MCP endpoint goes through, in order: audit (request id, one event
+// per request), the Origin policy and CORS, a body-size limit, a
+// per-address rate limit, bearer-token verification (401 challenges that
+// point at the protected-resource metadata), a per-user rate limit, and a
+// look at the JSON-RPC body: a tools/call the caller's scopes do not allow
+// gets a real HTTP 403 with an insufficient_scope challenge, so that
+// clients step up. Only then does go-sdk see the request. Inside MCP,
+// tools/list shows each user only the tools they may call, and every call
+// is checked once more with the identity of the request that carried it.
+//
+// Sessions are bound to the user who opened them (issuer and subject);
+// another user's token on that session is refused. Stateless mode serves
+// several replicas behind a load balancer.
+//
+// The server publishes RFC 9728 protected-resource metadata computed from
+// configuration and the declared tools, never from request headers. It
+// never acts as an authorization server: /authorize, /token and /register
+// are not served.
+package mcpserver

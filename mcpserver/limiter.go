@@ -1,0 +1,124 @@
+package mcpserver
+
+import (
+	"log/slog"
+	"math"
+	"net"
+	"net/http"
+	"net/netip"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/idgate/idgate/audit"
+)
+
+// limiter applies RateLimitConfig to requests.
+type limiter struct {
+	cfg    RateLimitConfig
+	logger *slog.Logger
+	// policy headers, precomputed: "600;w=60"
+	userPolicy, ipPolicy string
+}
+
+func newLimiter(cfg RateLimitConfig, logger *slog.Logger) *limiter {
+	return &limiter{
+		cfg:        cfg,
+		logger:     logger,
+		userPolicy: policyHeader(cfg.User),
+		ipPolicy:   policyHeader(cfg.IP),
+	}
+}
+
+// policyHeader renders the RateLimit-Policy value of l: "<rate>;w=<seconds>".
+func policyHeader(l Limit) string {
+	if l.Rate == 0 {
+		return ""
+	}
+	return strconv.Itoa(l.Rate) + ";w=" + strconv.Itoa(ceilSeconds(l.Period))
+}
+
+// allow counts one request under key and limit. When it returns false it
+// has written the response (429 or 503) and recorded the audit decision.
+// It sets the RateLimit headers on w either way.
+func (l *limiter) allow(w http.ResponseWriter, r *http.Request, key string, limit Limit, policy, kind string) bool {
+	res, err := l.cfg.Store.Allow(r.Context(), key, limit)
+	if err != nil {
+		// The key names a user or an address: log only its kind.
+		l.logger.LogAttrs(r.Context(), slog.LevelError, "mcpserver: rate-limit store failed",
+			slog.String("limit", kind), slog.Bool("fail_open", l.cfg.FailOpen), slog.String("error", err.Error()))
+		if l.cfg.FailOpen {
+			return true
+		}
+		audit.EntryFrom(r.Context()).SetDecision(audit.Error, "rate_limit_store")
+		w.Header().Set("Retry-After", "1")
+		writeError(w, http.StatusServiceUnavailable, "rate limiter unavailable")
+		return false
+	}
+	h := w.Header()
+	h.Set("RateLimit-Policy", policy)
+	h.Set("RateLimit", "limit="+strconv.Itoa(limit.Rate)+", remaining="+strconv.Itoa(res.Remaining)+
+		", reset="+strconv.Itoa(ceilSeconds(res.Reset)))
+	if res.Allowed {
+		return true
+	}
+	h.Set("Retry-After", strconv.Itoa(max(1, ceilSeconds(res.RetryAfter))))
+	audit.EntryFrom(r.Context()).SetDecision(audit.RateLimited, kind+"_rate_limited")
+	writeError(w, http.StatusTooManyRequests, "rate limit exceeded")
+	return false
+}
+
+// ceilSeconds rounds d up to whole seconds.
+func ceilSeconds(d time.Duration) int {
+	if d <= 0 {
+		return 0
+	}
+	return int(math.Ceil(d.Seconds()))
+}
+
+// byIP wraps next with the per-address limit.
+func (l *limiter) byIP(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if l.allow(w, r, "ip:"+l.clientIP(r), l.cfg.IP, l.ipPolicy, "ip") {
+			next.ServeHTTP(w, r)
+		}
+	})
+}
+
+// clientIP returns the address requests are counted under: the peer
+// address, or, when the peer is a trusted proxy, the right-most
+// X-Forwarded-For entry that is not a trusted proxy.
+func (l *limiter) clientIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		host = r.RemoteAddr
+	}
+	if len(l.cfg.TrustedProxies) == 0 {
+		return host
+	}
+	peer, err := netip.ParseAddr(host)
+	if err != nil || !l.trusted(peer) {
+		return host
+	}
+	hops := strings.Split(strings.Join(r.Header.Values("X-Forwarded-For"), ","), ",")
+	for i := len(hops) - 1; i >= 0; i-- {
+		a, err := netip.ParseAddr(strings.TrimSpace(hops[i]))
+		if err != nil {
+			break // garbage: stop believing the header here
+		}
+		if !l.trusted(a) {
+			return a.Unmap().String()
+		}
+	}
+	return host
+}
+
+func (l *limiter) trusted(a netip.Addr) bool {
+	a = a.Unmap()
+	for _, p := range l.cfg.TrustedProxies {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}

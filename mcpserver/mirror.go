@@ -1,0 +1,159 @@
+package mcpserver
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// maxASMetadataBytes caps a mirrored authorization-server document.
+const maxASMetadataBytes = 1 << 20
+
+// mirrorFetchTimeout bounds one fetch of the mirrored document.
+const mirrorFetchTimeout = 10 * time.Second
+
+// asMirror serves an authorization server's RFC 8414 metadata verbatim
+// (SPEC 5), fetched on first use and cached for ttl. A stale copy is served
+// while the authorization server is unreachable.
+type asMirror struct {
+	issuer string
+	urls   []string // RFC 8414 URL, then the OpenID Connect discovery URL
+	client HTTPDoer
+	ttl    time.Duration
+	logger *slog.Logger
+
+	mu      sync.Mutex // held during a fetch: one fetch at a time
+	body    []byte
+	fetched time.Time
+}
+
+func newASMirror(issuer string, client HTTPDoer, ttl time.Duration, logger *slog.Logger) *asMirror {
+	return &asMirror{issuer: issuer, urls: asMetadataURLs(issuer), client: client, ttl: ttl, logger: logger}
+}
+
+// asMetadataURLs returns where an issuer publishes its metadata: the RFC
+// 8414 §3.1 URL (well-known segment inserted before the issuer's path),
+// then the OpenID Connect discovery URL (appended).
+func asMetadataURLs(issuer string) []string {
+	u, err := url.Parse(issuer)
+	if err != nil {
+		return nil
+	}
+	path := strings.TrimSuffix(u.EscapedPath(), "/")
+	origin := u.Scheme + "://" + u.Host
+	return []string{
+		origin + asMetadataPath + path,
+		origin + path + "/.well-known/openid-configuration",
+	}
+}
+
+func (m *asMirror) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h := w.Header()
+	h.Set("Access-Control-Allow-Origin", "*")
+	switch r.Method {
+	case http.MethodGet, http.MethodHead:
+	case http.MethodOptions:
+		h.Set("Allow", "GET, HEAD, OPTIONS")
+		h.Set("Access-Control-Allow-Methods", "GET, HEAD, OPTIONS")
+		h.Set("Access-Control-Allow-Headers", "Content-Type, Mcp-Protocol-Version")
+		w.WriteHeader(http.StatusNoContent)
+		return
+	default:
+		h.Set("Allow", "GET, HEAD, OPTIONS")
+		writeError(w, http.StatusMethodNotAllowed, "method not allowed")
+		return
+	}
+	body, err := m.document(r.Context())
+	if err != nil {
+		h.Set("Retry-After", "30")
+		writeError(w, http.StatusBadGateway, "authorization server metadata unavailable")
+		return
+	}
+	h.Set("Content-Type", "application/json")
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	h.Set("Cache-Control", "public, max-age=300")
+	w.WriteHeader(http.StatusOK)
+	if r.Method == http.MethodGet {
+		w.Write(body)
+	}
+}
+
+// document returns the cached document, fetching it when missing or older
+// than ttl. A failed refresh falls back to the stale copy.
+func (m *asMirror) document(ctx context.Context) ([]byte, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.body != nil && time.Since(m.fetched) < m.ttl {
+		return m.body, nil
+	}
+	body, err := m.fetch(ctx)
+	if err != nil {
+		m.logger.LogAttrs(ctx, slog.LevelWarn, "mcpserver: fetching authorization server metadata",
+			slog.String("issuer", m.issuer), slog.Bool("stale_copy", m.body != nil), slog.String("error", err.Error()))
+		if m.body != nil {
+			return m.body, nil
+		}
+		return nil, err
+	}
+	m.body, m.fetched = body, time.Now()
+	return body, nil
+}
+
+// fetch gets the document from the first URL that has one and checks that
+// its "issuer" is the configured issuer exactly (RFC 8414 §3.3).
+func (m *asMirror) fetch(ctx context.Context) ([]byte, error) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), mirrorFetchTimeout)
+	defer cancel()
+	var errs []error
+	for _, u := range m.urls {
+		body, err := m.get(ctx, u)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		var doc struct {
+			Issuer string `json:"issuer"`
+		}
+		if err := json.Unmarshal(body, &doc); err != nil {
+			return nil, fmt.Errorf("metadata at %s is not a JSON object: %w", u, err)
+		}
+		if doc.Issuer != m.issuer {
+			return nil, fmt.Errorf("metadata at %s names issuer %q, want %q: not mirrored", u, doc.Issuer, m.issuer)
+		}
+		return body, nil
+	}
+	return nil, errors.Join(errs...)
+}
+
+func (m *asMirror) get(ctx context.Context, u string) ([]byte, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return nil, fmt.Errorf("GET %s: %w", u, err)
+	}
+	req.Header.Set("Accept", "application/json")
+	resp, err := m.client.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("GET %s: %w", u, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("GET %s: status %d", u, resp.StatusCode)
+	}
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxASMetadataBytes+1))
+	if err != nil {
+		return nil, fmt.Errorf("GET %s: %w", u, err)
+	}
+	if len(body) > maxASMetadataBytes {
+		return nil, fmt.Errorf("GET %s: document larger than %d bytes", u, maxASMetadataBytes)
+	}
+	return body, nil
+}

@@ -1,0 +1,205 @@
+package mcpserver_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/netip"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/idgate/idgate/mcpserver"
+)
+
+// Per-user limit: alice is throttled, bob is not.
+func TestUserRateLimit(t *testing.T) {
+	modes(t, func(t *testing.T, opts ...envOption) {
+		e := newEnv(t, append(opts, func(c *mcpserver.Config) {
+			c.RateLimit.User = mcpserver.Limit{Rate: 3, Period: time.Minute}
+		})...)
+		post := func(token string) rawResponse {
+			return e.do(http.MethodPost, "/mcp", initializeBody, bearer(token)...)
+		}
+		for i := range 3 {
+			r := post(e.alice)
+			require.Equal(t, http.StatusOK, r.Status, r.Body)
+			require.Equal(t, "3;w=60", r.Header.Get("RateLimit-Policy"))
+			require.Regexp(t, `^limit=3, remaining=`+strconv.Itoa(2-i)+`, reset=\d+$`, r.Header.Get("RateLimit"))
+		}
+		r := post(e.alice)
+		require.Equal(t, http.StatusTooManyRequests, r.Status)
+		require.JSONEq(t, `{"error":"rate limit exceeded"}`, r.Body)
+		retry, err := strconv.Atoi(r.Header.Get("Retry-After"))
+		require.NoError(t, err)
+		require.True(t, retry >= 1 && retry <= 20, "Retry-After %d: one request every 20s", retry)
+		require.Equal(t, "3;w=60", r.Header.Get("RateLimit-Policy"))
+		require.Regexp(t, `^limit=3, remaining=0, reset=(5\d|60)$`, r.Header.Get("RateLimit"))
+
+		r = post(e.bob)
+		require.Equal(t, http.StatusOK, r.Status, "bob has his own budget")
+	})
+}
+
+// Per-address limit, before authentication: a flood without tokens is
+// refused before it reaches the verifier.
+func TestIPRateLimit(t *testing.T) {
+	e := newEnv(t, stateless, func(c *mcpserver.Config) {
+		c.RateLimit.IP = mcpserver.Limit{Rate: 2, Period: time.Hour}
+	})
+	require.Equal(t, http.StatusUnauthorized, e.do(http.MethodPost, "/mcp", initializeBody).Status)
+	require.Equal(t, http.StatusUnauthorized, e.do(http.MethodPost, "/mcp", initializeBody).Status)
+	r := e.do(http.MethodPost, "/mcp", initializeBody, bearer(e.alice)...)
+	require.Equal(t, http.StatusTooManyRequests, r.Status)
+	retry, err := strconv.Atoi(r.Header.Get("Retry-After"))
+	require.NoError(t, err)
+	require.True(t, retry > 1700 && retry <= 1800, "Retry-After %d: one request every 30 minutes", retry)
+	require.Equal(t, "2;w=3600", r.Header.Get("RateLimit-Policy"))
+	require.Empty(t, r.Header.Get("WWW-Authenticate"))
+}
+
+func TestRateLimitDisabled(t *testing.T) {
+	e := newEnv(t, stateless, func(c *mcpserver.Config) {
+		c.RateLimit = mcpserver.RateLimitConfig{Disabled: true, User: mcpserver.Limit{Rate: 1}}
+	})
+	for range 3 {
+		r := e.do(http.MethodPost, "/mcp", initializeBody, bearer(e.alice)...)
+		require.Equal(t, http.StatusOK, r.Status)
+		require.Empty(t, r.Header.Get("RateLimit"))
+	}
+}
+
+// failingStore is a RateLimitStore that always fails.
+type failingStore struct{}
+
+func (failingStore) Allow(context.Context, string, mcpserver.Limit) (mcpserver.Result, error) {
+	return mcpserver.Result{}, errors.New("store down")
+}
+
+func TestRateLimitStoreFailure(t *testing.T) {
+	tests := []struct {
+		name       string
+		failOpen   bool
+		wantStatus int
+	}{
+		{"fail closed by default", false, http.StatusServiceUnavailable},
+		{"fail open when asked", true, http.StatusOK},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t, stateless, func(c *mcpserver.Config) {
+				c.RateLimit.Store = failingStore{}
+				c.RateLimit.FailOpen = tc.failOpen
+			})
+			r := e.do(http.MethodPost, "/mcp", initializeBody, bearer(e.alice)...)
+			require.Equal(t, tc.wantStatus, r.Status, r.Body)
+			if tc.wantStatus == http.StatusServiceUnavailable {
+				require.Equal(t, "1", r.Header.Get("Retry-After"))
+			}
+			require.Contains(t, e.logs.String(), "rate-limit store failed")
+			require.NotContains(t, e.logs.String(), "alice", "the log names the kind of limit, not the user")
+		})
+	}
+}
+
+// TrustedProxies: X-Forwarded-For counts only behind a trusted proxy.
+func TestTrustedProxies(t *testing.T) {
+	tests := []struct {
+		name    string
+		trusted []netip.Prefix
+		// two requests from the same peer with different X-Forwarded-For
+		wantSecond int
+	}{
+		{"X-Forwarded-For ignored by default", nil, http.StatusTooManyRequests},
+		{"believed from a trusted proxy", []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}, http.StatusUnauthorized},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t, stateless, func(c *mcpserver.Config) {
+				c.RateLimit.IP = mcpserver.Limit{Rate: 1, Period: time.Hour}
+				c.RateLimit.TrustedProxies = tc.trusted
+			})
+			r := e.do(http.MethodPost, "/mcp", initializeBody, "X-Forwarded-For", "203.0.113.1")
+			require.Equal(t, http.StatusUnauthorized, r.Status)
+			r = e.do(http.MethodPost, "/mcp", initializeBody, "X-Forwarded-For", "198.51.100.7, 127.0.0.1")
+			require.Equal(t, tc.wantSecond, r.Status)
+		})
+	}
+}
+
+func TestMemoryStoreGCRA(t *testing.T) {
+	now := time.Unix(1_700_000_000, 0)
+	var mu sync.Mutex
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	advance := func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
+	s := mcpserver.NewMemoryStore(mcpserver.MemoryStoreConfig{Now: clock})
+	lim := mcpserver.Limit{Rate: 60, Period: time.Minute, Burst: 3}
+	ctx := context.Background()
+
+	steps := []struct {
+		advance       time.Duration
+		wantAllowed   bool
+		wantRemaining int
+		wantRetry     time.Duration
+	}{
+		{0, true, 2, 0},
+		{0, true, 1, 0},
+		{0, true, 0, 0},
+		{0, false, 0, time.Second},
+		{500 * time.Millisecond, false, 0, 500 * time.Millisecond},
+		{500 * time.Millisecond, true, 0, 0},
+		{10 * time.Second, true, 2, 0}, // fully recovered
+	}
+	for i, st := range steps {
+		advance(st.advance)
+		res, err := s.Allow(ctx, "user:a", lim)
+		require.NoError(t, err)
+		require.Equal(t, st.wantAllowed, res.Allowed, "step %d", i)
+		require.Equal(t, st.wantRemaining, res.Remaining, "step %d", i)
+		require.Equal(t, st.wantRetry, res.RetryAfter, "step %d", i)
+	}
+	// Another key has its own budget.
+	res, err := s.Allow(ctx, "user:b", lim)
+	require.NoError(t, err)
+	require.Equal(t, 2, res.Remaining)
+}
+
+func TestMemoryStoreBounded(t *testing.T) {
+	now := time.Unix(1_700_000_000, 0)
+	s := mcpserver.NewMemoryStore(mcpserver.MemoryStoreConfig{MaxKeys: 160, Now: func() time.Time { return now }})
+	lim := mcpserver.Limit{Rate: 10, Period: time.Minute}
+	for i := range 5000 {
+		res, err := s.Allow(context.Background(), fmt.Sprintf("ip:%d", i), lim)
+		require.NoError(t, err)
+		require.True(t, res.Allowed)
+	}
+	require.LessOrEqual(t, s.Len(), 160)
+	require.Greater(t, s.Len(), 0)
+}
+
+func TestMemoryStoreConcurrent(t *testing.T) {
+	s := mcpserver.NewMemoryStore(mcpserver.MemoryStoreConfig{})
+	lim := mcpserver.Limit{Rate: 100, Period: time.Hour}
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	allowed := 0
+	for range 8 {
+		wg.Go(func() {
+			for range 50 {
+				res, err := s.Allow(context.Background(), "user:x", lim)
+				require.NoError(t, err)
+				if res.Allowed {
+					mu.Lock()
+					allowed++
+					mu.Unlock()
+				}
+			}
+		})
+	}
+	wg.Wait()
+	require.Equal(t, 100, allowed, "exactly the burst is allowed, whatever the interleaving")
+}

@@ -1,0 +1,112 @@
+package mcpserver
+
+import (
+	"context"
+	"encoding/json"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/idgate/idgate/audit"
+	"github.com/idgate/idgate/identity"
+	"github.com/idgate/idgate/scopes"
+)
+
+// cacheScopePrivate is the MCP cacheScope of results that depend on the
+// caller.
+const cacheScopePrivate = "private"
+
+// receiving is the go-sdk receiving middleware idgate installs on its
+// mcp.Server. It works on every message, whatever HTTP path it came by:
+//
+//   - tools/list: drops the tools the caller's scopes do not allow (and any
+//     tool not declared with AddTool), and marks the result private: go-sdk
+//     marks list results publicly cacheable by default, which a per-user
+//     list is not;
+//   - tools/call: refuses a tool not declared with AddTool, checks the
+//     caller's scopes again, and fills the audit entry of the HTTP request
+//     that carried the call (tool, arguments when the tool opted in,
+//     outcome).
+func (s *Server) receiving(next mcp.MethodHandler) mcp.MethodHandler {
+	return func(ctx context.Context, method string, req mcp.Request) (mcp.Result, error) {
+		switch method {
+		case "tools/list":
+			res, err := next(ctx, method, req)
+			if lr, ok := res.(*mcp.ListToolsResult); ok && err == nil {
+				s.filterTools(lr, identityOf(req))
+			}
+			return res, err
+		case "tools/call":
+			if creq, ok := req.(*mcp.CallToolRequest); ok {
+				return s.call(ctx, method, creq, next)
+			}
+		}
+		return next(ctx, method, req)
+	}
+}
+
+// filterTools keeps in lr the tools id may call, and marks lr private.
+func (s *Server) filterTools(lr *mcp.ListToolsResult, id *identity.Identity) {
+	var granted scopes.Set
+	if id != nil {
+		granted = id.Scopes
+	}
+	kept := make([]*mcp.Tool, 0, len(lr.Tools))
+	for _, t := range lr.Tools {
+		if s.policy.Allows(t.Name, granted) {
+			kept = append(kept, t)
+		}
+	}
+	lr.Tools = kept
+	lr.CacheScope = cacheScopePrivate
+}
+
+// call checks and audits one tools/call.
+func (s *Server) call(ctx context.Context, method string, req *mcp.CallToolRequest, next mcp.MethodHandler) (mcp.Result, error) {
+	entry := auditEntryOf(req)
+	if entry == nil {
+		// Stateless mode without auth: the context is the request's own.
+		// (In stateful mode it is the one of the request that opened the
+		// session, whose entry is already written: calls on it are no-ops.)
+		entry = audit.EntryFrom(ctx)
+	}
+	name := ""
+	if req.Params != nil {
+		name = req.Params.Name
+	}
+	entry.SetMCP(method, name)
+	if err := s.checkCall(name, req); err != nil {
+		reason := "unknown_tool"
+		if err.Code == CodeInsufficientScope {
+			reason = identity.ErrorCodeInsufficientScope
+		}
+		entry.SetDecision(audit.Deny, reason)
+		return nil, err
+	}
+	if o, ok := s.toolOpts.Load(name); ok && o.(*toolOptions).auditArgs && entry != nil {
+		entry.SetArgs(auditArgs(req.Params.Arguments, o.(*toolOptions).redact))
+	}
+	res, err := next(ctx, method, req)
+	switch cr, _ := res.(*mcp.CallToolResult); {
+	case err != nil:
+		entry.SetDecision(audit.Error, "tool_failed")
+	case cr != nil && cr.IsError:
+		entry.SetDecision(audit.Error, "tool_error")
+	default:
+		entry.SetDecision(audit.Allow, "")
+	}
+	return res, err
+}
+
+// auditArgs decodes raw tool arguments for the audit and applies redact.
+func auditArgs(raw json.RawMessage, redact func(map[string]any) map[string]any) any {
+	args := map[string]any{}
+	if len(raw) > 0 {
+		if err := json.Unmarshal(raw, &args); err != nil {
+			return "[undecodable]"
+		}
+	}
+	if redact != nil {
+		args = redact(args)
+	}
+	return args
+}

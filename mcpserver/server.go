@@ -1,0 +1,344 @@
+package mcpserver
+
+import (
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/idgate/idgate/audit"
+	"github.com/idgate/idgate/identity"
+	"github.com/idgate/idgate/scopes"
+)
+
+// Server is an OAuth-protected MCP server: a go-sdk mcp.Server behind the
+// idgate chain. Create it with New, add tools with AddTool, and serve
+// Handler. It is safe for concurrent use; tools may be added while it
+// serves.
+type Server struct {
+	cfg     *config
+	policy  *scopes.Policy
+	mcp     *mcp.Server
+	sdk     http.Handler
+	limiter *limiter
+	mirror  *asMirror
+	handler http.Handler
+
+	// toolOpts maps tool names to *toolOptions.
+	toolOpts sync.Map
+	// gen counts policy changes; what is derived from the policy is cached
+	// with the generation it was computed at, and recomputed when stale.
+	gen atomic.Uint64
+	// prmJSON caches the encoded metadata.
+	prmJSON atomic.Pointer[metadataCache]
+	// gated caches the handlers behind the identity middleware, whose 401
+	// challenges name the policy's scopes.
+	gated atomic.Pointer[gatedChains]
+}
+
+// gatedChains are the inner chains behind one identity middleware.
+type gatedChains struct {
+	gen        uint64
+	mcp, debug http.Handler
+}
+
+// New validates cfg and returns a Server with no tools. It fails with a
+// message naming the Config field to fix.
+func New(cfg Config) (*Server, error) {
+	c, err := validate(cfg)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{cfg: c, policy: scopes.NewPolicy(c.Hierarchy)}
+
+	var opts mcp.ServerOptions
+	if c.ServerOptions != nil {
+		opts = *c.ServerOptions
+	}
+	s.mcp = mcp.NewServer(&mcp.Implementation{Name: c.Name, Version: c.Version}, &opts)
+	s.mcp.AddReceivingMiddleware(s.receiving)
+	s.sdk = mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return s.mcp }, &mcp.StreamableHTTPOptions{
+		Stateless:      c.Stateless,
+		JSONResponse:   c.JSONResponse,
+		SessionTimeout: c.SessionTimeout,
+		Logger:         c.Logger,
+		// idgate checks the Host header itself (checkHost), knowing the
+		// public host; go-sdk's check refuses it behind a local proxy.
+		DisableLocalhostProtection: true,
+		MaxRequestBodyBytes:        c.MaxBodyBytes,
+	})
+	if !c.RateLimit.Disabled {
+		s.limiter = newLimiter(c.RateLimit, c.Logger)
+	}
+	if c.MirrorAuthorizationServerMetadata {
+		s.mirror = newASMirror(c.AuthorizationServers[0], c.HTTPClient, c.MirrorTTL, c.Logger)
+	}
+	s.handler = s.buildMux()
+	return s, nil
+}
+
+// MCPServer returns the underlying go-sdk server, to add prompts and
+// resources or middleware. Tools added to it directly, bypassing AddTool,
+// are neither listed nor callable: every tool must declare its scopes.
+func (s *Server) MCPServer() *mcp.Server { return s.mcp }
+
+// Handler returns the server's whole HTTP surface:
+//
+//   - the MCP endpoint at the path of Config.PublicURL, behind the chain
+//     audit → Origin/CORS → body limit → per-address rate limit → bearer
+//     token verification → per-user rate limit → scope step-up → go-sdk;
+//   - the protected-resource metadata at the path-aware and the root
+//     well-known URLs (no authentication);
+//   - GET /healthz;
+//   - /.well-known/oauth-authorization-server when
+//     Config.MirrorAuthorizationServerMetadata is set;
+//   - GET /debug-token when Config.DebugToken is set.
+//
+// Everything else is 404: the server never serves /authorize, /token or
+// /register.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+func (s *Server) buildMux() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle(exactPattern(s.cfg.mcpPath), s.outer(s.mcpInner()))
+	mux.HandleFunc(exactPattern(s.cfg.prmPath), s.serveMetadata)
+	if s.cfg.prmPath != prmRootPath {
+		mux.HandleFunc(exactPattern(prmRootPath), s.serveMetadata)
+	}
+	mux.HandleFunc(exactPattern(healthPath), serveHealth)
+	if s.mirror != nil {
+		mux.Handle(exactPattern(asMetadataPath), s.mirror)
+	}
+	if s.cfg.DebugToken {
+		mux.Handle(exactPattern(debugTokenPath), s.outer(s.debugInner()))
+	}
+	return mux
+}
+
+// exactPattern returns a ServeMux pattern matching exactly path.
+func exactPattern(path string) string {
+	if strings.HasSuffix(path, "/") {
+		return path + "{$}"
+	}
+	return path
+}
+
+// outer is the part of the chain before authentication: audit, Origin and
+// CORS, body limit, per-address rate limit; then inner, which starts with
+// the identity middleware.
+func (s *Server) outer(inner func() http.Handler) http.Handler {
+	var h http.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		inner().ServeHTTP(w, r)
+	})
+	if s.limiter != nil {
+		h = s.limiter.byIP(h)
+	}
+	h = s.limitBody(h)
+	h = s.originPolicy(h)
+	if s.cfg.Audit != nil {
+		h = s.cfg.Audit.Middleware(h)
+	}
+	return h
+}
+
+// mcpInner returns the chain after the per-address limit for the MCP
+// endpoint.
+func (s *Server) mcpInner() func() http.Handler {
+	if s.cfg.InsecureDisableAuth {
+		sdk := s.checkHost(s.auditSDK(s.sdk))
+		return func() http.Handler { return sdk }
+	}
+	return func() http.Handler { return s.gate().mcp }
+}
+
+// debugInner returns the chain after the per-address limit for
+// /debug-token.
+func (s *Server) debugInner() func() http.Handler {
+	return func() http.Handler { return s.gate().debug }
+}
+
+// gate returns the chains behind the identity middleware, built with the
+// policy's current scopes.
+func (s *Server) gate() *gatedChains {
+	gen := s.gen.Load()
+	if g := s.gated.Load(); g != nil && g.gen == gen {
+		return g
+	}
+	mw, err := identity.NewMiddleware(s.cfg.Verifier, identity.MiddlewareConfig{
+		ResourceMetadata: s.cfg.prmURL,
+		Scopes:           s.supportedScopes(),
+		Logger:           s.cfg.Logger,
+		OnFailure:        onAuthFailure,
+	})
+	if err != nil {
+		// Unreachable: PublicURL and scopes were validated.
+		s.cfg.Logger.Error("mcpserver: building the identity middleware", slog.String("error", err.Error()))
+		broken := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+			writeError(w, http.StatusInternalServerError, "server misconfigured")
+		})
+		return &gatedChains{mcp: broken, debug: broken}
+	}
+	sdk := s.checkHost(s.auditSDK(s.sdk))
+	g := &gatedChains{
+		gen:   gen,
+		mcp:   mw(s.afterAuth(s.stepUp(bindSession(sdk)))),
+		debug: mw(s.afterAuth(http.HandlerFunc(s.serveDebugToken))),
+	}
+	s.gated.Store(g)
+	return g
+}
+
+// policyChanged invalidates what is derived from the policy.
+func (s *Server) policyChanged() { s.gen.Add(1) }
+
+// onAuthFailure records a refused authentication in the audit entry.
+func onAuthFailure(r *http.Request, status int, err error) {
+	_, code, _ := identity.Describe(err)
+	d, reason := audit.Deny, code
+	switch {
+	case status >= 500:
+		d, reason = audit.Error, "verifier_unavailable"
+	case reason == "":
+		reason = "missing_token"
+	}
+	audit.EntryFrom(r.Context()).SetDecision(d, reason)
+}
+
+// afterAuth records the caller in the audit entry and applies the per-user
+// rate limit.
+func (s *Server) afterAuth(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id, ok := identity.FromContext(r.Context())
+		if !ok { // OPTIONS passes the identity middleware without one
+			next.ServeHTTP(w, r)
+			return
+		}
+		audit.EntryFrom(r.Context()).SetIdentity(id.Subject, id.Issuer, id.ClientID)
+		if s.limiter != nil && !s.limiter.allow(w, r, "user:"+userKey(id), s.cfg.RateLimit.User, s.limiter.userPolicy, "user") {
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// limitBody refuses bodies over Config.MaxBodyBytes: at once when
+// Content-Length says so, else while the body is read.
+func (s *Server) limitBody(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.ContentLength > s.cfg.MaxBodyBytes {
+			audit.EntryFrom(r.Context()).SetDecision(audit.Deny, "body_too_large")
+			writeError(w, http.StatusRequestEntityTooLarge, "request body too large")
+			return
+		}
+		if r.Body != nil && r.Body != http.NoBody {
+			r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes)
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// checkHost protects against DNS rebinding: a request that reached a
+// loopback address must name a loopback host or the public host. (go-sdk's
+// own check, turned off, would refuse the public host behind a local
+// reverse proxy.)
+func (s *Server) checkHost(next http.Handler) http.Handler {
+	public := s.cfg.publicURL.Host
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if local, ok := r.Context().Value(http.LocalAddrContextKey).(net.Addr); ok && local != nil &&
+			isLoopbackAddr(local.String()) && !isLoopbackAddr(r.Host) && !strings.EqualFold(r.Host, public) {
+			audit.EntryFrom(r.Context()).SetDecision(audit.Deny, "host")
+			writeError(w, http.StatusForbidden, "host not allowed")
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// auditSDK records go-sdk's own refusals (unknown session, a session bound
+// to another user, a bad request) in the audit entry, which the step-up
+// layer had set to allow.
+func (s *Server) auditSDK(next http.Handler) http.Handler {
+	if s.cfg.Audit == nil {
+		return next
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		entry := audit.EntryFrom(r.Context())
+		if entry == nil {
+			next.ServeHTTP(w, r)
+			return
+		}
+		sw := &statusWriter{ResponseWriter: w}
+		next.ServeHTTP(sw, r)
+		switch st := sw.status; {
+		case st == http.StatusForbidden:
+			entry.SetDecision(audit.Deny, "session_user_mismatch")
+		case st == http.StatusNotFound:
+			entry.SetDecision(audit.Deny, "unknown_session")
+		case st == http.StatusRequestEntityTooLarge:
+			entry.SetDecision(audit.Deny, "body_too_large")
+		case st >= 400 && st < 500:
+			entry.SetDecision(audit.Deny, "bad_request")
+		case st >= 500:
+			entry.SetDecision(audit.Error, "mcp_error")
+		}
+	})
+}
+
+// statusWriter remembers the status written through it.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+// Flush implements http.Flusher, for SSE.
+func (w *statusWriter) Flush() { http.NewResponseController(w.ResponseWriter).Flush() }
+
+// Unwrap lets http.ResponseController reach the writer underneath.
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// serveHealth answers GET /healthz.
+func serveHealth(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		w.Header().Set("Allow", "GET, HEAD")
+		writeError(w, http.StatusMethodNotAllowed, "method not allowed")
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusOK)
+	if r.Method == http.MethodGet {
+		w.Write([]byte(`{"status":"ok"}` + "\n"))
+	}
+}
+
+// writeError writes a short fixed error message as a JSON body.
+func writeError(w http.ResponseWriter, status int, msg string) {
+	b := strconv.AppendQuote([]byte(`{"error":`), msg)
+	b = append(b, "}\n"...)
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Content-Length", strconv.Itoa(len(b)))
+	w.WriteHeader(status)
+	w.Write(b)
+}

@@ -1,0 +1,127 @@
+package mcpserver_test
+
+import (
+	"context"
+	"encoding/base32"
+	"net/http"
+	"testing"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+	"github.com/stretchr/testify/require"
+
+	"github.com/idgate/idgate/identity/identitytest"
+)
+
+// SPEC 23: a session is bound to its user; another user's valid token with
+// that session id is refused, on every method. go-sdk enforces this from
+// auth.TokenInfo.UserID, which idgate sets to issuer|subject.
+func TestSessionBoundToUser(t *testing.T) {
+	e := newEnv(t)
+	sid := e.session(e.alice)
+	proto := []string{"Mcp-Protocol-Version", "2025-06-18"}
+	tests := []struct {
+		name       string
+		method     string
+		body       string
+		token      string
+		wantStatus int
+	}{
+		{"bob POSTs on alice's session", http.MethodPost, callBody(2, "whoami"), e.bob, http.StatusForbidden},
+		{"bob GETs alice's stream", http.MethodGet, "", e.bob, http.StatusForbidden},
+		{"bob DELETEs alice's session", http.MethodDelete, "", e.bob, http.StatusForbidden},
+		{"another alice token is alice", http.MethodPost, callBody(3, "whoami"),
+			e.iss.Mint(t, identitytest.Subject("alice"), identitytest.Scopes("notes:read")), http.StatusOK},
+		{"alice herself", http.MethodPost, callBody(4, "whoami"), e.alice, http.StatusOK},
+		{"unknown session", http.MethodPost, callBody(5, "whoami"), e.alice, http.StatusNotFound},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			id := sid
+			if tc.wantStatus == http.StatusNotFound {
+				id = "NOSUCHSESSION"
+			}
+			hdr := with(bearer(tc.token), proto, []string{"Mcp-Session-Id", id})
+			if tc.method == http.MethodGet {
+				hdr = append(hdr, "Accept", "text/event-stream")
+			}
+			r := e.do(tc.method, "/mcp", tc.body, hdr...)
+			require.Equal(t, tc.wantStatus, r.Status, r.Body)
+			if tc.wantStatus == http.StatusOK {
+				require.Contains(t, r.Body, `\"subject\":\"alice\"`)
+			}
+		})
+	}
+	// Bob's refused DELETE did not close alice's session.
+	r := e.do(http.MethodPost, "/mcp", callBody(6, "whoami"), with(bearer(e.alice), proto, []string{"Mcp-Session-Id", sid})...)
+	require.Equal(t, http.StatusOK, r.Status, r.Body)
+}
+
+// The same attack through go-sdk's own client: bob's client reusing alice's
+// session id gets an error.
+func TestSessionHijackWithClient(t *testing.T) {
+	e := newEnv(t)
+	cs, tok := e.connect(e.alice)
+	// Same connection, bob's token from now on.
+	tok.Store(&e.bob)
+	_, err := cs.CallTool(context.Background(), &mcp.CallToolParams{Name: "whoami", Arguments: map[string]any{}})
+	require.Error(t, err)
+	// In stateless mode there is no session to hijack: every request is
+	// simply its own caller's.
+	s := newEnv(t, stateless)
+	cs, tok = s.connect(s.alice)
+	tok.Store(&s.bob)
+	res, err := cs.CallTool(context.Background(), &mcp.CallToolParams{Name: "whoami", Arguments: map[string]any{}})
+	require.NoError(t, err)
+	require.Contains(t, res.Content[0].(*mcp.TextContent).Text, `"subject":"bob"`)
+}
+
+// SPEC 24: session ids are random (≥128 bits) and visible ASCII.
+func TestSessionIDs(t *testing.T) {
+	e := newEnv(t)
+	seen := map[string]bool{}
+	for range 20 {
+		sid := e.session(e.alice)
+		require.False(t, seen[sid], "session ids repeat")
+		seen[sid] = true
+		for _, c := range []byte(sid) {
+			require.True(t, c >= 0x21 && c <= 0x7e, "session id %q is not visible ASCII", sid)
+		}
+		// go-sdk uses crypto/rand.Text: base32, 5 bits a character.
+		raw, err := base32.StdEncoding.WithPadding(base32.NoPadding).DecodeString(sid)
+		require.NoError(t, err)
+		require.GreaterOrEqual(t, len(sid)*5, 128, "session id %q carries fewer than 128 bits", sid)
+		require.GreaterOrEqual(t, len(raw)*8, 128)
+	}
+}
+
+// IdentityFrom returns the identity of the current POST's token, not the
+// one that opened the session: alice refreshes her token with new scopes
+// and the tool sees them at once.
+func TestIdentityFreshOnEveryRequest(t *testing.T) {
+	modes(t, func(t *testing.T, opts ...envOption) {
+		e := newEnv(t, opts...)
+		first := e.iss.Mint(t, identitytest.Subject("alice"), identitytest.Scopes("notes:read"))
+		cs, tok := e.connect(first)
+		whoami := func() whoamiOut {
+			res, err := cs.CallTool(context.Background(), &mcp.CallToolParams{Name: "whoami", Arguments: map[string]any{}})
+			require.NoError(t, err)
+			var out whoamiOut
+			require.NoError(t, remarshal(res.StructuredContent, &out))
+			return out
+		}
+		require.Equal(t, whoamiOut{Subject: "alice", Scopes: []string{"notes:read"}}, whoami())
+		_, err := cs.CallTool(context.Background(), &mcp.CallToolParams{Name: "salesWrite", Arguments: map[string]any{}})
+		require.ErrorContains(t, err, "insufficient scope")
+
+		refreshed := e.iss.Mint(t, identitytest.Subject("alice"), identitytest.Scopes("crm:write", "notes:read"))
+		tok.Store(&refreshed)
+		require.Equal(t, whoamiOut{Subject: "alice", Scopes: []string{"crm:write", "notes:read"}}, whoami())
+		res, err := cs.CallTool(context.Background(), &mcp.CallToolParams{Name: "salesWrite", Arguments: map[string]any{"account": "acme", "secret": "s3cret"}})
+		require.NoError(t, err)
+		require.False(t, res.IsError)
+		// tools/list follows the new scopes too.
+		list, err := cs.ListTools(context.Background(), nil)
+		require.NoError(t, err)
+		require.Contains(t, toolNames(list), "salesWrite")
+	})
+}

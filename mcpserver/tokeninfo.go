@@ -1,0 +1,96 @@
+package mcpserver
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"github.com/modelcontextprotocol/go-sdk/auth"
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/idgate/idgate/audit"
+	"github.com/idgate/idgate/identity"
+)
+
+// Keys of auth.TokenInfo.Extra that idgate sets.
+const (
+	// TokenInfoIdentityKey holds the caller's *identity.Identity.
+	TokenInfoIdentityKey = "identity"
+	// tokenInfoAuditKey holds the *audit.Entry of the HTTP request that
+	// carried the message: in stateful mode a tool handler's context is
+	// that of the request that opened the session, so the entry cannot be
+	// read from it.
+	tokenInfoAuditKey = "idgate.audit"
+)
+
+// passThroughSkew neutralises go-sdk's own expiry check: the identity layer
+// has already judged the token, with its configured leeway, and is the only
+// judge.
+const passThroughSkew = 24 * time.Hour
+
+// bindSession ends the chain in auth.RequireBearerToken with a verifier
+// that does no verification of its own: it converts the identity the
+// identity middleware already verified into the auth.TokenInfo go-sdk
+// reads. go-sdk then hands it to handlers as req.Extra.TokenInfo, fresh on
+// every POST, and binds each session to TokenInfo.UserID
+// ("<issuer>|<subject>"), refusing another user's token on it (SPEC 23).
+func bindSession(next http.Handler) http.Handler {
+	return auth.RequireBearerToken(passThrough, &auth.RequireBearerTokenOptions{
+		AllowMissingExpiration: true,
+		ClockSkew:              passThroughSkew,
+	})(next)
+}
+
+func passThrough(ctx context.Context, _ string, r *http.Request) (*auth.TokenInfo, error) {
+	id, ok := identity.FromContext(ctx)
+	if !ok {
+		// Unreachable behind the identity middleware; refuse all the same.
+		return nil, auth.ErrInvalidToken
+	}
+	extra := map[string]any{TokenInfoIdentityKey: id}
+	if e := audit.EntryFrom(ctx); e != nil {
+		extra[tokenInfoAuditKey] = e
+	}
+	return &auth.TokenInfo{
+		Scopes:     id.Scopes.List(),
+		Expiration: id.ExpiresAt,
+		UserID:     userKey(id),
+		Extra:      extra,
+	}, nil
+}
+
+// userKey is the identifier sessions and rate limits are bound to: issuer
+// and subject, since a subject is unique only per issuer.
+func userKey(id *identity.Identity) string { return id.Issuer + "|" + id.Subject }
+
+// IdentityFrom returns the verified identity of the caller of a tool: the
+// one whose token came with this very tools/call (req.Extra.TokenInfo,
+// refreshed on every POST), never the one that opened the session. It
+// returns nil when the server runs with InsecureDisableAuth.
+func IdentityFrom(req *mcp.CallToolRequest) *identity.Identity {
+	if req == nil {
+		return nil
+	}
+	return identityOf(req)
+}
+
+// identityOf returns the identity carried by any server request.
+func identityOf(req mcp.Request) *identity.Identity {
+	extra := req.GetExtra()
+	if extra == nil || extra.TokenInfo == nil {
+		return nil
+	}
+	id, _ := extra.TokenInfo.Extra[TokenInfoIdentityKey].(*identity.Identity)
+	return id
+}
+
+// auditEntryOf returns the audit entry of the HTTP request that carried
+// req, or nil.
+func auditEntryOf(req mcp.Request) *audit.Entry {
+	extra := req.GetExtra()
+	if extra == nil || extra.TokenInfo == nil {
+		return nil
+	}
+	e, _ := extra.TokenInfo.Extra[tokenInfoAuditKey].(*audit.Entry)
+	return e
+}
