@@ -369,6 +369,10 @@ func TestJWTVerifierCache(t *testing.T) {
 	require.NoError(t, err)
 	require.NotSame(t, first, again)
 	require.Equal(t, 2, calls)
+	// ... nor cached again: each call verifies.
+	_, err = v.Verify(context.Background(), tok)
+	require.NoError(t, err)
+	require.Equal(t, 3, calls)
 
 	// Disabled cache: every call verifies.
 	nocache := newVerifier(t, iss, func(c *identity.JWTConfig) { c.CacheSize = -1 })

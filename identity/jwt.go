@@ -78,7 +78,8 @@ func (v *JWTVerifier) Verify(ctx context.Context, token string) (*Identity, erro
 	if len(token) > maxTokenBytes {
 		return nil, jwtErrorf(ErrMalformedToken, "token longer than %d bytes", maxTokenBytes)
 	}
-	if id, ok := v.cache.get(token, v.cfg.Now()); ok {
+	now := v.cfg.Now()
+	if id, ok := v.cache.get(token, now); ok {
 		return id, nil
 	}
 	h, err := v.checkHeader(token)
@@ -101,7 +102,9 @@ func (v *JWTVerifier) Verify(ctx context.Context, token string) (*Identity, erro
 	if err != nil {
 		return nil, err
 	}
-	v.cache.put(token, id, id.ExpiresAt)
+	if id.ExpiresAt.After(now) { // not when accepted only thanks to the leeway
+		v.cache.put(token, id, id.ExpiresAt)
+	}
 	return id, nil
 }
 

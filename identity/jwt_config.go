@@ -110,8 +110,10 @@ type JWTConfig struct {
 	// "kid" may cause: at most one fetch per interval, so that tokens with
 	// made-up kids cannot make the verifier hammer the issuer. A token
 	// whose kid is unknown while this interval runs is refused at once with
-	// ErrUnknownKey. When no key could be fetched yet (cold start), fetches
-	// are retried at most once per second instead (or per this interval if
+	// ErrUnknownKey, or with ErrKeysUnavailable when the last fetch failed
+	// (the keys may have rotated during the outage: the token cannot be
+	// judged). When no key could be fetched yet (cold start), fetches are
+	// retried at most once per second instead (or per this interval if
 	// shorter). Default 1 minute.
 	UnknownKIDInterval time.Duration
 
