@@ -2,6 +2,7 @@ package mcpserver_test
 
 import (
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -9,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/idgate/idgate/identity/identitytest"
+	"github.com/idgate/idgate/mcpserver"
 )
 
 // SPEC 6–9, 12: challenges on every method of the MCP endpoint.
@@ -156,6 +158,49 @@ func TestHostCheck(t *testing.T) {
 		t.Run(tc.host, func(t *testing.T) {
 			r := e.do(http.MethodPost, "/mcp", initializeBody, with(bearer(e.alice), []string{"Host", tc.host})...)
 			require.Equal(t, tc.wantStatus, r.Status, r.Body)
+		})
+	}
+}
+
+// SPEC 19 through the server: when no signing key can be had (cold start,
+// issuer down), the answer is 503 with Retry-After and no challenge, so
+// that the client keeps its token; the audit says error.
+func TestKeysUnavailable(t *testing.T) {
+	iss := identitytest.NewIssuer(t)
+	iss.SetJWKSAvailable(false)
+	e := newEnv(t, stateless, func(c *mcpserver.Config) { c.Verifier = newVerifier(t, iss) })
+	tok := iss.Mint(t, identitytest.Subject("alice"))
+	r := e.do(http.MethodPost, "/mcp", initializeBody, bearer(tok)...)
+	require.Equal(t, http.StatusServiceUnavailable, r.Status, r.Body)
+	require.NotEmpty(t, r.Header.Get("Retry-After"))
+	require.Empty(t, r.Header.Values("WWW-Authenticate"))
+	events := e.logs.events(t)
+	require.Equal(t, "error", events[len(events)-1]["decision"])
+	require.Equal(t, "verifier_unavailable", events[len(events)-1]["reason"])
+}
+
+// The step-up check reads the JSON-RPC body with encoding/json, go-sdk with
+// its own decoder. Whatever a body that might read differently to the two
+// does, a tool is never run for a caller without its scopes: the check
+// inside MCP catches what the HTTP layer might miss.
+func TestStepUpParserDifferential(t *testing.T) {
+	e := newEnv(t, stateless)
+	hdr := with(bearer(e.bob), []string{"Mcp-Protocol-Version", "2025-06-18"})
+	bodies := []string{
+		`{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"whoami","name":"salesWrite","arguments":{"account":"a","secret":"s"}}}`,
+		`{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"salesWrite","name":"whoami","arguments":{"account":"a","secret":"s"}}}`,
+		`{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"NAME":"salesWrite","arguments":{"account":"a","secret":"s"}}}`,
+		`{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"Name":"salesWrite","name":"whoami","arguments":{"account":"a","secret":"s"}}}`,
+		`{"jsonrpc":"2.0","id":1,"method":"tools/call","method":"tools/list","params":{"name":"salesWrite","arguments":{"account":"a","secret":"s"}}}`,
+		`{"jsonrpc":"2.0","id":1,"method":"tools/list","method":"tools/call","params":{"name":"salesWrite","arguments":{"account":"a","secret":"s"}}}`,
+		`{"jsonrpc":"2.0","id":1,"Method":"tools/call","params":{"name":"salesWrite","arguments":{"account":"a","secret":"s"}}}`,
+		"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\",\"params\":{\"name\":\"sales\\u0057rite\",\"arguments\":{\"account\":\"a\",\"secret\":\"s\"}}}",
+	}
+	for i, body := range bodies {
+		t.Run(strconv.Itoa(i), func(t *testing.T) {
+			r := e.do(http.MethodPost, "/mcp", body, hdr...)
+			require.NotContains(t, r.Body, `{\"total\":1}`, "salesWrite ran for bob (status %d): %s", r.Status, r.Body)
+			require.NotContains(t, r.Body, `"total":1`, "salesWrite ran for bob (status %d): %s", r.Status, r.Body)
 		})
 	}
 }
