@@ -127,6 +127,7 @@ func TestOrigin(t *testing.T) {
 		{"look-alike origin", with(bearer(e.alice), []string{"Origin", "https://app.example.com.evil.example"}), http.StatusForbidden, ""},
 		{"null origin", with(bearer(e.alice), []string{"Origin", "null"}), http.StatusForbidden, ""},
 		{"disallowed origin, no token: 403 before 401", []string{"Origin", "https://evil.example"}, http.StatusForbidden, ""},
+		{"allowed origin, no token: the page can read the challenge", []string{"Origin", "https://app.example.com"}, http.StatusUnauthorized, "https://app.example.com"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -136,6 +137,9 @@ func TestOrigin(t *testing.T) {
 			if tc.wantStatus == http.StatusForbidden {
 				require.JSONEq(t, `{"error":"origin not allowed"}`, r.Body)
 				require.Empty(t, r.Header.Get("WWW-Authenticate"))
+			}
+			if tc.wantACAO != "" {
+				require.Contains(t, r.Header.Get("Access-Control-Expose-Headers"), "WWW-Authenticate")
 			}
 		})
 	}

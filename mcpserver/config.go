@@ -138,7 +138,10 @@ type Config struct {
 
 	// ServerOptions are passed to mcp.NewServer (instructions, capabilities,
 	// handlers). idgate adds its own receiving middleware after creating
-	// the server. Default nil.
+	// the server, so that tools/list stays filtered and private whatever
+	// SetCacheable says. A GetSessionID set here must return ids of at
+	// least 128 random bits in visible ASCII (go-sdk's default does).
+	// Default nil.
 	ServerOptions *mcp.ServerOptions
 }
 
