@@ -18,7 +18,14 @@
 //     RemoveKey withdraws them, SetJWKSAvailable simulates an outage;
 //   - RFC 7662 introspection, for opaque tokens (MintOpaque) and for the JWTs
 //     it minted, with Revoke to deactivate a token;
-//   - an RFC 8693 token-exchange endpoint.
+//   - an RFC 8693 token-exchange endpoint;
+//   - with WithAuthorizationServer, an OAuth 2.1 authorization server for
+//     development: authorization code with PKCE S256, RFC 7591 dynamic
+//     client registration, refresh tokens, and a sign-in page ("Development
+//     sign-in — not for production") where a person picks a demo user and
+//     the scopes to grant. SignIn completes that page from a test or
+//     script. WithAddr puts the issuer on a fixed loopback address, so that
+//     a development server (such as the starter's -dev mode) can name it.
 //
 // Token options (Subject, Scopes, Audience, ExpiresIn, ...) shape the claims
 // of a minted token; others forge the tokens an attacker would send (AlgNone,

@@ -39,13 +39,13 @@ type exchangeResponse struct {
 	Scope           string `json:"scope,omitempty"`
 }
 
-// serveToken implements the token endpoint. It supports one grant, RFC 8693
-// token exchange: the client (HTTP Basic) posts a subject_token this issuer
-// minted and that is still valid, an "audience" and/or "resource", and
-// optionally a "scope"; it gets a JWT for the same subject whose "aud" is the
-// requested audiences and resources and whose scopes are the requested ones
-// that the subject token holds (all of them when none is requested). Errors
-// follow RFC 6749 §5.2 and RFC 8693 §2.2.2.
+// maxFormBytes bounds the body of a form posted to the issuer.
+const maxFormBytes = 64 << 10
+
+// serveToken implements the token endpoint. It parses the form and hands it
+// to the grant named by grant_type: token exchange (serveTokenExchange)
+// always, authorization_code and refresh_token under
+// WithAuthorizationServer. Errors follow RFC 6749 §5.2.
 func (i *Issuer) serveToken(w http.ResponseWriter, r *http.Request) {
 	i.mu.Lock()
 	down := i.tokenEndpointDown
@@ -54,19 +54,38 @@ func (i *Issuer) serveToken(w http.ResponseWriter, r *http.Request) {
 		writeOAuthError(w, http.StatusServiceUnavailable, "temporarily_unavailable", "token endpoint unavailable (SetTokenEndpointAvailable)")
 		return
 	}
-	if !i.authenticated(r) {
-		writeOAuthError(w, http.StatusUnauthorized, "invalid_client", "client authentication failed")
-		return
-	}
+	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
 	if err := r.ParseForm(); err != nil {
 		writeOAuthError(w, http.StatusBadRequest, "invalid_request", "malformed form")
 		return
 	}
-	form := r.PostForm
-	if gt := form.Get("grant_type"); gt != grantTypeTokenExchange {
+	switch gt := r.PostForm.Get("grant_type"); {
+	case gt == grantTypeTokenExchange:
+		i.serveTokenExchange(w, r)
+	case i.as != nil && gt == grantTypeAuthorizationCode:
+		i.as.serveAuthorizationCodeGrant(w, r)
+	case i.as != nil && gt == grantTypeRefreshToken:
+		i.as.serveRefreshTokenGrant(w, r)
+	case i.as != nil:
+		writeOAuthError(w, http.StatusBadRequest, "unsupported_grant_type", "supported grants: authorization_code, refresh_token, token exchange")
+	default:
 		writeOAuthError(w, http.StatusBadRequest, "unsupported_grant_type", "only token exchange is supported")
+	}
+}
+
+// serveTokenExchange implements RFC 8693 token exchange: the client (HTTP
+// Basic) posts a subject_token this issuer minted and that is still valid,
+// an "audience" and/or "resource", and optionally a "scope"; it gets a JWT
+// for the same subject whose "aud" is the requested audiences and resources
+// and whose scopes are the requested ones that the subject token holds (all
+// of them when none is requested). Errors follow RFC 8693 §2.2.2. The form
+// is parsed.
+func (i *Issuer) serveTokenExchange(w http.ResponseWriter, r *http.Request) {
+	if !i.authenticated(r) {
+		writeOAuthError(w, http.StatusUnauthorized, "invalid_client", "client authentication failed")
 		return
 	}
+	form := r.PostForm
 	subjectToken := form.Get("subject_token")
 	switch {
 	case subjectToken == "":

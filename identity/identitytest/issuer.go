@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -39,6 +40,7 @@ type Issuer struct {
 	clientID, secret string
 	exchangeTTL      time.Duration
 	publishAlg       bool
+	as               *authServer // the dev authorization server; nil without WithAuthorizationServer
 
 	mu       sync.Mutex
 	keys     []*signingKey // published keys, oldest first
@@ -65,6 +67,9 @@ type issuerConfig struct {
 	noOpenID      bool
 	noOAuth       bool
 	omitKeyAlg    bool
+	authServer    *AuthServerConfig
+	addr          string
+	listener      net.Listener
 }
 
 // WithAlgorithm sets the algorithm of the issuer's first signing key: RS256,
@@ -123,6 +128,20 @@ func WithoutAuthorizationServerMetadata() IssuerOption {
 // algorithm by its key type. Default: every JWK names its algorithm.
 func WithoutKeyAlgorithm() IssuerOption { return func(c *issuerConfig) { c.omitKeyAlg = true } }
 
+// WithAddr makes the issuer listen on addr, such as "127.0.0.1:3001", so
+// that its URL stays the same across runs (a development server's
+// configuration can then name it). The host must be a loopback address or
+// "localhost": StartIssuer refuses any other, since the issuer mints tokens
+// for anyone who asks. The issuer URL is built from the address actually
+// bound ("localhost:3001" may give "http://127.0.0.1:3001"). Default: a
+// random port on 127.0.0.1.
+func WithAddr(addr string) IssuerOption { return func(c *issuerConfig) { c.addr = addr } }
+
+// WithListener makes the issuer serve on l, a TCP listener on a loopback
+// address (StartIssuer refuses any other). The issuer closes l when it
+// closes. Default: a random port on 127.0.0.1.
+func WithListener(l net.Listener) IssuerOption { return func(c *issuerConfig) { c.listener = l } }
+
 // NewIssuer starts an Issuer and closes it when the test ends. It fails the
 // test on an invalid option.
 func NewIssuer(t testing.TB, opts ...IssuerOption) *Issuer {
@@ -154,6 +173,19 @@ func StartIssuer(opts ...IssuerOption) (*Issuer, error) {
 	if cfg.exchangeTTL <= 0 {
 		return nil, fmt.Errorf("exchange lifetime %v must be positive", cfg.exchangeTTL)
 	}
+	if cfg.addr != "" && cfg.listener != nil {
+		return nil, fmt.Errorf("WithAddr and WithListener both set: choose one")
+	}
+	if cfg.listener != nil {
+		if err := checkLoopbackListener(cfg.listener); err != nil {
+			return nil, err
+		}
+	}
+	if cfg.addr != "" {
+		if err := checkLoopbackAddr(cfg.addr); err != nil {
+			return nil, err
+		}
+	}
 	i := &Issuer{
 		audience:    cfg.audience,
 		clientID:    cfg.clientID,
@@ -165,15 +197,40 @@ func StartIssuer(opts ...IssuerOption) (*Issuer, error) {
 		revoked:     map[string]bool{},
 		requests:    map[string]int{},
 	}
+	if cfg.authServer != nil {
+		var err error
+		if i.as, err = newAuthServer(i, *cfg.authServer); err != nil {
+			return nil, fmt.Errorf("authorization server: %w", err)
+		}
+	}
 	key, err := newSigningKey(cfg.alg, i.publishAlg)
 	if err != nil {
 		return nil, err
 	}
 	i.keys = []*signingKey{key}
 	i.current = key
+	listener := cfg.listener
+	if cfg.addr != "" {
+		if listener, err = net.Listen("tcp", cfg.addr); err != nil {
+			return nil, fmt.Errorf("listen on %s: %w", cfg.addr, err)
+		}
+		// Resolving "localhost" may have bound a non-loopback address.
+		if err := checkLoopbackListener(listener); err != nil {
+			_ = listener.Close()
+			return nil, err
+		}
+	}
 
 	mux := http.NewServeMux()
-	i.srv = httptest.NewUnstartedServer(i.countRequests(mux))
+	var handler http.Handler = mux
+	if i.as != nil {
+		handler = i.as.allowCrossOrigin(mux)
+	}
+	i.srv = httptest.NewUnstartedServer(i.countRequests(handler))
+	if listener != nil {
+		_ = i.srv.Listener.Close()
+		i.srv.Listener = listener
+	}
 	// The URL is known before the server starts, so that no handler ever
 	// reads a field written after it started.
 	i.origin = "http://" + i.srv.Listener.Addr().String()
@@ -187,8 +244,8 @@ func StartIssuer(opts ...IssuerOption) (*Issuer, error) {
 	return i, nil
 }
 
-// routes registers the endpoints. A later version adds the dev
-// authorization server (authorize, register) here.
+// routes registers the endpoints, and those of the dev authorization server
+// (authorize, register) under WithAuthorizationServer.
 func (i *Issuer) routes(mux *http.ServeMux, cfg issuerConfig) {
 	if !cfg.noOpenID {
 		mux.HandleFunc("GET "+i.path+"/.well-known/openid-configuration", i.serveMetadata)
@@ -203,6 +260,9 @@ func (i *Issuer) routes(mux *http.ServeMux, cfg issuerConfig) {
 	mux.HandleFunc("GET "+i.path+"/jwks", i.serveJWKS)
 	mux.HandleFunc("POST "+i.path+"/introspect", i.serveIntrospection)
 	mux.HandleFunc("POST "+i.path+"/token", i.serveToken)
+	if i.as != nil {
+		i.as.routes(mux, i.path)
+	}
 }
 
 // Close shuts the server down. NewIssuer calls it when the test ends.
@@ -221,7 +281,9 @@ func (i *Issuer) JWKSURL() string { return i.base + "/jwks" }
 // IntrospectionURL returns the URL of the RFC 7662 introspection endpoint.
 func (i *Issuer) IntrospectionURL() string { return i.base + "/introspect" }
 
-// TokenURL returns the URL of the token endpoint (RFC 8693 token exchange).
+// TokenURL returns the URL of the token endpoint: RFC 8693 token exchange,
+// and the authorization_code and refresh_token grants under
+// WithAuthorizationServer.
 func (i *Issuer) TokenURL() string { return i.base + "/token" }
 
 // OpenIDConfigurationURL returns the URL of the OpenID Connect discovery
@@ -278,19 +340,28 @@ func (i *Issuer) countRequests(next http.Handler) http.Handler {
 }
 
 // metadata is the discovery document, served for both OpenID Connect and
-// RFC 8414.
+// RFC 8414. The members after IntrospectionEndpointAuthMethod are those of
+// the dev authorization server, omitted without it.
 type metadata struct {
 	Issuer                          string   `json:"issuer"`
+	AuthorizationEndpoint           string   `json:"authorization_endpoint,omitempty"`
 	JWKSURI                         string   `json:"jwks_uri"`
 	TokenEndpoint                   string   `json:"token_endpoint"`
 	IntrospectionEndpoint           string   `json:"introspection_endpoint"`
 	GrantTypesSupported             []string `json:"grant_types_supported"`
 	TokenEndpointAuthMethods        []string `json:"token_endpoint_auth_methods_supported"`
 	IntrospectionEndpointAuthMethod []string `json:"introspection_endpoint_auth_methods_supported"`
+
+	RegistrationEndpoint          string   `json:"registration_endpoint,omitempty"`
+	ScopesSupported               []string `json:"scopes_supported,omitempty"`
+	ResponseTypesSupported        []string `json:"response_types_supported,omitempty"`
+	ResponseModesSupported        []string `json:"response_modes_supported,omitempty"`
+	CodeChallengeMethodsSupported []string `json:"code_challenge_methods_supported,omitempty"`
+	IssParameterSupported         bool     `json:"authorization_response_iss_parameter_supported,omitempty"`
 }
 
 func (i *Issuer) serveMetadata(w http.ResponseWriter, _ *http.Request) {
-	writeJSON(w, http.StatusOK, metadata{
+	md := metadata{
 		Issuer:                          i.issuer,
 		JWKSURI:                         i.JWKSURL(),
 		TokenEndpoint:                   i.TokenURL(),
@@ -298,7 +369,11 @@ func (i *Issuer) serveMetadata(w http.ResponseWriter, _ *http.Request) {
 		GrantTypesSupported:             []string{grantTypeTokenExchange},
 		TokenEndpointAuthMethods:        []string{"client_secret_basic"},
 		IntrospectionEndpointAuthMethod: []string{"client_secret_basic"},
-	})
+	}
+	if i.as != nil {
+		i.as.describe(&md)
+	}
+	writeJSON(w, http.StatusOK, md)
 }
 
 func (i *Issuer) serveJWKS(w http.ResponseWriter, _ *http.Request) {
@@ -339,4 +414,30 @@ func writeOAuthError(w http.ResponseWriter, status int, code, description string
 		w.Header().Set("WWW-Authenticate", `Basic realm="identitytest"`)
 	}
 	writeJSON(w, status, map[string]string{"error": code, "error_description": description})
+}
+
+// checkLoopbackAddr refuses a listen address whose host is not a loopback
+// IP or "localhost" (an empty host listens on every interface).
+func checkLoopbackAddr(addr string) error {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("listen address %q: %w", addr, err)
+	}
+	if host == "localhost" {
+		return nil
+	}
+	if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
+		return fmt.Errorf("listen address %q is not loopback: the test issuer serves only 127.0.0.1, [::1] or localhost", addr)
+	}
+	return nil
+}
+
+// checkLoopbackListener refuses a listener that is not TCP on a loopback
+// address.
+func checkLoopbackListener(l net.Listener) error {
+	a, ok := l.Addr().(*net.TCPAddr)
+	if !ok || !a.IP.IsLoopback() {
+		return fmt.Errorf("listener on %s is not TCP on a loopback address: the test issuer serves only 127.0.0.1, [::1] or localhost", l.Addr())
+	}
+	return nil
 }
