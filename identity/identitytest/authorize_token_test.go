@@ -3,6 +3,7 @@ package identitytest_test
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -368,4 +369,22 @@ func TestAuthorizationServerUnderIssuerPath(t *testing.T) {
 	id, err := verifier(t, iss).Verify(context.Background(), answer["access_token"].(string))
 	require.NoError(t, err)
 	require.Equal(t, iss.URL(), id.Issuer)
+}
+
+// Forms posted to the token endpoint and the sign-in form are bounded.
+func TestFormBodiesBounded(t *testing.T) {
+	iss := newDevIssuer(t, identitytest.AuthServerConfig{})
+	big := url.Values{"grant_type": {"authorization_code"}, "code": {strings.Repeat("x", 100<<10)}}.Encode()
+	resp, err := http.Post(iss.TokenURL(), "application/x-www-form-urlencoded", strings.NewReader(big))
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusBadRequest, resp.StatusCode)
+
+	resp, err = noRedirects().Post(iss.AuthorizationURL(), "application/x-www-form-urlencoded", strings.NewReader(big))
+	require.NoError(t, err)
+	page, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	require.NoError(t, err)
+	require.Equal(t, http.StatusBadRequest, resp.StatusCode)
+	require.Contains(t, string(page), "Malformed sign-in form.")
 }
