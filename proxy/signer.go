@@ -64,6 +64,17 @@ type SignerConfig struct {
 	// Scopes limits the "scope" claim: the token carries the user's scopes
 	// (id.Scopes) that are also in this list. Empty: all the user's scopes.
 	Scopes []string
+	// Claims, when set, is called for every token and returns further
+	// claims to put in it, such as facts about the user's own token that
+	// the backend should see ("user_iss", "user_exp"). It must not return
+	// a claim the Signer sets itself or that carries authority (iss, sub,
+	// aud, exp, iat, nbf, jti, scope, scp, permissions, client_id, azp,
+	// act, cnf): such a token is not signed and Apply fails with
+	// ErrSignFailed, so that a hook can never widen what the backend
+	// grants. Values must encode as JSON. It runs after CopyClaims and
+	// overrides claims copied under the same name. It must be safe for
+	// concurrent use. Default: nil, no further claims.
+	Claims func(id *identity.Identity) map[string]any
 }
 
 // Signer is a Credential that mints, per call, a short-lived JWT access
@@ -81,6 +92,7 @@ type Signer struct {
 	header   string // base64url of the JOSE header, with the trailing "."
 	ttl      time.Duration
 	copy     []string
+	claims   func(*identity.Identity) map[string]any
 	scopes   scopes.Set // empty: no filter
 	jwks     []byte
 	now      func() time.Time
@@ -146,6 +158,7 @@ func NewSigner(cfg SignerConfig) (*Signer, error) {
 		header:   b64.EncodeToString(header) + ".",
 		ttl:      ttl,
 		copy:     slices.Clone(cfg.CopyClaims),
+		claims:   cfg.Claims,
 		scopes:   scopes.Of(cfg.Scopes...),
 		jwks:     jwks,
 		now:      time.Now,
@@ -214,6 +227,14 @@ func (s *Signer) Token(_ context.Context, id *identity.Identity) (string, error)
 	claims := make(map[string]any, 8+len(s.copy))
 	for _, name := range s.copy {
 		if v, ok := claimOf(id, name); ok {
+			claims[name] = v
+		}
+	}
+	if s.claims != nil {
+		for name, v := range s.claims(id) {
+			if name == "" || slices.Contains(reservedClaims, name) {
+				return "", fmt.Errorf("%w: SignerConfig.Claims returned %q, which the Signer sets or which carries authority", ErrSignFailed, name)
+			}
 			claims[name] = v
 		}
 	}
