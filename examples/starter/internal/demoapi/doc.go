@@ -63,11 +63,16 @@
 // whoami reads, each falling back to the backend token's own claim when
 // absent or malformed:
 //
-//	user_iss     the user's "iss"  (fallback: "iss")
-//	user_aud     the user's "aud"  (fallback: "aud")
-//	user_iat     the user's "iat"  (fallback: "iat")
-//	user_exp     the user's "exp"  (fallback: "exp")
-//	permissions  the user's Auth0 "permissions", an array (fallback: [])
+//	user_iss          the user's "iss"  (fallback: "iss")
+//	user_aud          the user's "aud"  (fallback: "aud")
+//	user_iat          the user's "iat"  (fallback: "iat")
+//	user_exp          the user's "exp"  (fallback: "exp")
+//	user_permissions  the user's Auth0 "permissions", an array
+//	                  (fallback: "permissions", else [])
+//
+// The permissions travel as "user_permissions", not "permissions": a
+// verifier reads "permissions" as scopes by default, and the backend's
+// scopes must be only those the gateway granted in "scope".
 //
 // "scope" is the backend token's "scope": the user's scopes, possibly
 // narrowed by the gateway.

@@ -69,7 +69,7 @@ func TestWhoami(t *testing.T) {
 				identitytest.Claim("user_aud", "https://mcp.example.com/mcp"),
 				identitytest.Claim("user_iat", now-300),
 				identitytest.Claim("user_exp", now+600),
-				identitytest.Claim("permissions", []string{"read:crm"}),
+				identitytest.Claim("user_permissions", []string{"read:crm"}),
 			},
 			header: []string{"X-Request-Id", "req-123"},
 			proof:  "✅ Verified OAuth JWT for alice@example.com (expires in ~10 min)",
@@ -97,6 +97,12 @@ func TestWhoami(t *testing.T) {
 				"exp":            float64(now + 89),
 				"exp_in_seconds": float64(89),
 			},
+		},
+		{
+			name: "the backend token's own permissions when the gateway sent none",
+			opts: []identitytest.TokenOption{identitytest.Claim("permissions", []string{"read:notes"})},
+			user: map[string]any{"sub": "auth0|alice", "user_key": labelOf("auth0|alice"), "email": nil, "name": nil},
+			auth: map[string]any{"permissions": []any{"read:notes"}},
 		},
 		{
 			name:  "a long subject is cut to 18 characters",

@@ -57,7 +57,8 @@ type WhoamiAuthorization struct {
 	Scope string `json:"scope"`
 	// ScopeList is Scope split, never null.
 	ScopeList []string `json:"scope_list"`
-	// Permissions is the user's "permissions" (Auth0), never null.
+	// Permissions is the user's "permissions" (Auth0), sent by the gateway
+	// as "user_permissions"; never null.
 	Permissions []string `json:"permissions"`
 	// IssuedAt and ExpiresAt are its "iat" and "exp", in Unix seconds; null
 	// when unknown.
@@ -100,6 +101,9 @@ func (h *handler) whoami(_ context.Context, c *call) (any, error) {
 	}
 	if t, ok := unixClaim(id.Claims["user_exp"]); ok {
 		auth.ExpiresAt = &t
+	}
+	if p, ok := id.Claims["user_permissions"].([]any); ok {
+		auth.Permissions = stringsClaim(p)
 	}
 	auth.Scope, _ = id.Claims["scope"].(string)
 	if auth.Scope == "" {
