@@ -1,14 +1,15 @@
 // Package store is the starter's data layer: per-user notes and the demo CRM
 // (users and their deals), behind the small Store interface so that the same
-// tools run on SQLite (the embedded default, OpenSQLite) or on a server
-// database added later.
+// tools run on SQLite (the embedded default, OpenSQLite) or on PostgreSQL
+// (OpenPostgres), which several replicas of the starter can share. Open
+// picks one from the starter's DATABASE_URL.
 //
 // Every row is keyed by a user key, never by the raw subject: callers derive
 // it with UserKey(salt, sub), an HMAC, and show only Label(userKey). Methods
 // refuse anything that is not a user key (ErrBadUserKey), so a raw subject
 // cannot end up in the database by mistake.
 //
-//	s, err := store.OpenSQLite(ctx, "./data/crm.sqlite")
+//	s, err := store.Open(ctx, os.Getenv("DATABASE_URL"), "./data/crm.sqlite")
 //	if err != nil { ... }
 //	defer s.Close()
 //	key := store.UserKey(salt, id.Subject)
