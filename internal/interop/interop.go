@@ -15,6 +15,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"syscall"
 	"testing"
@@ -99,7 +100,7 @@ func Run(t testing.TB, timeout time.Duration, env []string, program string, args
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()
 	if ctx.Err() != nil {
-		t.Fatalf("interop: %s %v timed out after %s\nstdout:\n%s\nstderr:\n%s", program, args, timeout, stdout.String(), stderr.String())
+		t.Fatalf("interop: %s %v timed out after %s\nstdout:\n%s\nstderr:\n%s", program, redactTokens(args), timeout, stdout.String(), stderr.String())
 	}
 	res := Result{Stdout: stdout.String(), Stderr: stderr.String()}
 	if err != nil {
@@ -110,6 +111,19 @@ func Run(t testing.TB, timeout time.Duration, env []string, program string, args
 		}
 	}
 	return res
+}
+
+// redactTokens returns args with every JWT-looking part (three base64url
+// segments, the first starting with "eyJ") replaced by "[redacted]": the
+// arguments of a client may carry a bearer token, which must not reach a
+// test log.
+func redactTokens(args []string) []string {
+	jwt := regexp.MustCompile(`eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*`)
+	out := make([]string, len(args))
+	for i, a := range args {
+		out[i] = jwt.ReplaceAllString(a, "[redacted]")
+	}
+	return out
 }
 
 // String formats the result for a failure message.

@@ -1,0 +1,266 @@
+package interop_test
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/idgate/idgate/internal/interop"
+)
+
+// tsSpec is the input of ts-client.mjs.
+type tsSpec struct {
+	URL     string   `json:"url"`
+	Token   string   `json:"token,omitempty"`
+	Browser string   `json:"browser,omitempty"`
+	Steps   []tsStep `json:"steps"`
+}
+
+type tsStep struct {
+	Op   string         `json:"op"`
+	Name string         `json:"name,omitempty"`
+	Args map[string]any `json:"args,omitempty"`
+}
+
+// tsLine is one line of ts-client.mjs output: the outcome of one step.
+type tsLine struct {
+	Op           string          `json:"op"`
+	OK           bool            `json:"ok"`
+	Result       json.RawMessage `json:"result"`
+	Error        string          `json:"error"`
+	Redirect     string          `json:"redirect"`
+	Reauthorized bool            `json:"reauthorized"`
+	Protocol     string          `json:"protocol"`
+	HTTP         []tsExchange    `json:"http"`
+}
+
+// tsExchange is one HTTP exchange the SDK made.
+type tsExchange struct {
+	Method          string `json:"method"`
+	URL             string `json:"url"`
+	Status          int    `json:"status"`
+	WWWAuthenticate string `json:"wwwAuthenticate"`
+}
+
+// toolsResult and callResult are the parts of MCP results the tests read.
+type toolsResult struct {
+	Tools []struct {
+		Name string `json:"name"`
+	} `json:"tools"`
+}
+
+type callResult struct {
+	Content []struct {
+		Type string `json:"type"`
+		Text string `json:"text"`
+	} `json:"content"`
+	StructuredContent map[string]any `json:"structuredContent"`
+	IsError           bool           `json:"isError"`
+}
+
+// runTS runs ts-client.mjs with spec and returns its lines: "connect",
+// then one per step.
+func runTS(t *testing.T, spec tsSpec) []tsLine {
+	t.Helper()
+	b, err := json.Marshal(spec)
+	require.NoError(t, err)
+	res := interop.Run(t, 60*time.Second, nil, "ts-client.mjs", string(b))
+	require.Zero(t, res.ExitCode, res.String())
+	var lines []tsLine
+	for _, l := range strings.Split(strings.TrimSpace(res.Stdout), "\n") {
+		var line tsLine
+		require.NoError(t, json.Unmarshal([]byte(l), &line), "output line %q\n%s", l, res)
+		lines = append(lines, line)
+	}
+	return lines
+}
+
+func (l tsLine) toolNames(t *testing.T) []string {
+	t.Helper()
+	var r toolsResult
+	require.NoError(t, json.Unmarshal(l.Result, &r))
+	var names []string
+	for _, tool := range r.Tools {
+		names = append(names, tool.Name)
+	}
+	slices.Sort(names)
+	return names
+}
+
+func (l tsLine) call(t *testing.T) callResult {
+	t.Helper()
+	require.True(t, l.OK, "%s failed: %s", l.Op, l.Error)
+	var r callResult
+	require.NoError(t, json.Unmarshal(l.Result, &r))
+	return r
+}
+
+// TestTypeScriptSDKClient drives the official TypeScript SDK client
+// (@modelcontextprotocol/sdk, pinned) against an idgate server, stateful and
+// stateless: tools/list filtered per user, tools/call with content and
+// structuredContent, the 401 and 403 challenges the SDK acts on, and a
+// complete step-up (SPEC 6, 10, clients in the field).
+func TestTypeScriptSDKClient(t *testing.T) {
+	for _, mode := range []struct {
+		name      string
+		stateless bool
+	}{{"stateful", false}, {"stateless", true}} {
+		t.Run(mode.name, func(t *testing.T) {
+			d := newDemo(t, mode.stateless)
+			alice := d.token(t, "alice", scopeEcho, scopeSales)
+			bob := d.token(t, "bob", scopeEcho)
+			carol := d.token(t, "carol")
+
+			t.Run("tools/list is filtered per user", func(t *testing.T) {
+				tests := []struct {
+					name  string
+					token string
+					want  []string
+				}{
+					{"alice with demo.echo and crm:read sees every tool", alice, []string{"echo", "salesSummary", "whoami"}},
+					{"bob with demo.echo does not see salesSummary", bob, []string{"echo", "whoami"}},
+					{"carol without scopes sees the public tool only", carol, []string{"whoami"}},
+				}
+				for _, tc := range tests {
+					t.Run(tc.name, func(t *testing.T) {
+						lines := runTS(t, tsSpec{URL: d.url, Token: tc.token, Steps: []tsStep{{Op: "list"}}})
+						require.Len(t, lines, 2)
+						require.True(t, lines[0].OK, "connect: %s", lines[0].Error)
+						require.True(t, lines[1].OK, "list: %s", lines[1].Error)
+						require.Equal(t, tc.want, lines[1].toolNames(t))
+					})
+				}
+			})
+
+			t.Run("tools/call returns content and structuredContent", func(t *testing.T) {
+				lines := runTS(t, tsSpec{URL: d.url, Token: alice, Steps: []tsStep{
+					{Op: "call", Name: "echo", Args: map[string]any{"message": "hi"}},
+					{Op: "call", Name: "salesSummary", Args: map[string]any{"quarter": "2026-Q3"}},
+					{Op: "ping"},
+				}})
+				require.Len(t, lines, 4)
+				require.True(t, lines[0].OK, "connect: %s", lines[0].Error)
+				require.NotEmpty(t, lines[0].Protocol, "the SDK negotiated a protocol version")
+
+				echo := lines[1].call(t)
+				require.False(t, echo.IsError)
+				require.Equal(t, map[string]any{"message": "hi", "user": "alice"}, echo.StructuredContent)
+				require.Len(t, echo.Content, 1)
+				require.Equal(t, "text", echo.Content[0].Type)
+				require.JSONEq(t, `{"message":"hi","user":"alice"}`, echo.Content[0].Text)
+
+				sales := lines[2].call(t)
+				require.False(t, sales.IsError)
+				require.Equal(t, map[string]any{"user": "alice", "quarter": "2026-Q3", "total": float64(42)}, sales.StructuredContent)
+
+				require.True(t, lines[3].OK, "ping: %s", lines[3].Error)
+			})
+
+			t.Run("without a token the SDK follows the 401 challenge", func(t *testing.T) {
+				lines := runTS(t, tsSpec{URL: d.url, Steps: []tsStep{{Op: "list"}}})
+				require.Len(t, lines, 1, "the connection fails")
+				require.False(t, lines[0].OK)
+				posts := mcpPosts(lines[0].HTTP, d.url)
+				require.NotEmpty(t, posts)
+				first := posts[0]
+				require.Equal(t, http.StatusUnauthorized, first.Status)
+				require.Equal(t, `Bearer resource_metadata="`+d.prmURL+`", scope="crm:read demo.echo"`, first.WWWAuthenticate)
+				requireFetched(t, lines[0].HTTP, http.MethodGet, d.prmURL, http.StatusOK)
+
+				auth := parseAuthorizationURL(t, d, lines[0].Redirect)
+				require.Equal(t, "crm:read demo.echo", auth.Get("scope"), "the SDK asks for the scopes of the 401 challenge")
+			})
+
+			t.Run("a call lacking a scope gets the 403 step-up, and the SDK steps up", func(t *testing.T) {
+				b := newBrowser(t, "bob")
+				lines := runTS(t, tsSpec{URL: d.url, Token: bob, Browser: b.srv.URL, Steps: []tsStep{
+					{Op: "call", Name: "salesSummary"},
+					{Op: "call", Name: "whoami"},
+				}})
+				require.Len(t, lines, 3)
+				require.True(t, lines[0].OK, "connect: %s", lines[0].Error)
+
+				step := lines[1]
+				require.True(t, step.Reauthorized, "the SDK must have re-authorized: %+v", step)
+				posts := mcpPosts(step.HTTP, d.url)
+				require.Len(t, posts, 2, "the call, refused, then retried: %+v", step.HTTP)
+				// The first answer is the 403 with the exact challenge.
+				first := posts[0]
+				require.Equal(t, http.StatusForbidden, first.Status)
+				require.Equal(t, d.challenge403(scopeSales), first.WWWAuthenticate)
+				// The SDK followed resource_metadata to the authorization
+				// server and sent the user there for exactly crm:read, for
+				// this resource.
+				requireFetched(t, step.HTTP, http.MethodGet, d.prmURL, http.StatusOK)
+				auth := parseAuthorizationURL(t, d, step.Redirect)
+				require.Equal(t, scopeSales, auth.Get("scope"))
+				require.Equal(t, []string{step.Redirect}, b.visited())
+				// It exchanged the code for a token and the retried call
+				// went through.
+				requireFetched(t, step.HTTP, http.MethodPost, d.iss.TokenURL(), http.StatusOK)
+				require.Equal(t, http.StatusOK, posts[1].Status)
+				require.Empty(t, posts[1].WWWAuthenticate)
+				sales := step.call(t)
+				require.Equal(t, map[string]any{"user": "bob", "quarter": "2026-Q4", "total": float64(42)}, sales.StructuredContent)
+
+				// The session (if any) carries on with the new token, still
+				// bob's.
+				who := lines[2].call(t)
+				require.Equal(t, "bob", who.StructuredContent["subject"])
+				require.Contains(t, who.StructuredContent["scopes"], scopeSales)
+			})
+
+			d.requireNoTokenLogged(t, alice, bob, carol)
+		})
+	}
+}
+
+// parseAuthorizationURL checks that raw is an authorization request to the
+// demo's issuer, for the demo's resource, from the driver's client with
+// PKCE S256, and returns its query.
+func parseAuthorizationURL(t *testing.T, d *demo, raw string) url.Values {
+	t.Helper()
+	require.NotEmpty(t, raw, "the SDK sent the user to no authorization URL")
+	u, err := url.Parse(raw)
+	require.NoError(t, err)
+	q := u.Query()
+	u.RawQuery = ""
+	require.Equal(t, d.iss.AuthorizationURL(), u.String())
+	require.Equal(t, d.url, q.Get("resource"), "RFC 8707 resource = the metadata's resource = PublicURL")
+	require.Equal(t, "code", q.Get("response_type"))
+	require.Equal(t, tsClientID, q.Get("client_id"))
+	require.Equal(t, "S256", q.Get("code_challenge_method"))
+	require.NotEmpty(t, q.Get("code_challenge"))
+	return q
+}
+
+// mcpPosts returns the POSTs to the MCP endpoint among exchanges, in
+// order. (In stateful mode the log also has the SDK's standalone GET
+// stream, opened in the background.)
+func mcpPosts(exchanges []tsExchange, mcpURL string) []tsExchange {
+	var posts []tsExchange
+	for _, e := range exchanges {
+		if e.Method == http.MethodPost && e.URL == mcpURL {
+			posts = append(posts, e)
+		}
+	}
+	return posts
+}
+
+// requireFetched fails unless the exchanges include method url answered
+// with status.
+func requireFetched(t *testing.T, exchanges []tsExchange, method, url string, status int) {
+	t.Helper()
+	for _, e := range exchanges {
+		if e.Method == method && e.URL == url && e.Status == status {
+			return
+		}
+	}
+	t.Fatalf("no %s %s answered %d among %+v", method, url, status, exchanges)
+}
