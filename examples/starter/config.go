@@ -13,7 +13,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-
 )
 
 // Defaults of the configuration.
