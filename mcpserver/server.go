@@ -39,6 +39,8 @@ type Server struct {
 	// gated caches the handlers behind the identity middleware, whose 401
 	// challenges name the policy's scopes.
 	gated atomic.Pointer[gatedChains]
+	// bodies are the buffers the step-up check reads bodies into.
+	bodies bodyPool
 }
 
 // gatedChains are the inner chains behind one identity middleware.

@@ -1,10 +1,8 @@
 package mcpserver
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
-	"io"
 	"net/http"
 	"strconv"
 
@@ -21,18 +19,6 @@ import (
 // report the connection closed).
 const CodeInsufficientScope = -32030
 
-// rpcMessage is the part of a JSON-RPC message the step-up check reads.
-type rpcMessage struct {
-	ID     json.RawMessage `json:"id"`
-	Method string          `json:"method"`
-	Params json.RawMessage `json:"params"`
-}
-
-// toolCallParams is the part of tools/call params the step-up check reads.
-type toolCallParams struct {
-	Name string `json:"name"`
-}
-
 // stepUp reads the JSON-RPC body of a POST once (restoring it for the
 // layers below), and for every tools/call checks the caller's scopes
 // against the tool's requirement before the call is dispatched (SPEC 10).
@@ -40,6 +26,10 @@ type toolCallParams struct {
 // challenge naming every scope the request's tool calls need (the union,
 // for a batch) and a JSON-RPC error body. Unknown tools and malformed
 // bodies pass: go-sdk answers them with its usual JSON-RPC errors.
+//
+// The body is read into a pooled buffer and scanned in place
+// (peekMessages): nothing is decoded but the method and the tool name, and
+// an allowed call allocates only the tool name's string.
 func (s *Server) stepUp(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		entry := audit.EntryFrom(r.Context())
@@ -48,7 +38,9 @@ func (s *Server) stepUp(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
-		body, err := io.ReadAll(r.Body)
+		pb := s.bodies.get()
+		defer s.bodies.put(pb)
+		err := pb.readFrom(r.Body)
 		r.Body.Close()
 		if err != nil {
 			var mbe *http.MaxBytesError
@@ -61,78 +53,83 @@ func (s *Server) stepUp(next http.Handler) http.Handler {
 			writeError(w, http.StatusBadRequest, "cannot read request body")
 			return
 		}
-		r.Body = io.NopCloser(bytes.NewReader(body))
-		msgs, batch := parseMessages(body)
-		if msgs == nil {
+		r.Body = pb
+		msgs, batch, ok := peekMessages(pb.buf, pb.msgs[:0])
+		pb.msgs = msgs
+		if !ok {
 			// Malformed: let go-sdk answer it.
 			entry.SetDecision(audit.Deny, "malformed_request")
 			next.ServeHTTP(w, r)
 			return
 		}
-		id, _ := identity.FromContext(r.Context())
 		var granted scopes.Set
-		if id != nil {
+		if id, _ := identity.FromContext(r.Context()); id != nil {
 			granted = id.Scopes
 		}
-		var (
-			denied []*rpcMessage
-			need   []string
-			tool   string
-		)
+		tool, denied := "", false
 		for i := range msgs {
-			m := &msgs[i]
-			if m.Method != "tools/call" {
+			name, ok := callee(&msgs[i])
+			if !ok {
 				continue
 			}
-			var p toolCallParams
-			if json.Unmarshal(m.Params, &p) != nil {
-				continue // go-sdk answers invalid params
-			}
 			if tool == "" {
-				tool = p.Name
+				tool = name
 			}
-			req, ok := s.policy.Requirement(p.Name)
+			req, ok := s.policy.Requirement(name)
 			if !ok {
 				continue // go-sdk (or the receiving middleware) answers unknown tool
 			}
-			need = append(need, req.Scopes()...)
-			if err := req.Check(granted, s.policy.Hierarchy()); err != nil {
-				denied = append(denied, m)
+			if req.Check(granted, s.policy.Hierarchy()) != nil {
+				denied = true
 			}
 		}
 		method := "batch"
 		if !batch {
-			method = msgs[0].Method
+			method = methodName(msgs[0].method)
 		}
 		entry.SetMCP(method, tool)
-		if len(denied) == 0 {
+		if !denied {
 			entry.SetDecision(audit.Allow, "")
 			next.ServeHTTP(w, r)
 			return
 		}
 		entry.SetDecision(audit.Deny, identity.ErrorCodeInsufficientScope)
-		s.writeInsufficientScope(w, scopes.Of(need...).List(), denied, batch)
+		s.refuseCalls(w, msgs, granted, batch)
 	})
 }
 
-// parseMessages decodes a JSON-RPC body: one message or a batch. It returns
-// nil when the body is neither.
-func parseMessages(body []byte) (msgs []rpcMessage, batch bool) {
-	body = bytes.TrimLeft(body, " \t\r\n")
-	if len(body) == 0 {
-		return nil, false
+// callee returns the tool a message calls, when it is a tools/call whose
+// params name one.
+func callee(m *peeked) (string, bool) {
+	if !methodIs(m.method, "tools/call") {
+		return "", false
 	}
-	if body[0] == '[' {
-		if json.Unmarshal(body, &msgs) != nil || len(msgs) == 0 {
-			return nil, true
+	return peekToolName(m.params) // not ok: go-sdk answers invalid params
+}
+
+// refuseCalls answers 403 to a request some of whose tool calls lack
+// scopes: the challenge asks for every scope the request's tool calls need,
+// and each refused call gets a JSON-RPC error.
+func (s *Server) refuseCalls(w http.ResponseWriter, msgs []peeked, granted scopes.Set, batch bool) {
+	var (
+		need   []string
+		denied []*peeked
+	)
+	for i := range msgs {
+		name, ok := callee(&msgs[i])
+		if !ok {
+			continue
 		}
-		return msgs, true
+		req, ok := s.policy.Requirement(name)
+		if !ok {
+			continue
+		}
+		need = append(need, req.Scopes()...)
+		if req.Check(granted, s.policy.Hierarchy()) != nil {
+			denied = append(denied, &msgs[i])
+		}
 	}
-	var m rpcMessage
-	if json.Unmarshal(body, &m) != nil {
-		return nil, false
-	}
-	return []rpcMessage{m}, false
+	s.writeInsufficientScope(w, scopes.Of(need...).List(), denied, batch)
 }
 
 // scopeData is the "data" of an insufficient-scope JSON-RPC error:
@@ -150,7 +147,7 @@ func scopeData(need []string) json.RawMessage {
 // writeInsufficientScope answers 403 with an insufficient_scope challenge
 // asking for need, and a JSON-RPC error for each refused call (an array
 // for a batch).
-func (s *Server) writeInsufficientScope(w http.ResponseWriter, need []string, denied []*rpcMessage, batch bool) {
+func (s *Server) writeInsufficientScope(w http.ResponseWriter, need []string, denied []*peeked, batch bool) {
 	c := identity.Challenge{
 		ResourceMetadata: s.cfg.prmURL,
 		Scope:            need,
@@ -166,10 +163,10 @@ func (s *Server) writeInsufficientScope(w http.ResponseWriter, need []string, de
 			b = append(b, ',')
 		}
 		b = append(b, `{"jsonrpc":"2.0","id":`...)
-		if len(m.ID) == 0 {
+		if len(m.id) == 0 {
 			b = append(b, "null"...)
 		} else {
-			b = append(b, m.ID...)
+			b = append(b, m.id...) // a JSON value: peekMessages validated it
 		}
 		b = append(b, `,"error":{"code":`...)
 		b = strconv.AppendInt(b, CodeInsufficientScope, 10)
