@@ -100,6 +100,23 @@ type Config struct {
 	// sessions are kept until the client deletes them.
 	SessionTimeout time.Duration
 
+	// EventStore, when set, makes SSE streams resumable (go-sdk's
+	// StreamableHTTPOptions.EventStore): the events sent on each stream
+	// are stored; each POST stream opens with a priming event carrying an
+	// event id (for clients of protocol 2025-11-25 and later); a tool may
+	// close its stream mid-call (req.Extra.CloseSSEStream) and the client
+	// reconnects with GET and Last-Event-ID to get what it missed.
+	// mcp.NewMemoryEventStore(nil) is a bounded store in memory.
+	//
+	// Resumption stays bound to the session's user: the GET is
+	// authenticated like every request, another user's token on the
+	// session is refused (403), and events are looked up within the
+	// session only. The store, like the sessions, lives in one process:
+	// with several replicas, use sticky sessions, or Stateless (which has
+	// nothing to resume: New refuses EventStore with Stateless).
+	// Default nil: streams are not resumable.
+	EventStore mcp.EventStore
+
 	// AllowedOrigins lists the browser origins ("https://app.example.com",
 	// scheme://host[:port], exact match) allowed to call the MCP endpoint.
 	// The origin of PublicURL is always allowed. A request whose Origin
@@ -280,6 +297,9 @@ func validate(cfg Config) (*config, error) {
 	}
 	if c.SessionTimeout < 0 {
 		return nil, errors.New("mcpserver: Config.SessionTimeout must not be negative")
+	}
+	if c.EventStore != nil && c.Stateless {
+		return nil, errors.New("mcpserver: Config.EventStore needs sessions: a Stateless server has no stream to resume (unset one of them)")
 	}
 
 	rl := &c.RateLimit

@@ -191,6 +191,10 @@ func TestConfigValidation(t *testing.T) {
 			c.InsecureDisableAuth, c.Verifier, c.AuthorizationServers = true, nil, nil
 		}, ""},
 		{"debug-token needs auth", func(c *mcpserver.Config) { c.InsecureDisableAuth, c.DebugToken = true, true }, "Config.DebugToken"},
+		{"event store with sessions", func(c *mcpserver.Config) { c.EventStore = mcp.NewMemoryEventStore(nil) }, ""},
+		{"event store needs sessions", func(c *mcpserver.Config) {
+			c.EventStore, c.Stateless = mcp.NewMemoryEventStore(nil), true
+		}, "Config.EventStore"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -68,6 +68,7 @@ func New(cfg Config) (*Server, error) {
 		Stateless:      c.Stateless,
 		JSONResponse:   c.JSONResponse,
 		SessionTimeout: c.SessionTimeout,
+		EventStore:     c.EventStore,
 		Logger:         c.Logger,
 		// idgate checks the Host header itself (checkHost), knowing the
 		// public host; go-sdk's check refuses it behind a local proxy.
