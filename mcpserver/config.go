@@ -102,11 +102,14 @@ type Config struct {
 
 	// EventStore, when set, makes SSE streams resumable (go-sdk's
 	// StreamableHTTPOptions.EventStore): the events sent on each stream
-	// are stored; each POST stream opens with a priming event carrying an
-	// event id (for clients of protocol 2025-11-25 and later); a tool may
-	// close its stream mid-call (req.Extra.CloseSSEStream) and the client
-	// reconnects with GET and Last-Event-ID to get what it missed.
-	// mcp.NewMemoryEventStore(nil) is a bounded store in memory.
+	// are stored, and a POST stream opens with a priming event carrying an
+	// event id when the request's Mcp-Protocol-Version is 2025-11-25 or
+	// later. A client that loses a stream reconnects with GET and
+	// Last-Event-ID and gets what it missed; a tool may even close its
+	// stream mid-call (req.Extra.CloseSSEStream), but go-sdk offers that
+	// to older clients too, which got no event id and would lose the
+	// answer: check the version first. mcp.NewMemoryEventStore(nil) is a
+	// bounded store in memory.
 	//
 	// Resumption stays bound to the session's user: the GET is
 	// authenticated like every request, another user's token on the

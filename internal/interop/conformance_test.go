@@ -80,9 +80,11 @@ func pendingScenarios() []string { return []string{"json-schema-2020-12", "serve
 // suite passes.
 func expectedConformanceFailures() map[string]string {
 	return map[string]string{
-		"server-sse-polling": "pending upstream; needs resumable SSE streams (priming event with an id, retry field, " +
-			"resumption with Last-Event-ID and a test_reconnection tool that closes the stream mid-call), which " +
-			"go-sdk provides only with StreamableHTTPOptions.EventStore, and mcpserver.Config does not expose one",
+		"server-sse-polling": "a harness bug: the scenario's raw requests declare protocol 2025-03-26, to which go-sdk " +
+			"(like the TypeScript and Python SDKs) rightly sends no priming event and no retry field, since SEP-1699 " +
+			"belongs to 2025-11-25; fixed upstream by modelcontextprotocol/conformance#366, released in 0.2.0 alphas " +
+			"only. The server has resumable streams (Config.EventStore, test_reconnection): with that one fix " +
+			"applied, the scenario passes (subtest \"server-sse-polling with the harness fix\")",
 	}
 }
 
@@ -102,7 +104,9 @@ type conformanceCheck struct {
 // chain (audit, Origin policy, JWT verification, rate limits, step-up)
 // before go-sdk. The dns-rebinding-protection scenario checks idgate's
 // Origin policy (SPEC 25): the suite sends Origin and Host of another site
-// and expects a 4xx, then its own and expects a 2xx.
+// and expects a 4xx, then its own and expects a 2xx. The server-sse-polling
+// scenario checks resumable streams (Config.EventStore): it runs a second
+// time with its harness bug fixed, and must pass then.
 func TestConformanceSuite(t *testing.T) {
 	interop.Setup(t)
 
@@ -197,6 +201,38 @@ func TestConformanceSuite(t *testing.T) {
 	t.Logf("conformance 0.1.13 server scenarios: active suite %d/%d passed; with the pending ones %d/%d (%d checks passed) in %s",
 		active, len(serverScenarios())-len(pendingScenarios()), len(passed), len(serverScenarios()), checks, elapsed.Round(time.Second))
 
+	t.Run("server-sse-polling with the harness fix of conformance#366", func(t *testing.T) {
+		// The scenario's raw requests declare protocol 2025-03-26, while
+		// priming events (SEP-1699) are for 2025-11-25 and later: go-sdk,
+		// like the TypeScript and Python SDKs, rightly sends none, so the
+		// scenario cannot pass. Upstream fixed the harness to declare
+		// 2025-11-25 (modelcontextprotocol/conformance#366, in 0.2.0
+		// alphas only). This run applies that one fix in a proxy and
+		// requires every check of the scenario, resumption included, to
+		// succeed through the whole idgate chain.
+		fixed := httptest.NewServer(declare20251125(tokenProxy(t, backend.URL, token)))
+		t.Cleanup(fixed.Close)
+		out := t.TempDir()
+		res := interop.Run(t, time.Minute, nil, "conformance", "server", "--url", fixed.URL+"/mcp",
+			"--scenario", "server-sse-polling", "-o", out)
+		results := readConformanceResults(t, out)
+		require.Equal(t, []string{"server-sse-polling"}, mapsKeys(results), "%s", res)
+		status := map[string]string{}
+		for _, c := range results["server-sse-polling"] {
+			require.NotContains(t, []string{"FAILURE", "WARNING"}, c.Status, "%s: %s", c.Name, c.ErrorMessage)
+			if c.Status == "SUCCESS" {
+				status[c.ID] = c.Status
+			}
+		}
+		require.Equal(t, map[string]string{
+			"server-sse-priming-event":     "SUCCESS",
+			"server-sse-retry-field":       "SUCCESS",
+			"server-sse-disconnect-resume": "SUCCESS",
+		}, status, "priming event, retry field, and the answer on the stream resumed with Last-Event-ID")
+		require.Zero(t, res.ExitCode, "the suite's verdict\n%s", res)
+		t.Logf("server-sse-polling with the fix of conformance#366: passed (%d checks)", len(status))
+	})
+
 	// The whole chain ran: the scenarios' requests were audited and
 	// authenticated (none got a 401), the rebinding attempt was refused by
 	// the Origin policy, and the token the proxy added never reached a log.
@@ -236,6 +272,19 @@ func tokenProxy(t *testing.T, backend, token string) http.Handler {
 		// A client closing its stream is not news.
 		ErrorLog: log.New(io.Discard, "", 0),
 	}
+}
+
+// declare20251125 rewrites a declared protocol version of 2025-03-26 to
+// 2025-11-25: the fix of modelcontextprotocol/conformance#366 to the
+// server-sse-polling scenario, whose session negotiates 2025-11-25 and
+// whose raw requests declared 2025-03-26.
+func declare20251125(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Mcp-Protocol-Version") == "2025-03-26" {
+			r.Header.Set("Mcp-Protocol-Version", "2025-11-25")
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 // scenarioDir matches the result directories the suite writes under -o:

@@ -15,8 +15,9 @@ import (
 const (
 	// ScopeContent is needed by the tools that only return content:
 	// test_simple_text, test_image_content, test_audio_content,
-	// test_embedded_resource, test_multiple_content_types and
-	// json_schema_2020_12_tool.
+	// test_embedded_resource, test_multiple_content_types,
+	// json_schema_2020_12_tool and test_reconnection (which returns its
+	// content on a resumed stream).
 	ScopeContent = "everything:content"
 	// ScopeNotify is needed by the tools that send notifications while
 	// they run: test_tool_with_logging and test_tool_with_progress.
@@ -35,7 +36,9 @@ func Scopes() []string { return []string{ScopeClient, ScopeContent, ScopeNotify}
 // resources, prompts and handlers the conformance scenarios call. It sets
 // the completion and resource-subscription handlers of cfg.ServerOptions
 // (copying it) and fails when cfg already sets one of them, or when
-// mcpserver.New fails.
+// mcpserver.New fails. Unless cfg is Stateless or sets its own, it gives
+// the server an event store (mcp.NewMemoryEventStore), so that streams are
+// resumable, as test_reconnection needs.
 func New(cfg mcpserver.Config) (*mcpserver.Server, error) {
 	var opts mcp.ServerOptions
 	if cfg.ServerOptions != nil {
@@ -48,12 +51,15 @@ func New(cfg mcpserver.Config) (*mcpserver.Server, error) {
 	opts.SubscribeHandler = func(_ context.Context, req *mcp.SubscribeRequest) error { return checkSubscribable(req.Params.URI) }
 	opts.UnsubscribeHandler = func(_ context.Context, req *mcp.UnsubscribeRequest) error { return checkSubscribable(req.Params.URI) }
 	cfg.ServerOptions = &opts
+	if cfg.EventStore == nil && !cfg.Stateless {
+		cfg.EventStore = mcp.NewMemoryEventStore(nil)
+	}
 
 	srv, err := mcpserver.New(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("everything: %w", err)
 	}
-	addTools(srv)
+	addTools(srv, cfg.EventStore != nil)
 	addResources(srv.MCPServer())
 	addPrompts(srv.MCPServer())
 	return srv, nil

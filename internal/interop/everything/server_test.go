@@ -2,10 +2,13 @@ package everything_test
 
 import (
 	"context"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"slices"
+	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
@@ -58,7 +61,7 @@ func (e *env) connect(t *testing.T, scope ...string) *mcp.ClientSession {
 
 func TestToolsByScope(t *testing.T) {
 	e := newEnv(t)
-	content := []string{"json_schema_2020_12_tool", "test_audio_content", "test_embedded_resource", "test_image_content", "test_multiple_content_types", "test_simple_text"}
+	content := []string{"json_schema_2020_12_tool", "test_audio_content", "test_embedded_resource", "test_image_content", "test_multiple_content_types", "test_reconnection", "test_simple_text"}
 	notify := []string{"test_tool_with_logging", "test_tool_with_progress"}
 	client := []string{"test_elicitation", "test_elicitation_sep1034_defaults", "test_elicitation_sep1330_enums", "test_sampling"}
 	public := []string{"test_error_handling"}
@@ -138,4 +141,69 @@ func TestNewRefusesHandlersItSets(t *testing.T) {
 		ServerOptions:       &mcp.ServerOptions{CompletionHandler: func(context.Context, *mcp.CompleteRequest) (*mcp.CompleteResult, error) { return nil, nil }},
 	})
 	require.ErrorContains(t, err, "must not set CompletionHandler")
+}
+
+// test_reconnection closes its stream before answering; go-sdk's client
+// resumes it with Last-Event-ID from the server's event store and gets the
+// answer. A client of an older protocol, which cannot resume, gets the
+// answer on its stream.
+func TestReconnection(t *testing.T) {
+	e := newEnv(t)
+	t.Run("go-sdk client resumes", func(t *testing.T) {
+		tok := e.iss.Mint(t, identitytest.Scopes(everything.ScopeContent))
+		client := mcp.NewClient(&mcp.Implementation{Name: "test", Version: "1.0.0"}, nil)
+		var gets atomic.Int32
+		cs, err := client.Connect(context.Background(), &mcp.StreamableClientTransport{
+			Endpoint:             e.url,
+			HTTPClient:           &http.Client{Transport: countGets{bearer(tok), &gets}},
+			DisableStandaloneSSE: true,
+		}, nil)
+		require.NoError(t, err)
+		t.Cleanup(func() { cs.Close() })
+		res, err := cs.CallTool(context.Background(), &mcp.CallToolParams{Name: "test_reconnection"})
+		require.NoError(t, err)
+		require.False(t, res.IsError)
+		require.Contains(t, res.Content[0].(*mcp.TextContent).Text, "Reconnection test completed")
+		require.Equal(t, int32(1), gets.Load(), "the answer came on one resumed stream")
+	})
+	t.Run("an older client gets the answer on its stream", func(t *testing.T) {
+		tok := e.iss.Mint(t, identitytest.Scopes(everything.ScopeContent))
+		post := func(sid, body string) *http.Response {
+			req, err := http.NewRequest(http.MethodPost, e.url, strings.NewReader(body))
+			require.NoError(t, err)
+			req.Header.Set("Content-Type", "application/json")
+			req.Header.Set("Accept", "application/json, text/event-stream")
+			req.Header.Set("Mcp-Protocol-Version", "2025-06-18")
+			if sid != "" {
+				req.Header.Set("Mcp-Session-Id", sid)
+			}
+			resp, err := bearer(tok).RoundTrip(req)
+			require.NoError(t, err)
+			t.Cleanup(func() { resp.Body.Close() })
+			return resp
+		}
+		resp := post("", `{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"raw","version":"1"}}}`)
+		require.Equal(t, http.StatusOK, resp.StatusCode)
+		sid := resp.Header.Get("Mcp-Session-Id")
+		require.Equal(t, http.StatusAccepted, post(sid, `{"jsonrpc":"2.0","method":"notifications/initialized"}`).StatusCode)
+		resp = post(sid, `{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"test_reconnection","arguments":{}}}`)
+		require.Equal(t, http.StatusOK, resp.StatusCode)
+		body, err := io.ReadAll(resp.Body)
+		require.NoError(t, err)
+		require.Contains(t, string(body), "Reconnection test completed")
+		require.NotContains(t, string(body), "event: prime", "no priming event for this protocol version")
+	})
+}
+
+// countGets counts the GET requests it forwards.
+type countGets struct {
+	next http.RoundTripper
+	n    *atomic.Int32
+}
+
+func (c countGets) RoundTrip(r *http.Request) (*http.Response, error) {
+	if r.Method == http.MethodGet {
+		c.n.Add(1)
+	}
+	return c.next.RoundTrip(r)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
@@ -14,8 +15,14 @@ import (
 // none is the input of the tools that take no arguments.
 type none struct{}
 
-// addTools registers every tool with the scope it needs.
-func addTools(s *mcpserver.Server) {
+// reconnectAfter is the reconnection delay test_reconnection asks for
+// when it closes its stream (the SSE retry field).
+const reconnectAfter = 10 * time.Millisecond
+
+// addTools registers every tool with the scope it needs. resumable says
+// whether the server has an event store, without which test_reconnection
+// must not close its stream (its answer would be lost).
+func addTools(s *mcpserver.Server, resumable bool) {
 	content := scopes.All(ScopeContent)
 	mcpserver.AddTool(s, &mcp.Tool{Name: "test_simple_text", Description: "Returns one text block."}, content, simpleText)
 	mcpserver.AddTool(s, &mcp.Tool{Name: "test_image_content", Description: "Returns one PNG image block."}, content, imageContent)
@@ -27,6 +34,10 @@ func addTools(s *mcpserver.Server) {
 		Description: "Declares an input schema that uses JSON Schema 2020-12 keywords ($schema, $defs, $ref, additionalProperties).",
 		InputSchema: schema2020(),
 	}, content, schema2020Tool)
+	mcpserver.AddTool(s, &mcp.Tool{
+		Name:        "test_reconnection",
+		Description: "Closes the SSE stream of its own call before answering (SEP-1699): the client gets the answer by resuming the stream with Last-Event-ID.",
+	}, content, reconnection(resumable))
 
 	notify := scopes.All(ScopeNotify)
 	mcpserver.AddTool(s, &mcp.Tool{Name: "test_tool_with_logging", Description: "Sends three info log messages while it runs."}, notify, withLogging)
@@ -75,6 +86,34 @@ func mixedContent(context.Context, *mcp.CallToolRequest, none) (*mcp.CallToolRes
 			Text:     `{"test":"data","value":123}`,
 		}},
 	}}, nil, nil
+}
+
+// reconnection returns the handler of test_reconnection. On a resumable
+// server, to a client that can resume, it closes the SSE stream that
+// carries the call, asking the client to reconnect after reconnectAfter,
+// then answers: the answer goes to the event store, and the client gets it
+// on the stream it resumes with GET and Last-Event-ID. To other clients it
+// answers on the stream.
+func reconnection(resumable bool) mcp.ToolHandlerFor[none, any] {
+	return func(_ context.Context, req *mcp.CallToolRequest, _ none) (*mcp.CallToolResult, any, error) {
+		if resumable && canResume(req) {
+			req.Extra.CloseSSEStream(mcp.CloseSSEStreamArgs{RetryAfter: reconnectAfter})
+		}
+		return text("Reconnection test completed."), nil, nil
+	}
+}
+
+// canResume reports whether the client that sent req can resume its
+// stream: go-sdk opens a stream with a priming event (the event id to
+// resume from) only for protocol versions 2025-11-25 up to 2026-07-28
+// (excluded), read from the request's Mcp-Protocol-Version header. It
+// offers CloseSSEStream to older clients too, which would lose the answer.
+func canResume(req *mcp.CallToolRequest) bool {
+	if req.Extra == nil || req.Extra.CloseSSEStream == nil {
+		return false
+	}
+	v := req.Extra.Header.Get("Mcp-Protocol-Version")
+	return v >= "2025-11-25" && v < "2026-07-28"
 }
 
 func failing(context.Context, *mcp.CallToolRequest, none) (*mcp.CallToolResult, any, error) {
