@@ -48,8 +48,8 @@ type app struct {
 // verifier of the users' tokens, the backend (in process unless
 // DEMO_API_URL says otherwise) and the MCP server with the ten tools.
 // Close releases what it opened.
-func newApp(ctx context.Context, cfg *config, log *slog.Logger) (a *app, err error) {
-	a = &app{cfg: cfg, log: log, tools: map[string]*starterTool{}, closeVerifier: func() {}}
+func newApp(ctx context.Context, cfg *config, log *slog.Logger) (_ *app, err error) {
+	a := &app{cfg: cfg, log: log, tools: map[string]*starterTool{}, closeVerifier: func() {}}
 	a.streams, a.endStreams = context.WithCancel(context.Background())
 	defer func() {
 		if err != nil {

@@ -48,12 +48,12 @@ type localBackend struct {
 
 // newBackend sets up the calls to the backend: at DEMO_API_URL, or to a
 // demoapi handler started here on the data in st.
-func newBackend(ctx context.Context, cfg *config, st store.Store, log *slog.Logger) (b *backend, err error) {
+func newBackend(ctx context.Context, cfg *config, st store.Store, log *slog.Logger) (_ *backend, err error) {
 	key, err := signingKey(cfg.SigningKeyFile)
 	if err != nil {
 		return nil, err
 	}
-	b = &backend{log: log}
+	b := &backend{log: log}
 	baseURL := cfg.DemoAPIURL
 	var (
 		ln  net.Listener
@@ -80,6 +80,9 @@ func newBackend(ctx context.Context, cfg *config, st store.Store, log *slog.Logg
 		Key:        key,
 		CopyClaims: []string{"email", "name"},
 		Claims:     userFacts,
+		// The backend needs the tools' scopes and nothing else the user
+		// may hold.
+		Scopes: starterScopes(),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("gateway signer: %w", err)

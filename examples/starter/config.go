@@ -172,7 +172,7 @@ func loadConfig(env map[string]string, dev bool) (*config, []string, error) {
 			c.Host = "127.0.0.1"
 		}
 		if !isLoopbackHost(c.Host) {
-			return nil, nil, errf("HOST", "is %q, but -dev only listens on a loopback address: its sign-in page lets anyone sign in as any demo user (use HOST=127.0.0.1, or run without -dev)", c.Host)
+			return nil, nil, errf("HOST", "is %q, but -dev only listens on a loopback address: its sign-in page lets anyone sign in as any demo user (e.g. HOST=127.0.0.1, or run without -dev)", c.Host)
 		}
 	}
 
