@@ -77,6 +77,25 @@ type Config struct {
 	// grants "crm:read") in every scope check. Default nil: exact matching.
 	Hierarchy *scopes.Hierarchy
 
+	// StepUpIncludeGrantedScopes widens the "scope" of a 403
+	// insufficient_scope challenge from the scopes the refused tool calls
+	// need to those plus the caller's granted scopes that this server
+	// advertises in scopes_supported (with Hierarchy, the advertised
+	// scopes its granted ones stand for). No other scope is named: never
+	// one the server does not advertise, never offline_access. The
+	// JSON-RPC error in the body still names only what the calls need.
+	//
+	// Default false, as RFC 6750 §3.1 has it: the challenge names the
+	// scope the resource needs, and MCP 2026-07-28 (SEP-2350) leaves it
+	// to the client to add the scopes it already holds. Clients that
+	// instead re-authorize with exactly the challenge's scopes, such as
+	// the TypeScript SDK 1.32, drop what they had: a user who steps up
+	// for one tool loses the others and signs in again for each in turn.
+	// Set it for such clients; the cost is a challenge that no longer
+	// says what is missing on its own, and a consent screen that lists
+	// scopes the user already granted.
+	StepUpIncludeGrantedScopes bool
+
 	// Audit, when set, writes one audit event per request to the MCP
 	// endpoint and to /debug-token. Default nil: no audit events.
 	Audit *audit.Auditor

@@ -108,8 +108,10 @@ func callee(m *peeked) (string, bool) {
 }
 
 // refuseCalls answers 403 to a request some of whose tool calls lack
-// scopes: the challenge asks for every scope the request's tool calls need,
-// and each refused call gets a JSON-RPC error.
+// scopes: the challenge asks for every scope the request's tool calls need
+// (and, with Config.StepUpIncludeGrantedScopes, the caller's advertised
+// scopes), and each refused call gets a JSON-RPC error naming what the
+// calls need.
 func (s *Server) refuseCalls(w http.ResponseWriter, msgs []peeked, granted scopes.Set, batch bool) {
 	var (
 		need   []string
@@ -129,7 +131,24 @@ func (s *Server) refuseCalls(w http.ResponseWriter, msgs []peeked, granted scope
 			denied = append(denied, &msgs[i])
 		}
 	}
-	s.writeInsufficientScope(w, scopes.Of(need...).List(), denied, batch)
+	needed := scopes.Of(need...)
+	ask := needed
+	if s.cfg.StepUpIncludeGrantedScopes {
+		ask = needed.Union(s.grantedSupported(granted))
+	}
+	s.writeInsufficientScope(w, ask.List(), needed.List(), denied, batch)
+}
+
+// grantedSupported returns the scopes of scopes_supported (never
+// offline_access) that granted grants, under the configured hierarchy.
+func (s *Server) grantedSupported(granted scopes.Set) scopes.Set {
+	var kept []string
+	for _, sc := range s.supportedScopes() {
+		if s.policy.Hierarchy().Grants(granted, sc) {
+			kept = append(kept, sc)
+		}
+	}
+	return scopes.Of(kept...)
 }
 
 // scopeData is the "data" of an insufficient-scope JSON-RPC error:
@@ -145,12 +164,12 @@ func scopeData(need []string) json.RawMessage {
 }
 
 // writeInsufficientScope answers 403 with an insufficient_scope challenge
-// asking for need, and a JSON-RPC error for each refused call (an array
-// for a batch).
-func (s *Server) writeInsufficientScope(w http.ResponseWriter, need []string, denied []*peeked, batch bool) {
+// asking for ask, and a JSON-RPC error naming need for each refused call
+// (an array for a batch).
+func (s *Server) writeInsufficientScope(w http.ResponseWriter, ask, need []string, denied []*peeked, batch bool) {
 	c := identity.Challenge{
 		ResourceMetadata: s.cfg.prmURL,
-		Scope:            need,
+		Scope:            ask,
 		Error:            identity.ErrorCodeInsufficientScope,
 	}
 	scope := scopeData(need)
