@@ -309,3 +309,58 @@ func stripDescription(ch string) string {
 	}
 	return ch
 }
+
+// TestVerifierChoices checks each way of verifying users' tokens the
+// configuration offers: JWTs with the JWKS discovered, named by JWKS_URI or
+// by OIDC_DISCOVERY, and opaque tokens by introspection.
+func TestVerifierChoices(t *testing.T) {
+	tests := []struct {
+		name   string
+		env    func(iss *identitytest.Issuer) map[string]string
+		opaque bool
+	}{
+		{"JWKS discovered", func(*identitytest.Issuer) map[string]string { return nil }, false},
+		{"JWKS_URI", func(iss *identitytest.Issuer) map[string]string {
+			return map[string]string{"JWKS_URI": iss.JWKSURL()}
+		}, false},
+		{"OIDC_DISCOVERY", func(iss *identitytest.Issuer) map[string]string {
+			return map[string]string{"OIDC_DISCOVERY": iss.OpenIDConfigurationURL()}
+		}, false},
+		{"introspection", func(iss *identitytest.Issuer) map[string]string {
+			id, secret := iss.ClientCredentials()
+			return map[string]string{"INTROSPECTION_URL": iss.IntrospectionURL(), "INTROSPECTION_CLIENT_ID": id, "INTROSPECTION_CLIENT_SECRET": secret}
+		}, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			iss := identitytest.NewIssuer(t, identitytest.WithoutAuthorizationServerMetadata())
+			e := newTestEnvWith(t, iss, tt.env(iss))
+			opts := []identitytest.TokenOption{identitytest.Subject("alice"), identitytest.Audience(e.mcpURL), identitytest.Scopes("starter.whoami")}
+			tok := iss.Mint(t, opts...)
+			if tt.opaque {
+				tok = iss.MintOpaque(t, opts...)
+			}
+			e.tokens = append(e.tokens, tok)
+			res := callTool(t, e.connect(tok), "whoami", map[string]any{})
+			require.False(t, res.IsError, textOf(t, res))
+			require.Equal(t, "alice", structuredOf(t, res)["user"].(map[string]any)["sub"])
+			if tt.opaque {
+				require.Positive(t, iss.Introspections())
+			}
+		})
+	}
+}
+
+// TestStatelessMode runs tools with STATELESS=true, as replicas behind a
+// load balancer do.
+func TestStatelessMode(t *testing.T) {
+	e := newTestEnv(t, map[string]string{"STATELESS": "true"})
+	cs := e.connect(e.mint("alice", allScopes...))
+	require.Equal(t, "Echo: stateless", textOf(t, callTool(t, cs, "echo", map[string]any{"message": "stateless"})))
+	require.Contains(t, textOf(t, callTool(t, cs, "crmInit", map[string]any{})), "Welcome "+labelOf("alice"))
+	_, err := cs.CallTool(context.Background(), &mcp.CallToolParams{Name: "crmInit", Arguments: map[string]any{}})
+	require.NoError(t, err)
+	bob := e.connect(e.mint("bob", "starter.echo"))
+	_, err = bob.CallTool(context.Background(), &mcp.CallToolParams{Name: "crmInit", Arguments: map[string]any{}})
+	require.Error(t, err, "the step-up holds without sessions too")
+}
