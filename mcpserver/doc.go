@@ -22,13 +22,17 @@
 // point at the protected-resource metadata), a per-user rate limit, and a
 // look at the JSON-RPC body: a tools/call the caller's scopes do not allow
 // gets a real HTTP 403 with an insufficient_scope challenge, so that
-// clients step up. Only then does go-sdk see the request. Inside MCP,
+// clients step up (Config.StepUpIncludeGrantedScopes makes the challenge
+// name the scopes the caller holds too, for clients that replace theirs
+// with the challenge's). Only then does go-sdk see the request. Inside MCP,
 // tools/list shows each user only the tools they may call, and every call
 // is checked once more with the identity of the request that carried it.
 //
 // Sessions are bound to the user who opened them (issuer and subject);
-// another user's token on that session is refused. Stateless mode serves
-// several replicas behind a load balancer.
+// another user's token on that session is refused. With Config.EventStore,
+// a client resumes a lost stream (Last-Event-ID) within its session, so
+// only its user can. Stateless mode serves several replicas behind a load
+// balancer.
 //
 // The server publishes RFC 9728 protected-resource metadata computed from
 // configuration and the declared tools, never from request headers. It

@@ -24,8 +24,9 @@ const CodeInsufficientScope = -32030
 // against the tool's requirement before the call is dispatched (SPEC 10).
 // When a call lacks scopes it answers 403 with an insufficient_scope
 // challenge naming every scope the request's tool calls need (the union,
-// for a batch) and a JSON-RPC error body. Unknown tools and malformed
-// bodies pass: go-sdk answers them with its usual JSON-RPC errors.
+// for a batch; see also Config.StepUpIncludeGrantedScopes) and a JSON-RPC
+// error body. Unknown tools and malformed bodies pass: go-sdk answers them
+// with its usual JSON-RPC errors.
 //
 // The body is read into a pooled buffer and scanned in place
 // (peekMessages): nothing is decoded but the method and the tool name, and

@@ -71,8 +71,8 @@ type whoamiOut struct {
 
 // newDemo starts a demo server, stateful or stateless, and its issuer,
 // which is also the authorization server (identitytest's dev server) that
-// the protected-resource metadata names.
-func newDemo(t *testing.T, stateless bool) *demo {
+// the protected-resource metadata names. opts adjust the server's Config.
+func newDemo(t *testing.T, stateless bool, opts ...func(*mcpserver.Config)) *demo {
 	t.Helper()
 	// The listener first: PublicURL, and so the audience, must be known
 	// before the server is built.
@@ -105,7 +105,7 @@ func newDemo(t *testing.T, stateless bool) *demo {
 		SubjectKey: []byte("interop-test-subject-key-32bytes"),
 	})
 	require.NoError(t, err)
-	srv, err := mcpserver.New(mcpserver.Config{
+	cfg := mcpserver.Config{
 		Name:                 "idgate-demo",
 		Version:              "1.0.0",
 		PublicURL:            d.url,
@@ -114,7 +114,11 @@ func newDemo(t *testing.T, stateless bool) *demo {
 		Audit:                aud,
 		Stateless:            stateless,
 		Logger:               slog.New(slog.NewTextHandler(d.log, nil)),
-	})
+	}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	srv, err := mcpserver.New(cfg)
 	require.NoError(t, err)
 
 	mcpserver.AddTool(srv, &mcp.Tool{Name: "whoami", Description: "Who the server thinks you are."}, scopes.Public(),

@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/idgate/idgate/internal/interop"
+	"github.com/idgate/idgate/mcpserver"
 )
 
 // tsSpec is the input of ts-client.mjs.
@@ -182,8 +183,9 @@ func TestTypeScriptSDKClient(t *testing.T) {
 				lines := runTS(t, tsSpec{URL: d.url, Token: bob, Browser: b.srv.URL, Steps: []tsStep{
 					{Op: "call", Name: "salesSummary"},
 					{Op: "call", Name: "whoami"},
+					{Op: "call", Name: "echo", Args: map[string]any{"message": "hi"}},
 				}})
-				require.Len(t, lines, 3)
+				require.Len(t, lines, 4)
 				require.True(t, lines[0].OK, "connect: %s", lines[0].Error)
 
 				step := lines[1]
@@ -214,9 +216,81 @@ func TestTypeScriptSDKClient(t *testing.T) {
 				who := lines[2].call(t)
 				require.Equal(t, "bob", who.StructuredContent["subject"])
 				require.Contains(t, who.StructuredContent["scopes"], scopeSales)
+
+				// The SDK replaced bob's scopes with the challenge's: his
+				// new token lacks demo.echo, which he held before, and echo
+				// is refused now (the SDK's own recovery, a refresh, cannot
+				// add a scope). TestTypeScriptSDKStepUpKeepsScopes shows
+				// the option that avoids this.
+				require.Equal(t, []any{scopeSales}, who.StructuredContent["scopes"])
+				echo := lines[3]
+				require.False(t, echo.OK, "bob lost echo: %+v", echo)
+				echoPosts := mcpPosts(echo.HTTP, d.url)
+				require.NotEmpty(t, echoPosts)
+				for _, e := range echoPosts {
+					require.Equal(t, http.StatusForbidden, e.Status)
+					require.Equal(t, d.challenge403(scopeEcho), e.WWWAuthenticate)
+				}
 			})
 
 			d.requireNoTokenLogged(t, alice, bob, carol)
+		})
+	}
+}
+
+// TestTypeScriptSDKStepUpKeepsScopes drives the TypeScript SDK client
+// against a server with Config.StepUpIncludeGrantedScopes: the SDK
+// re-authorizes with exactly the challenge's scopes, which now include
+// what bob already held, so after one step-up his new token carries both
+// demo.echo and crm:read and he calls both tools without another sign-in.
+func TestTypeScriptSDKStepUpKeepsScopes(t *testing.T) {
+	for _, mode := range []struct {
+		name      string
+		stateless bool
+	}{{"stateful", false}, {"stateless", true}} {
+		t.Run(mode.name, func(t *testing.T) {
+			d := newDemo(t, mode.stateless, func(c *mcpserver.Config) { c.StepUpIncludeGrantedScopes = true })
+			bob := d.token(t, "bob", scopeEcho)
+			b := newBrowser(t, "bob")
+			lines := runTS(t, tsSpec{URL: d.url, Token: bob, Browser: b.srv.URL, Steps: []tsStep{
+				{Op: "call", Name: "salesSummary"},
+				{Op: "call", Name: "echo", Args: map[string]any{"message": "still here"}},
+				{Op: "call", Name: "salesSummary", Args: map[string]any{"quarter": "2026-Q3"}},
+				{Op: "call", Name: "whoami"},
+				{Op: "list"},
+			}})
+			require.Len(t, lines, 6)
+			require.True(t, lines[0].OK, "connect: %s", lines[0].Error)
+
+			// The step-up: a 403 asking for crm:read and what bob holds.
+			step := lines[1]
+			require.True(t, step.Reauthorized, "the SDK must have re-authorized: %+v", step)
+			posts := mcpPosts(step.HTTP, d.url)
+			require.Len(t, posts, 2, "the call, refused, then retried: %+v", step.HTTP)
+			require.Equal(t, http.StatusForbidden, posts[0].Status)
+			require.Equal(t, d.challenge403(scopeSales+" "+scopeEcho), posts[0].WWWAuthenticate)
+			auth := parseAuthorizationURL(t, d, step.Redirect)
+			require.Equal(t, scopeSales+" "+scopeEcho, auth.Get("scope"), "the SDK asks for the challenge's scopes")
+			require.Equal(t, http.StatusOK, posts[1].Status)
+			require.Equal(t, map[string]any{"user": "bob", "quarter": "2026-Q4", "total": float64(42)}, step.call(t).StructuredContent)
+
+			// Then both tools, with no other challenge or sign-in.
+			for _, l := range lines[2:] {
+				require.True(t, l.OK, "%s: %s", l.Op, l.Error)
+				require.False(t, l.Reauthorized, "%s needed another sign-in", l.Op)
+				for _, e := range mcpPosts(l.HTTP, d.url) {
+					require.Equal(t, http.StatusOK, e.Status, "%s: %+v", l.Op, e)
+				}
+			}
+			require.Equal(t, map[string]any{"message": "still here", "user": "bob"}, lines[2].call(t).StructuredContent)
+			require.Equal(t, map[string]any{"user": "bob", "quarter": "2026-Q3", "total": float64(42)}, lines[3].call(t).StructuredContent)
+			who := lines[4].call(t)
+			require.Equal(t, "bob", who.StructuredContent["subject"])
+			require.Equal(t, []any{scopeSales, scopeEcho}, who.StructuredContent["scopes"], "the new token carries both")
+			require.Equal(t, []string{"echo", "salesSummary", "whoami"}, lines[5].toolNames(t))
+			require.Len(t, b.visited(), 1, "one sign-in in all")
+
+			d.requireNoTokenLogged(t, bob)
 		})
 	}
 }
