@@ -44,9 +44,9 @@ type app struct {
 	handler       http.Handler
 }
 
-// newApp builds the starter from cfg: it opens the store, sets up the
-// verifier of the users' tokens, the backend (in process unless
-// DEMO_API_URL says otherwise) and the MCP server with the ten tools.
+// newApp builds the starter from cfg: it sets up the verifier of the users'
+// tokens, the backend (in process, on the store openStore opens, unless
+// DEMO_API_URL names another) and the MCP server with the ten tools.
 // Close releases what it opened.
 func newApp(ctx context.Context, cfg *config, log *slog.Logger) (_ *app, err error) {
 	a := &app{cfg: cfg, log: log, tools: map[string]*starterTool{}, closeVerifier: func() {}}
@@ -66,8 +66,10 @@ func newApp(ctx context.Context, cfg *config, log *slog.Logger) (_ *app, err err
 	if a.limits, err = newRateLimitStore(cfg); err != nil {
 		return nil, err
 	}
-	if a.store, err = openStore(ctx, cfg); err != nil {
-		return nil, err
+	if cfg.DemoAPIURL == "" { // the in-process backend keeps the data
+		if a.store, err = openStore(ctx, cfg); err != nil {
+			return nil, err
+		}
 	}
 	if a.verifier, a.closeVerifier, err = newUserVerifier(ctx, cfg); err != nil {
 		return nil, err
@@ -82,7 +84,7 @@ func newApp(ctx context.Context, cfg *config, log *slog.Logger) (_ *app, err err
 		AuthorizationServers: []string{cfg.Issuer},
 		Verifier:             a.verifier,
 		Audit:                a.auditor,
-		RateLimit:            mcpserver.RateLimitConfig{User: userLimit(cfg), Store: a.limits},
+		RateLimit:            mcpserver.RateLimitConfig{User: userLimit(cfg), Store: a.limits, TrustedProxies: cfg.TrustedProxies},
 		Stateless:            cfg.Stateless,
 		AllowedOrigins:       cfg.AppOrigins,
 		DebugToken:           true,

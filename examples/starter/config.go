@@ -97,6 +97,10 @@ type config struct {
 	// start-up.
 	SigningKeyFile string
 
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For is
+	// believed for the per-address rate limit (TRUSTED_PROXIES, CIDRs).
+	// Default none: the peer address counts.
+	TrustedProxies []netip.Prefix
 	// RatePerMin is each user's request budget per minute
 	// (RATE_LIMIT_PER_MIN). Default (0): mcpserver.DefaultUserRate.
 	RatePerMin int
@@ -302,6 +306,17 @@ func loadConfig(env map[string]string, dev bool) (*config, []string, error) {
 	}
 
 	// Limits.
+	for _, p := range splitList(env["TRUSTED_PROXIES"]) {
+		prefix, err := netip.ParsePrefix(p)
+		if err != nil {
+			addr, aerr := netip.ParseAddr(p)
+			if aerr != nil {
+				return nil, nil, errf("TRUSTED_PROXIES", "has %q, which is not a network: list CIDRs separated by commas (e.g. TRUSTED_PROXIES=10.0.0.0/8,169.254.0.0/16)", p)
+			}
+			prefix = netip.PrefixFrom(addr, addr.BitLen())
+		}
+		c.TrustedProxies = append(c.TrustedProxies, prefix.Masked())
+	}
 	if r := get("RATE_LIMIT_PER_MIN"); r != "" {
 		n, err := strconv.Atoi(r)
 		if err != nil || n < 1 || n > maxRatePerMin {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -61,6 +62,7 @@ func TestConfigErrors(t *testing.T) {
 		{name: "signing key missing", set: map[string]string{"GATEWAY_SIGNING_KEY_FILE": badKey}, want: "GATEWAY_SIGNING_KEY_FILE cannot be read: no such file or directory…"},
 		{name: "rate limit zero", set: map[string]string{"RATE_LIMIT_PER_MIN": "0"}, want: "RATE_LIMIT_PER_MIN must be a whole number of requests per user per minute from 1 to 1000000 (e.g. RATE_LIMIT_PER_MIN=600)"},
 		{name: "rate limit not a number", set: map[string]string{"RATE_LIMIT_PER_MIN": "lots"}, want: "RATE_LIMIT_PER_MIN must be a whole number of requests per user per minute from 1 to 1000000 (e.g. RATE_LIMIT_PER_MIN=600)"},
+		{name: "trusted proxy not a network", set: map[string]string{"TRUSTED_PROXIES": "10.0.0.0/8, gateway"}, want: `TRUSTED_PROXIES has "gateway", which is not a network: list CIDRs separated by commas (e.g. TRUSTED_PROXIES=10.0.0.0/8,169.254.0.0/16)`},
 		{name: "STATELESS not a boolean", set: map[string]string{"STATELESS": "maybe"}, want: "STATELESS must be true or false (e.g. STATELESS=true)"},
 		{name: "DEBUG not a boolean", set: map[string]string{"DEBUG": "verbose"}, want: "DEBUG must be true or false (e.g. DEBUG=true)"},
 		{name: "dev on all interfaces", dev: true, set: map[string]string{"HOST": "0.0.0.0"}, want: `HOST is "0.0.0.0", but -dev only listens on a loopback address…`},
@@ -124,7 +126,7 @@ func TestConfigValid(t *testing.T) {
 				"APP_ORIGIN": "https://a.example.com, http://localhost:5173", "STATELESS": "TRUE", "DEBUG": "1",
 				"USER_HASH_SALT": "another-salt-of-16+", "RATE_LIMIT_PER_MIN": "120", "PORT": "0", "HOST": "::",
 				"DEMO_API_URL": "http://demo-api:4000/demo", "GATEWAY_SIGNING_KEY_FILE": keyFile,
-				"OIDC_DISCOVERY": "/.well-known/openid-configuration",
+				"OIDC_DISCOVERY": "/.well-known/openid-configuration", "TRUSTED_PROXIES": "10.1.2.3/8, 192.0.2.7",
 			}),
 			check: func(t *testing.T, c *config, w []string) {
 				require.Equal(t, []string{"https://mcp.example.com/mcp", "api://mcp"}, c.Audiences)
@@ -137,6 +139,7 @@ func TestConfigValid(t *testing.T) {
 				require.Equal(t, 0, c.Port)
 				require.Equal(t, "http://demo-api:4000/demo/", c.DemoAPIURL)
 				require.Equal(t, "https://tenant.us.auth0.com/.well-known/openid-configuration", c.OIDCDiscovery, "relative to the issuer")
+				require.Equal(t, []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("192.0.2.7/32")}, c.TrustedProxies)
 				require.Len(t, w, 1)
 				require.Contains(t, w[0], "offline_access")
 			},
