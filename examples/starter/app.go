@@ -83,13 +83,16 @@ func newApp(ctx context.Context, cfg *config, log *slog.Logger) (_ *app, err err
 		PublicURL:            cfg.PublicURL,
 		AuthorizationServers: []string{cfg.Issuer},
 		Verifier:             a.verifier,
-		Audit:                a.auditor,
-		RateLimit:            mcpserver.RateLimitConfig{User: userLimit(cfg), Store: a.limits, TrustedProxies: cfg.TrustedProxies},
-		Stateless:            cfg.Stateless,
-		AllowedOrigins:       cfg.AppOrigins,
-		DebugToken:           true,
-		Logger:               log,
-		ServerOptions:        &mcp.ServerOptions{Instructions: instructions},
+		// A client that re-authorizes with exactly the challenge's scopes
+		// (the TypeScript SDK does) keeps the tools it could call.
+		StepUpIncludeGrantedScopes: true,
+		Audit:                      a.auditor,
+		RateLimit:                  mcpserver.RateLimitConfig{User: userLimit(cfg), Store: a.limits, TrustedProxies: cfg.TrustedProxies},
+		Stateless:                  cfg.Stateless,
+		AllowedOrigins:             cfg.AppOrigins,
+		DebugToken:                 true,
+		Logger:                     log,
+		ServerOptions:              &mcp.ServerOptions{Instructions: instructions},
 	})
 	if err != nil {
 		return nil, err

@@ -268,7 +268,10 @@ func TestToolsListFilteredPerUser(t *testing.T) {
 
 // TestScopeStepUp checks that a tool whose scope the token lacks gets a real
 // HTTP 403 with an insufficient_scope challenge naming that scope (which
-// makes MCP clients re-authorize), over go-sdk's client and on the wire.
+// makes MCP clients re-authorize), over go-sdk's client and on the wire. The
+// challenge also names the scopes the token already has
+// (StepUpIncludeGrantedScopes), so that a client that asks for exactly the
+// challenge's scopes keeps the tools it could call.
 func TestScopeStepUp(t *testing.T) {
 	e := newTestEnv(t, nil)
 	tok := e.mint("bob", "starter.whoami", "starter.echo")
@@ -278,10 +281,10 @@ func TestScopeStepUp(t *testing.T) {
 		args  map[string]any
 		scope string
 	}{
-		{"crmInit", map[string]any{}, "starter.crm"},
-		{"crmGetSalesSummary", map[string]any{"year": 2025, "quarter": 1}, "starter.crm"},
-		{"addNote", map[string]any{"text": "x"}, "starter.notes"},
-		{"listMyNotes", map[string]any{}, "starter.notes"},
+		{"crmInit", map[string]any{}, "starter.crm starter.echo starter.whoami"},
+		{"crmGetSalesSummary", map[string]any{"year": 2025, "quarter": 1}, "starter.crm starter.echo starter.whoami"},
+		{"addNote", map[string]any{"text": "x"}, "starter.echo starter.notes starter.whoami"},
+		{"listMyNotes", map[string]any{}, "starter.echo starter.notes starter.whoami"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.tool, func(t *testing.T) {
