@@ -112,3 +112,65 @@ func Example() {
 	// {"quarter":"Q4","total":42,"user":"alice"}
 	// 403 Bearer resource_metadata="https://mcp.example.com/.well-known/oauth-protected-resource/mcp", scope="crm:read", error="insufficient_scope"
 }
+
+// Options for clients in the field: resumable SSE streams, and step-up
+// challenges that also name the scopes the caller holds, for clients (such
+// as the TypeScript SDK 1.32) that re-authorize with exactly the
+// challenge's scopes and would otherwise drop the ones they had.
+func ExampleConfig_clientCompatibility() {
+	iss, err := identitytest.StartIssuer()
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer iss.Close()
+	v, err := identity.NewJWTVerifier(context.Background(), identity.JWTConfig{
+		Issuer:    iss.URL(),
+		Audiences: []string{"https://mcp.example.com/mcp"},
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer v.Close()
+	srv, err := mcpserver.New(mcpserver.Config{
+		Name:                       "crm",
+		PublicURL:                  "https://mcp.example.com/mcp",
+		AuthorizationServers:       []string{iss.URL()},
+		Verifier:                   v,
+		EventStore:                 mcp.NewMemoryEventStore(nil),
+		StepUpIncludeGrantedScopes: true,
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	type none struct{}
+	for _, tool := range []struct{ name, scope string }{{"salesSummary", "crm:read"}, {"notes", "notes:read"}} {
+		mcpserver.AddTool(srv, &mcp.Tool{Name: tool.name}, scopes.All(tool.scope),
+			func(context.Context, *mcp.CallToolRequest, none) (*mcp.CallToolResult, any, error) {
+				return &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: "ok"}}}, nil, nil
+			})
+	}
+	hs := httptest.NewServer(srv.Handler())
+	defer hs.Close()
+
+	// Bob holds notes:read and calls salesSummary: the challenge asks for
+	// crm:read and keeps notes:read (never a scope the server does not
+	// advertise, such as email).
+	bob, err := iss.MintToken(identitytest.Subject("bob"), identitytest.Scopes("notes:read", "email"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	req, _ := http.NewRequest(http.MethodPost, hs.URL+"/mcp", strings.NewReader(
+		`{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"salesSummary","arguments":{}}}`))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "application/json, text/event-stream")
+	req.Header.Set("Authorization", "Bearer "+bob)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		log.Fatal(err)
+	}
+	resp.Body.Close()
+	fmt.Println(resp.StatusCode, resp.Header.Get("WWW-Authenticate"))
+
+	// Output:
+	// 403 Bearer resource_metadata="https://mcp.example.com/.well-known/oauth-protected-resource/mcp", scope="crm:read notes:read", error="insufficient_scope"
+}
