@@ -15,9 +15,13 @@ import (
 	"testing"
 	"time"
 
+	sdkauth "github.com/modelcontextprotocol/go-sdk/auth"
 	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
+	"github.com/modelcontextprotocol/go-sdk/oauthex"
 	"github.com/stretchr/testify/require"
+
+	"github.com/idgate/idgate/identity/identitytest"
 )
 
 // running is the starter command run in process by startRun.
@@ -323,3 +327,61 @@ func newHTTPServer(t *testing.T, h http.Handler) string {
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
+
+// TestDevModeOAuthClient has go-sdk's own OAuth client sign in to -dev
+// mode the whole way, a person "clicking" the sign-in page: 401 →
+// protected-resource metadata → dynamic registration → authorization with
+// PKCE → token → whoami shows the chosen user; then a tool whose scope was
+// not granted → 403 step-up → a second sign-in → the call succeeds.
+func TestDevModeOAuthClient(t *testing.T) {
+	env := map[string]string{"PORT": "0", "CRM_DB_PATH": filepath.Join(t.TempDir(), "crm.sqlite")}
+	r := startRun(t, "starter: ready", []string{"-dev"}, env)
+
+	var signIns []string // the scopes asked for at each sign-in
+	handler, err := sdkauth.NewAuthorizationCodeHandler(&sdkauth.AuthorizationCodeHandlerConfig{
+		DynamicClientRegistrationConfig: &sdkauth.DynamicClientRegistrationConfig{
+			Metadata: &oauthex.ClientRegistrationMetadata{
+				RedirectURIs: []string{"http://127.0.0.1:49152/callback"},
+				ClientName:   "go-sdk test client",
+			},
+		},
+		AuthorizationCodeFetcher: func(ctx context.Context, args *sdkauth.AuthorizationArgs) (*sdkauth.AuthorizationResult, error) {
+			u, err := url.Parse(args.URL)
+			if err != nil {
+				return nil, err
+			}
+			asked := u.Query().Get("scope")
+			signIns = append(signIns, asked)
+			grant := []string{"starter.whoami"} // the first time, bob grants whoami only
+			if len(signIns) > 1 {
+				grant = strings.Fields(asked) // then whatever is asked
+			}
+			loc, err := identitytest.SignIn(ctx, nil, args.URL, "bob", grant...)
+			if err != nil {
+				return nil, err
+			}
+			q := loc.Query()
+			return &sdkauth.AuthorizationResult{Code: q.Get("code"), State: q.Get("state"), Iss: q.Get("iss")}, nil
+		},
+	})
+	require.NoError(t, err)
+	client := mcp.NewClient(&mcp.Implementation{Name: "go-sdk-client", Version: "1"}, nil)
+	cs, err := client.Connect(t.Context(), &mcp.StreamableClientTransport{Endpoint: r.ready["mcp"], OAuthHandler: handler, MaxRetries: -1}, nil)
+	require.NoError(t, err)
+	defer cs.Close()
+
+	res := callTool(t, cs, "whoami", map[string]any{})
+	require.Equal(t, "✅ Verified OAuth JWT for bob@example.com (expires in ~60 min)", textOf(t, res))
+	require.Len(t, signIns, 1)
+
+	res = callTool(t, cs, "crmInit", map[string]any{})
+	require.False(t, res.IsError, textOf(t, res))
+	require.Contains(t, textOf(t, res), "Welcome user-")
+	require.Len(t, signIns, 2, "one step-up sign-in")
+	require.Contains(t, strings.Fields(signIns[1]), "starter.crm")
+	require.Contains(t, strings.Fields(signIns[1]), "starter.whoami", "the challenge kept the granted scope")
+
+	res = callTool(t, cs, "whoami", map[string]any{})
+	require.False(t, res.IsError, "whoami still works after the step-up")
+	require.Len(t, signIns, 2)
+}
