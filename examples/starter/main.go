@@ -25,6 +25,9 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	// The first signal starts a graceful shutdown; a second one ends the
+	// process at once.
+	context.AfterFunc(ctx, stop)
 	env, err := environment(os.Environ(), ".env")
 	if err == nil {
 		err = run(ctx, os.Args[1:], env, os.Stdout, os.Stderr)
