@@ -1,10 +1,17 @@
 package main
 
 import (
+	"encoding/base64"
+	"encoding/json"
+	"io"
+	"net/http"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/idgate/idgate/identity/identitytest"
 )
 
 // TestRoutes checks the public routes besides the tools: service
@@ -90,3 +97,58 @@ func TestExtraScopesAdvertised(t *testing.T) {
 
 // sortStrings sorts s in place.
 func sortStrings(s []string) { slices.Sort(s) }
+
+// TestBackendNeverGetsTheUserToken checks SPEC 22 at the wire: what reaches
+// the backend is a short-lived token the gateway signed for the backend
+// alone, never the user's token.
+func TestBackendNeverGetsTheUserToken(t *testing.T) {
+	got := make(chan string, 1)
+	backend := newHTTPServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got <- r.Header.Get("Authorization")
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"ok":true,"message":"hi","summary":"Echo: hi"}`)
+	}))
+	e := newTestEnv(t, map[string]string{"DEMO_API_URL": backend + "/demo/"})
+	tok := e.iss.Mint(t, identitytest.Subject("alice"), identitytest.Audience(e.mcpURL),
+		identitytest.Scopes("starter.echo", "admin"), identitytest.Email("alice@example.com"))
+	e.tokens = append(e.tokens, tok)
+	r := e.do("POST", "/tools/echo", `{"message":"hi"}`, auth(tok)...)
+	require.Equal(t, 200, r.status, r.raw)
+
+	authz := <-got
+	bt, ok := strings.CutPrefix(authz, "Bearer ")
+	require.True(t, ok, authz)
+	require.NotEqual(t, tok, bt)
+	parts := strings.Split(bt, ".")
+	require.Len(t, parts, 3)
+	var header, claims map[string]any
+	for i, v := range []*map[string]any{&header, &claims} {
+		b, err := base64.RawURLEncoding.DecodeString(parts[i])
+		require.NoError(t, err)
+		require.NoError(t, json.Unmarshal(b, v))
+	}
+	require.Equal(t, "at+jwt", header["typ"])
+	require.Equal(t, e.mcpURL, claims["iss"], "issued by the gateway")
+	require.Equal(t, backend+"/demo/", claims["aud"], "for the backend alone")
+	require.Equal(t, "alice", claims["sub"])
+	require.Equal(t, "starter.echo", claims["scope"], "only the tools' scopes the user holds")
+	require.Equal(t, 60.0, claims["exp"].(float64)-claims["iat"].(float64))
+	require.Equal(t, e.iss.URL(), claims["user_iss"])
+	require.Equal(t, e.mcpURL, claims["user_aud"])
+	require.Equal(t, "alice@example.com", claims["email"])
+}
+
+// TestMCPOriginPolicy checks SPEC 25 on the MCP endpoint: an Origin that is
+// present and not allowed gets 403 even with a valid token; APP_ORIGIN's
+// is served.
+func TestMCPOriginPolicy(t *testing.T) {
+	e := newTestEnv(t, map[string]string{"APP_ORIGIN": "https://app.example.com"})
+	tok := e.mint("alice", allScopes...)
+	init := `{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}`
+	hdr := append(auth(tok), "Accept", "application/json, text/event-stream")
+	r := e.do("POST", "/mcp", init, append(hdr, "Origin", "https://evil.example")...)
+	require.Equal(t, 403, r.status, r.raw)
+	r = e.do("POST", "/mcp", init, append(hdr, "Origin", "https://app.example.com")...)
+	require.Equal(t, 200, r.status, r.raw)
+	require.Equal(t, "https://app.example.com", r.header.Get("Access-Control-Allow-Origin"))
+}
