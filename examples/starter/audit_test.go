@@ -25,6 +25,8 @@ func TestAuditEvents(t *testing.T) {
 	require.Equal(t, 403, r.status, r.raw)
 	cs := e.connect(tok)
 	callTool(t, cs, "whoami", map[string]any{})
+	cs.Close()
+	e.srv.Close() // waits for every request to finish, and so for its event
 
 	m := hmac.New(sha256.New, []byte(auditSalt))
 	m.Write([]byte("alice-subject"))
