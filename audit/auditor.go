@@ -6,8 +6,10 @@ import (
 	"encoding/hex"
 	"fmt"
 	"hash"
+	"hash/maphash"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 )
 
 // MinSubjectKeyLen is the shortest SubjectKey New accepts, in bytes.
@@ -62,7 +64,18 @@ type Auditor struct {
 	skipPaths []string
 	maxArgs   int
 	hashers   sync.Pool // of *subjectHasher
+	// recent remembers the hashes of recent subjects (a server sees the
+	// same users again and again): a direct-mapped table indexed by a
+	// hash of the subject, read and written without locks.
+	recent     [recentSubjects]atomic.Pointer[hashedSubject]
+	recentSeed maphash.Seed
 }
+
+// recentSubjects is the number of slots of Auditor.recent.
+const recentSubjects = 256
+
+// hashedSubject is a subject and its keyed hash.
+type hashedSubject struct{ subject, hash string }
 
 // subjectHasher is an HMAC-SHA256 keyed with SubjectKey and its buffers,
 // reused through Auditor.hashers so that hashing allocates only the result.
@@ -79,11 +92,12 @@ func New(cfg Config) (*Auditor, error) {
 		return nil, fmt.Errorf("audit: Config.SubjectKey must be at least %d bytes (got %d); set it to a secret of 32 random bytes", MinSubjectKeyLen, len(cfg.SubjectKey))
 	}
 	a := &Auditor{
-		logger:    cfg.Logger,
-		message:   cfg.Message,
-		level:     cfg.Level,
-		skipPaths: append([]string(nil), cfg.SkipPaths...),
-		maxArgs:   cfg.MaxArgsBytes,
+		logger:     cfg.Logger,
+		message:    cfg.Message,
+		level:      cfg.Level,
+		skipPaths:  append([]string(nil), cfg.SkipPaths...),
+		maxArgs:    cfg.MaxArgsBytes,
+		recentSeed: maphash.MakeSeed(),
 	}
 	if a.logger == nil {
 		a.logger = slog.Default()
@@ -103,11 +117,29 @@ func New(cfg Config) (*Auditor, error) {
 
 // HashSubject returns the keyed hash under which the subject sub is written:
 // the first 16 bytes of HMAC-SHA256(SubjectKey, sub) as 32 lower-case hex
-// digits. It is stable for a given key and "" for an empty sub.
+// digits. It is stable for a given key and "" for an empty sub. The hashes
+// of recently seen subjects are remembered: hashing a subject again costs
+// a table lookup and no allocation.
 func (a *Auditor) HashSubject(sub string) string {
 	if sub == "" {
 		return ""
 	}
+	slot := &a.recent[maphash.String(a.recentSeed, sub)%recentSubjects]
+	if r := slot.Load(); r != nil && r.subject == sub {
+		return r.hash
+	}
+	hash := a.hashSubject(sub)
+	if len(sub) <= maxRememberedSubject {
+		slot.Store(&hashedSubject{subject: sub, hash: hash})
+	}
+	return hash
+}
+
+// maxRememberedSubject is the longest subject HashSubject remembers.
+const maxRememberedSubject = 256
+
+// hashSubject computes the keyed hash of sub.
+func (a *Auditor) hashSubject(sub string) string {
 	h := a.hashers.Get().(*subjectHasher)
 	h.mac.Reset()
 	h.in = append(h.in[:0], sub...)
