@@ -196,3 +196,27 @@ func errorsIsOne(err error, targets ...error) bool {
 	}
 	return false
 }
+
+// isB64TokenChar agrees with the RFC 6750 grammar on every byte.
+func TestB64TokenChars(t *testing.T) {
+	for c := 0; c < 256; c++ {
+		want := 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.ContainsRune("-._~+/", rune(c))
+		r := httptest.NewRequest(http.MethodGet, "/", nil)
+		r.Header.Set("Authorization", "Bearer a"+string([]byte{byte(c)})+"b")
+		_, err := identity.BearerToken(r)
+		require.Equal(t, want, err == nil, "byte %#x", c)
+	}
+}
+
+// BenchmarkBearerTokenLong is BenchmarkBearerToken with a typical RS256
+// access token of 900 bytes, the size the load harness sends.
+func BenchmarkBearerTokenLong(b *testing.B) {
+	r := httptest.NewRequest(http.MethodPost, "/mcp", nil)
+	r.Header.Set("Authorization", "Bearer eyJhbGciOiJSUzI1NiJ9."+strings.Repeat("eyJzdWIiOiJhbGljZSJ9", 30)+"."+strings.Repeat("c2lnbmF0dXJl", 30))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := identity.BearerToken(r); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -55,10 +55,11 @@ func (l *limiter) allow(w http.ResponseWriter, r *http.Request, key string, limi
 		writeError(w, http.StatusServiceUnavailable, "rate limiter unavailable")
 		return false
 	}
+	// Canonical keys set directly: Header.Set would canonicalise
+	// "RateLimit" into a new string on every request.
 	h := w.Header()
-	h.Set("RateLimit-Policy", policy)
-	h.Set("RateLimit", "limit="+strconv.Itoa(limit.Rate)+", remaining="+strconv.Itoa(res.Remaining)+
-		", reset="+strconv.Itoa(ceilSeconds(res.Reset)))
+	h[headerRateLimitPolicy] = []string{policy}
+	h[headerRateLimit] = []string{rateLimitValue(limit.Rate, res.Remaining, ceilSeconds(res.Reset))}
 	if res.Allowed {
 		return true
 	}
@@ -66,6 +67,28 @@ func (l *limiter) allow(w http.ResponseWriter, r *http.Request, key string, limi
 	audit.EntryFrom(r.Context()).SetDecision(audit.RateLimited, kind+"_rate_limited")
 	writeError(w, http.StatusTooManyRequests, "rate limit exceeded")
 	return false
+}
+
+// Header keys of the rate limit, in canonical form (the IETF draft writes
+// them "RateLimit" and "RateLimit-Policy"; header names are
+// case-insensitive).
+const (
+	headerRateLimit       = "Ratelimit"
+	headerRateLimitPolicy = "Ratelimit-Policy"
+)
+
+// rateLimitValue renders the RateLimit header value
+// "limit=<limit>, remaining=<remaining>, reset=<seconds>" with one
+// allocation.
+func rateLimitValue(limit, remaining, reset int) string {
+	var buf [80]byte
+	b := append(buf[:0], "limit="...)
+	b = strconv.AppendInt(b, int64(limit), 10)
+	b = append(b, ", remaining="...)
+	b = strconv.AppendInt(b, int64(remaining), 10)
+	b = append(b, ", reset="...)
+	b = strconv.AppendInt(b, int64(reset), 10)
+	return string(b)
 }
 
 // ceilSeconds rounds d up to whole seconds.

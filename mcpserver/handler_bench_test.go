@@ -1,0 +1,140 @@
+package mcpserver_test
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/idgate/idgate/audit"
+	"github.com/idgate/idgate/identity/identitytest"
+	"github.com/idgate/idgate/mcpserver"
+	"github.com/idgate/idgate/scopes"
+)
+
+type echoIn struct {
+	Message string `json:"message"`
+}
+
+func echoTool(_ context.Context, _ *mcp.CallToolRequest, in echoIn) (*mcp.CallToolResult, any, error) {
+	return &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: "Echo: " + in.Message}}}, nil, nil
+}
+
+const benchEchoCall = `{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"echo","arguments":{"message":"hello"}}}`
+
+// handlerCall returns a function that serves one tools/call echo on h
+// directly (no network, no client: the figures are the server's own work),
+// on a session opened first when stateful.
+func handlerCall(b *testing.B, h http.Handler, token string, stateful bool) func() {
+	sid := ""
+	serve := func(body string) *httptest.ResponseRecorder {
+		r := httptest.NewRequest(http.MethodPost, "/mcp", strings.NewReader(body))
+		r.Header.Set("Content-Type", "application/json")
+		r.Header.Set("Accept", "application/json, text/event-stream")
+		r.Header.Set("Mcp-Protocol-Version", "2025-06-18")
+		if token != "" {
+			r.Header.Set("Authorization", "Bearer "+token)
+		}
+		if sid != "" {
+			r.Header.Set("Mcp-Session-Id", sid)
+		}
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		return w
+	}
+	if stateful {
+		sid = serve(initializeBody).Header().Get("Mcp-Session-Id")
+		if sid == "" {
+			b.Fatal("no session")
+		}
+		serve(initializedMsg)
+	}
+	return func() {
+		w := serve(benchEchoCall)
+		if w.Code != http.StatusOK || !strings.Contains(w.Body.String(), "Echo: hello") {
+			b.Fatalf("status %d: %s", w.Code, w.Body)
+		}
+	}
+}
+
+// BenchmarkHandler serves one tools/call echo through Server.Handler
+// without a network or a client, so that ns/op is the server's CPU per
+// call: "chain" is the whole idgate chain (audit to a JSON handler on
+// io.Discard, Origin policy, body limit, both rate limits, JWT verification
+// with the token cached, step-up check, session binding); "noauth" the
+// same server with InsecureDisableAuth and neither audit nor rate limits;
+// "gosdk" go-sdk's handler alone. The chain's cost is chain − noauth.
+func BenchmarkHandler(b *testing.B) {
+	iss := identitytest.NewIssuer(b)
+	token := iss.Mint(b, identitytest.Subject("alice"), identitytest.Scopes("echo"))
+	chain := func(b *testing.B, stateless bool) http.Handler {
+		aud, err := audit.New(audit.Config{Logger: slog.New(slog.NewJSONHandler(discard{}, nil)), SubjectKey: []byte("0123456789abcdef0123456789abcdef")})
+		if err != nil {
+			b.Fatal(err)
+		}
+		srv, err := mcpserver.New(mcpserver.Config{
+			Name: "bench", PublicURL: publicURL, AuthorizationServers: []string{iss.URL()},
+			Verifier: newVerifier(b, iss), Audit: aud, Stateless: stateless,
+			Logger: slog.New(slog.DiscardHandler),
+			RateLimit: mcpserver.RateLimitConfig{
+				User: mcpserver.Limit{Rate: 1 << 30, Period: time.Minute},
+				IP:   mcpserver.Limit{Rate: 1 << 30, Period: time.Minute},
+			},
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+		mcpserver.AddTool(srv, &mcp.Tool{Name: "echo"}, scopes.All("echo"), echoTool)
+		return srv.Handler()
+	}
+	noauth := func(b *testing.B, stateless bool) http.Handler {
+		srv, err := mcpserver.New(mcpserver.Config{
+			Name: "bench", PublicURL: publicURL, InsecureDisableAuth: true, Stateless: stateless,
+			RateLimit: mcpserver.RateLimitConfig{Disabled: true},
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+		mcpserver.AddTool(srv, &mcp.Tool{Name: "echo"}, scopes.Public(), echoTool)
+		return srv.Handler()
+	}
+	gosdk := func(_ *testing.B, stateless bool) http.Handler {
+		s := mcp.NewServer(&mcp.Implementation{Name: "bench", Version: "1"}, nil)
+		mcp.AddTool(s, &mcp.Tool{Name: "echo"}, echoTool)
+		return mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return s }, &mcp.StreamableHTTPOptions{Stateless: stateless})
+	}
+	for _, mode := range []struct {
+		name      string
+		stateless bool
+	}{{"stateful", false}, {"stateless", true}} {
+		for _, bc := range []struct {
+			name  string
+			h     func(*testing.B, bool) http.Handler
+			token string
+		}{
+			{"chain", chain, token},
+			{"noauth", noauth, ""},
+			{"gosdk", gosdk, ""},
+		} {
+			b.Run(mode.name+"/"+bc.name, func(b *testing.B) {
+				call := handlerCall(b, bc.h(b, mode.stateless), bc.token, !mode.stateless)
+				call() // warm the verifier's caches
+				b.ReportAllocs()
+				for b.Loop() {
+					call()
+				}
+			})
+		}
+	}
+}
+
+// discard is an io.Writer that keeps nothing (a type of its own, so that
+// slog cannot tell it from a file).
+type discard struct{}
+
+func (discard) Write(p []byte) (int, error) { return len(p), nil }
