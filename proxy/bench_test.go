@@ -6,6 +6,7 @@ import (
 	"crypto/elliptic"
 	"net/http"
 	"testing"
+	"time"
 
 	"github.com/idgate/idgate/proxy"
 )
@@ -27,17 +28,22 @@ func BenchmarkForward(b *testing.B) {
 	}
 }
 
+// BenchmarkSignerApply mints a token per call with each key type, and
+// ("reuse") sends again a token minted for the same identity
+// (SignerConfig.ReuseFor).
 func BenchmarkSignerApply(b *testing.B) {
 	for _, k := range []struct {
-		name string
-		key  crypto.Signer
+		name  string
+		key   crypto.Signer
+		reuse time.Duration
 	}{
-		{"EdDSA", edKey(b)},
-		{"ES256", ecKey(b, elliptic.P256())},
-		{"RS256", testRSAKey(b)},
+		{"EdDSA", edKey(b), 0},
+		{"ES256", ecKey(b, elliptic.P256()), 0},
+		{"RS256", testRSAKey(b), 0},
+		{"ES256 reuse", ecKey(b, elliptic.P256()), 30 * time.Second},
 	} {
 		b.Run(k.name, func(b *testing.B) {
-			s, err := proxy.NewSigner(proxy.SignerConfig{Issuer: gatewayIssuer, Audience: crmAudience, Key: k.key, CopyClaims: []string{"email"}})
+			s, err := proxy.NewSigner(proxy.SignerConfig{Issuer: gatewayIssuer, Audience: crmAudience, Key: k.key, CopyClaims: []string{"email"}, ReuseFor: k.reuse})
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -8,3 +8,14 @@ func (e *Exchange) SetClock(now func() time.Time) { e.now = now }
 
 // CacheLen returns how many exchanged tokens e keeps.
 func (e *Exchange) CacheLen() int { return e.cache.len() }
+
+// SetClock makes s read the time from now.
+func (s *Signer) SetClock(now func() time.Time) { s.now = now }
+
+// ReuseLen returns how many minted tokens s keeps for reuse.
+func (s *Signer) ReuseLen() int {
+	if s.reuse == nil {
+		return 0
+	}
+	return s.reuse.len()
+}

@@ -64,6 +64,22 @@ type SignerConfig struct {
 	// Scopes limits the "scope" claim: the token carries the user's scopes
 	// (id.Scopes) that are also in this list. Empty: all the user's scopes.
 	Scopes []string
+	// ReuseFor, when positive, lets the Signer send a token it minted for
+	// an identity again, to the calls made for that same identity during
+	// ReuseFor after minting, instead of signing a new one per call. "The
+	// same identity" is the same *identity.Identity: a verifier with a
+	// token cache (identity.NewJWTVerifier's default) returns the same one
+	// for every request carrying the same user token, and a new token of
+	// the user's is a new identity. A reused token costs a map lookup
+	// instead of a signature, and the backend's own verifier answers it
+	// from its token cache instead of checking a signature again. ReuseFor
+	// must be at most half of TTL, so that a token sent is always valid for
+	// at least TTL-ReuseFor more. With it, Claims must depend on the
+	// identity only, and tokens reused share their jti: leave ReuseFor at
+	// zero for a backend that refuses a jti it has seen. At most
+	// SignerReuseMaxEntries tokens are kept. Default 0: a new token for
+	// every call.
+	ReuseFor time.Duration
 	// Claims, when set, is called for every token and returns further
 	// claims to put in it, such as facts about the user's own token that
 	// the backend should see ("user_iss", "user_exp"). It must not return
@@ -96,6 +112,7 @@ type Signer struct {
 	scopes   scopes.Set // empty: no filter
 	jwks     []byte
 	now      func() time.Time
+	reuse    *mintedTokens // nil: a token per call
 }
 
 // algorithm is a JWS algorithm and how to produce it with a crypto.Signer.
@@ -119,6 +136,9 @@ func NewSigner(cfg SignerConfig) (*Signer, error) {
 	ttl := cmp.Or(cfg.TTL, DefaultSignerTTL)
 	if ttl < time.Second || ttl > MaxSignerTTL {
 		return nil, fmt.Errorf("proxy: SignerConfig.TTL %v must be between 1s and %v", cfg.TTL, MaxSignerTTL)
+	}
+	if cfg.ReuseFor < 0 || cfg.ReuseFor > ttl/2 {
+		return nil, fmt.Errorf("proxy: SignerConfig.ReuseFor %v must be between 0 and half the TTL (%v)", cfg.ReuseFor, ttl/2)
 	}
 	pub := cfg.Key.Public()
 	alg, err := algorithmFor(pub, cfg.Algorithm)
@@ -150,7 +170,12 @@ func NewSigner(cfg SignerConfig) (*Signer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("proxy: encode JOSE header: %w", err)
 	}
+	var reuse *mintedTokens
+	if cfg.ReuseFor > 0 {
+		reuse = newMintedTokens(cfg.ReuseFor, SignerReuseMaxEntries)
+	}
 	return &Signer{
+		reuse:    reuse,
 		issuer:   cfg.Issuer,
 		audience: cfg.Audience,
 		key:      cfg.Key,
@@ -214,8 +239,9 @@ func (s *Signer) Apply(ctx context.Context, req *http.Request, id *identity.Iden
 	return nil
 }
 
-// Token mints a token for id, for callers that reach the backend other than
-// over HTTP. It is a credential: never log it.
+// Token mints a token for id (or, with ReuseFor, returns the one minted for
+// id moments ago), for callers that reach the backend other than over HTTP.
+// It is a credential: never log it.
 func (s *Signer) Token(_ context.Context, id *identity.Identity) (string, error) {
 	if id == nil {
 		return "", ErrNoIdentity
@@ -224,6 +250,21 @@ func (s *Signer) Token(_ context.Context, id *identity.Identity) (string, error)
 		return "", fmt.Errorf("%w: identity has no subject", ErrSignFailed)
 	}
 	now := s.now()
+	if s.reuse == nil {
+		return s.mint(id, now)
+	}
+	if tok, ok := s.reuse.get(id, now); ok {
+		return tok, nil
+	}
+	tok, err := s.mint(id, now)
+	if err == nil {
+		s.reuse.put(id, tok, now)
+	}
+	return tok, err
+}
+
+// mint signs a new token for id, issued at now.
+func (s *Signer) mint(id *identity.Identity, now time.Time) (string, error) {
 	claims := make(map[string]any, 8+len(s.copy))
 	for _, name := range s.copy {
 		if v, ok := claimOf(id, name); ok {
