@@ -87,7 +87,7 @@ func newApp(ctx context.Context, cfg *config, log *slog.Logger) (_ *app, err err
 		// (the TypeScript SDK does) keeps the tools it could call.
 		StepUpIncludeGrantedScopes: true,
 		Audit:                      a.auditor,
-		RateLimit:                  mcpserver.RateLimitConfig{User: userLimit(cfg), Store: a.limits, TrustedProxies: cfg.TrustedProxies},
+		RateLimit:                  mcpserver.RateLimitConfig{User: userLimit(cfg), IP: ipLimit(cfg), Store: a.limits, TrustedProxies: cfg.TrustedProxies},
 		Stateless:                  cfg.Stateless,
 		AllowedOrigins:             cfg.AppOrigins,
 		DebugToken:                 true,

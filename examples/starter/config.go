@@ -22,7 +22,7 @@ const (
 	defaultServiceName = "idgate-starter"
 	// minSaltBytes is the shortest PII_SALT and USER_HASH_SALT accepted.
 	minSaltBytes = 16
-	// maxRatePerMin bounds RATE_LIMIT_PER_MIN.
+	// maxRatePerMin bounds RATE_LIMIT_PER_MIN and RATE_LIMIT_PER_IP_PER_MIN.
 	maxRatePerMin = 1_000_000
 	// devPIISalt is PII_SALT in -dev mode when none is set. It is public:
 	// data written with it is not protected.
@@ -104,6 +104,10 @@ type config struct {
 	// RatePerMin is each user's request budget per minute
 	// (RATE_LIMIT_PER_MIN). Default (0): mcpserver.DefaultUserRate.
 	RatePerMin int
+	// IPRatePerMin is each client address's request budget per minute,
+	// counted before authentication (RATE_LIMIT_PER_IP_PER_MIN). Default
+	// (0): mcpserver.DefaultIPRate.
+	IPRatePerMin int
 	// Stateless serves MCP without sessions (STATELESS). Default false.
 	Stateless bool
 
@@ -323,6 +327,13 @@ func loadConfig(env map[string]string, dev bool) (*config, []string, error) {
 			return nil, nil, errf("RATE_LIMIT_PER_MIN", "must be a whole number of requests per user per minute from 1 to %d (e.g. RATE_LIMIT_PER_MIN=600)", maxRatePerMin)
 		}
 		c.RatePerMin = n
+	}
+	if r := get("RATE_LIMIT_PER_IP_PER_MIN"); r != "" {
+		n, err := strconv.Atoi(r)
+		if err != nil || n < 1 || n > maxRatePerMin {
+			return nil, nil, errf("RATE_LIMIT_PER_IP_PER_MIN", "must be a whole number of requests per client address per minute from 1 to %d (e.g. RATE_LIMIT_PER_IP_PER_MIN=1200)", maxRatePerMin)
+		}
+		c.IPRatePerMin = n
 	}
 	return c, warn, nil
 }

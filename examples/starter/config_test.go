@@ -62,6 +62,8 @@ func TestConfigErrors(t *testing.T) {
 		{name: "signing key missing", set: map[string]string{"GATEWAY_SIGNING_KEY_FILE": badKey}, want: "GATEWAY_SIGNING_KEY_FILE cannot be read: no such file or directory…"},
 		{name: "rate limit zero", set: map[string]string{"RATE_LIMIT_PER_MIN": "0"}, want: "RATE_LIMIT_PER_MIN must be a whole number of requests per user per minute from 1 to 1000000 (e.g. RATE_LIMIT_PER_MIN=600)"},
 		{name: "rate limit not a number", set: map[string]string{"RATE_LIMIT_PER_MIN": "lots"}, want: "RATE_LIMIT_PER_MIN must be a whole number of requests per user per minute from 1 to 1000000 (e.g. RATE_LIMIT_PER_MIN=600)"},
+		{name: "address rate limit zero", set: map[string]string{"RATE_LIMIT_PER_IP_PER_MIN": "0"}, want: "RATE_LIMIT_PER_IP_PER_MIN must be a whole number of requests per client address per minute from 1 to 1000000 (e.g. RATE_LIMIT_PER_IP_PER_MIN=1200)"},
+		{name: "address rate limit too high", set: map[string]string{"RATE_LIMIT_PER_IP_PER_MIN": "1000001"}, want: "RATE_LIMIT_PER_IP_PER_MIN must be a whole number of requests per client address per minute from 1 to 1000000 (e.g. RATE_LIMIT_PER_IP_PER_MIN=1200)"},
 		{name: "trusted proxy not a network", set: map[string]string{"TRUSTED_PROXIES": "10.0.0.0/8, gateway"}, want: `TRUSTED_PROXIES has "gateway", which is not a network: list CIDRs separated by commas (e.g. TRUSTED_PROXIES=10.0.0.0/8,169.254.0.0/16)`},
 		{name: "STATELESS not a boolean", set: map[string]string{"STATELESS": "maybe"}, want: "STATELESS must be true or false (e.g. STATELESS=true)"},
 		{name: "DEBUG not a boolean", set: map[string]string{"DEBUG": "verbose"}, want: "DEBUG must be true or false (e.g. DEBUG=true)"},
@@ -124,7 +126,7 @@ func TestConfigValid(t *testing.T) {
 			env: merge(validEnv(), map[string]string{
 				"OAUTH_AUDIENCE": "https://mcp.example.com/mcp, api://mcp", "OAUTH_SCOPES": "openid  email openid offline_access",
 				"APP_ORIGIN": "https://a.example.com, http://localhost:5173", "STATELESS": "TRUE", "DEBUG": "1",
-				"USER_HASH_SALT": "another-salt-of-16+", "RATE_LIMIT_PER_MIN": "120", "PORT": "0", "HOST": "::",
+				"USER_HASH_SALT": "another-salt-of-16+", "RATE_LIMIT_PER_MIN": "120", "RATE_LIMIT_PER_IP_PER_MIN": "5000", "PORT": "0", "HOST": "::",
 				"DEMO_API_URL": "http://demo-api:4000/demo", "GATEWAY_SIGNING_KEY_FILE": keyFile,
 				"OIDC_DISCOVERY": "/.well-known/openid-configuration", "TRUSTED_PROXIES": "10.1.2.3/8, 192.0.2.7",
 			}),
@@ -136,6 +138,7 @@ func TestConfigValid(t *testing.T) {
 				require.True(t, c.Debug)
 				require.Equal(t, []byte("another-salt-of-16+"), c.AuditKey)
 				require.Equal(t, 120, c.RatePerMin)
+				require.Equal(t, 5000, c.IPRatePerMin)
 				require.Equal(t, 0, c.Port)
 				require.Equal(t, "http://demo-api:4000/demo/", c.DemoAPIURL)
 				require.Equal(t, "https://tenant.us.auth0.com/.well-known/openid-configuration", c.OIDCDiscovery, "relative to the issuer")

@@ -33,6 +33,16 @@ func newRateLimitStore(cfg *config) (mcpserver.RateLimitStore, error) {
 	return mcpserver.NewMemoryStore(mcpserver.MemoryStoreConfig{}), nil
 }
 
+// ipLimit is each client address's rate limit, before authentication:
+// RATE_LIMIT_PER_IP_PER_MIN requests a minute, or mcpserver's default.
+func ipLimit(cfg *config) mcpserver.Limit {
+	rate := cfg.IPRatePerMin
+	if rate == 0 {
+		rate = mcpserver.DefaultIPRate
+	}
+	return mcpserver.Limit{Rate: rate, Period: mcpserver.DefaultRatePeriod}
+}
+
 // userLimit is each user's rate limit: RATE_LIMIT_PER_MIN requests a
 // minute, or mcpserver's default.
 func userLimit(cfg *config) mcpserver.Limit {
