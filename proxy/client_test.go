@@ -488,3 +488,13 @@ func TestClientDoUnencodableInput(t *testing.T) {
 	require.NotContains(t, err.Error(), "hush")
 	require.Zero(t, be.calls.Load())
 }
+
+// The default client keeps a connection per call in flight, up to 256 per
+// backend: calls beyond net/http's default of 2 idle connections (or 32,
+// before) are not closed after one call and dialled again for the next.
+func TestDefaultClientKeepAlivePool(t *testing.T) {
+	tr := proxy.DefaultTransport()
+	require.Equal(t, 256, tr.MaxIdleConnsPerHost)
+	require.Zero(t, tr.MaxIdleConns, "no total bound")
+	require.False(t, tr.DisableKeepAlives)
+}

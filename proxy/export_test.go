@@ -1,6 +1,9 @@
 package proxy
 
-import "time"
+import (
+	"net/http"
+	"time"
+)
 
 // SetClock makes e read the time from now, so that tests can move time
 // without sleeping.
@@ -18,4 +21,10 @@ func (s *Signer) ReuseLen() int {
 		return 0
 	}
 	return s.reuse.len()
+}
+
+// DefaultTransport returns the transport of the client a Config without
+// HTTPClient gets.
+func DefaultTransport() *http.Transport {
+	return noRedirects(nil).Transport.(*http.Transport)
 }

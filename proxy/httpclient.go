@@ -10,17 +10,28 @@ import (
 	"time"
 )
 
+// maxIdleConnsPerHost is how many idle keep-alive connections the default
+// client keeps per backend: about as many as calls a busy gateway has in
+// flight to it, so that a burst does not end in connections closed after
+// one call and dialled again for the next (net/http's default keeps 2, and
+// http.DefaultTransport at most 100 in all).
+const maxIdleConnsPerHost = 256
+
 // newDefaultHTTPClient returns the client used when a configuration gives
 // none: its own transport (not http.DefaultTransport, which others may
-// change) with bounded dial, TLS handshake and header waits. The overall
-// per-call bound is the caller's Timeout, applied through the context.
+// change) with bounded dial, TLS handshake and header waits, and a
+// keep-alive pool sized for a gateway (maxIdleConnsPerHost per backend,
+// idle ones closed after 90 seconds). The overall per-call bound is the
+// caller's Timeout, applied through the context.
 func newDefaultHTTPClient() *http.Client {
 	t := http.DefaultTransport.(*http.Transport).Clone()
 	t.DialContext = (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext
 	t.TLSHandshakeTimeout = 5 * time.Second
 	t.ResponseHeaderTimeout = 30 * time.Second
 	t.ExpectContinueTimeout = time.Second
-	t.MaxIdleConnsPerHost = 32
+	t.MaxIdleConns = 0 // no total bound: a Client calls one backend
+	t.MaxIdleConnsPerHost = maxIdleConnsPerHost
+	t.IdleConnTimeout = 90 * time.Second
 	return &http.Client{Transport: t}
 }
 
