@@ -1,0 +1,335 @@
+// Command loadtest is idgate's load harness. It builds and starts the
+// servers it compares as separate processes on loopback (random ports, the
+// same GOGC and GOMAXPROCS for all), starts a test issuer, mints one token
+// per simulated user, and loads each server in turn with the closed-loop
+// MCP client of package loadgen: one session per connection (initialize
+// once), then tools/call echo back to back with a bearer token.
+//
+// The servers take turns, A B C A B C…, for -rounds rounds of -duration
+// each (the starting server rotates every round), so that drift in the
+// machine's load hits all of them alike. For each server it prints the
+// median over rounds of req/s, p50, p99 and CPU per request (utime+stime
+// of /proc/<pid>/stat over the window), and its peak RSS (VmHWM); for each
+// pair, the median of the per-round ratios, the only figure that holds on
+// a noisy machine. A last run opens -sessions concurrent sessions on each
+// server and records its peak RSS.
+//
+// Run it by hand, on a machine as quiet as you can get:
+//
+//	go run ./internal/loadtest
+//	go run ./internal/loadtest -servers idgate,idgate-noauth -rounds 9
+//	go run ./internal/loadtest -servers gosdk,gosdk:json,gosdk:stateless
+//
+// Servers: idgate (the whole chain), idgate-noauth (InsecureDisableAuth,
+// no audit, no rate limit), idgate-noauth-audit (InsecureDisableAuth with
+// audit and the per-address limit), gosdk (plain go-sdk, per-request
+// verification with jwt/v5 + keyfunc/v3), gosdk-noauth, floor (net/http,
+// fixed reply). MCP servers take modifiers: "idgate:json" answers with
+// application/json instead of SSE, "idgate:stateless" runs without
+// sessions.
+//
+// Every loop is bounded in count and time; nothing leaves loopback.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log"
+	"os"
+	"os/signal"
+	"runtime"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/idgate/idgate/identity/identitytest"
+	"github.com/idgate/idgate/internal/loadtest/echo"
+	"github.com/idgate/idgate/internal/loadtest/loadgen"
+	"github.com/idgate/idgate/internal/loadtest/procstat"
+)
+
+// options are the command-line flags.
+type options struct {
+	servers     string
+	pairs       string
+	serverArgs  string
+	rounds      int
+	duration    time.Duration
+	warmup      time.Duration
+	connections int
+	users       int
+	sessions    int
+	sessionsDur time.Duration
+	gogc        string
+	gomaxprocs  string
+	message     string
+	keep        bool
+}
+
+func main() {
+	var o options
+	flag.StringVar(&o.servers, "servers", "idgate,idgate-noauth,gosdk,gosdk-noauth,floor", "servers to compare, in order (name[:json,stateless])")
+	flag.StringVar(&o.pairs, "pairs", "", "pairs A/B to report the median ratio of (default: every pair of the first server with each other one, and gosdk/gosdk-noauth)")
+	flag.StringVar(&o.serverArgs, "server-args", "", "extra arguments per server: name=arg arg;name=arg")
+	flag.IntVar(&o.rounds, "rounds", 5, "rounds (each server is loaded once per round)")
+	flag.DurationVar(&o.duration, "duration", 5*time.Second, "measured window per server per round")
+	flag.DurationVar(&o.warmup, "warmup", 2*time.Second, "warm-up before each window")
+	flag.IntVar(&o.connections, "connections", 32, "concurrent connections (one session and one call in flight each)")
+	flag.IntVar(&o.users, "users", 0, "distinct users (tokens) across the connections (default: one per connection)")
+	flag.IntVar(&o.sessions, "sessions", 1000, "concurrent sessions of the memory run (0: no memory run)")
+	flag.DurationVar(&o.sessionsDur, "sessions-duration", 5*time.Second, "measured window of the memory run")
+	flag.StringVar(&o.gogc, "gogc", "100", "GOGC of every server")
+	flag.StringVar(&o.gomaxprocs, "gomaxprocs", fmt.Sprint(runtime.NumCPU()), "GOMAXPROCS of every server")
+	flag.StringVar(&o.message, "message", loadgen.DefaultMessage, "the echo tool's message")
+	flag.BoolVar(&o.keep, "keep", false, "keep the build directory (binaries and server logs)")
+	flag.Parse()
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, o); err != nil {
+		log.Fatal(err)
+	}
+}
+
+func run(ctx context.Context, o options) error {
+	if o.rounds < 1 || o.rounds > 100 {
+		return errors.New("-rounds must be between 1 and 100")
+	}
+	if o.duration <= 0 || o.duration > 10*time.Minute {
+		return errors.New("-duration must be positive and at most 10m")
+	}
+	if o.connections < 1 || o.connections > 10000 || o.sessions < 0 || o.sessions > 10000 {
+		return errors.New("-connections must be 1 to 10000, -sessions 0 to 10000")
+	}
+	if o.users <= 0 {
+		o.users = o.connections
+	}
+	var specs []spec
+	for _, s := range strings.Split(o.servers, ",") {
+		if s = strings.TrimSpace(s); s == "" {
+			continue
+		}
+		// Modifiers are comma-separated too: glue them back on.
+		if len(specs) > 0 && (s == "json" || s == "stateless") {
+			prev := specs[len(specs)-1]
+			sep := ","
+			if !strings.Contains(prev.name, ":") {
+				sep = ":"
+			}
+			sp, err := parseSpec(prev.name + sep + s)
+			if err != nil {
+				return err
+			}
+			specs[len(specs)-1] = sp
+			continue
+		}
+		sp, err := parseSpec(s)
+		if err != nil {
+			return err
+		}
+		specs = append(specs, sp)
+	}
+	if len(specs) == 0 {
+		return errors.New("-servers names no server")
+	}
+	pairs, err := parsePairs(o.pairs, specs)
+	if err != nil {
+		return err
+	}
+
+	dir, err := os.MkdirTemp("", "idgate-loadtest-")
+	if err != nil {
+		return err
+	}
+	if o.keep {
+		fmt.Fprintf(os.Stderr, "build directory: %s\n", dir)
+	} else {
+		defer os.RemoveAll(dir)
+	}
+	fmt.Fprintln(os.Stderr, "building servers…")
+	bins, err := build(ctx, specs, dir)
+	if err != nil {
+		return err
+	}
+
+	iss, err := identitytest.StartIssuer()
+	if err != nil {
+		return fmt.Errorf("start issuer: %w", err)
+	}
+	defer iss.Close()
+	tokens, err := mintTokens(iss, max(o.users, o.sessions))
+	if err != nil {
+		return err
+	}
+	e := &env{
+		issuer:   iss.URL(),
+		jwks:     iss.JWKSURL(),
+		audience: identitytest.DefaultAudience,
+		auditOut: os.DevNull,
+		dir:      dir,
+		extra:    parseServerArgs(o.serverArgs),
+	}
+
+	var procs []*process
+	defer func() {
+		for _, p := range procs {
+			p.stop()
+		}
+	}()
+	for _, sp := range specs {
+		p, err := start(sp, bins[sp.kind.pkg], e, dir, o.gogc, o.gomaxprocs, o.keep)
+		if err != nil {
+			return err
+		}
+		procs = append(procs, p)
+	}
+
+	rep := newReport(o, procs, pairs)
+	rep.header(os.Stdout)
+	for r := range o.rounds {
+		for i := range procs {
+			p := procs[(r+i)%len(procs)]
+			m, err := measure(ctx, p, o, tokens[:o.users], o.connections, o.duration)
+			if err != nil {
+				return err
+			}
+			rep.add(r, p.name, m)
+			fmt.Fprintf(os.Stderr, "round %d %-24s %s\n", r+1, p.name, m)
+		}
+	}
+	for _, p := range procs {
+		peak, err := procstat.PeakRSS(p.pid)
+		if err != nil {
+			return err
+		}
+		rep.peak[p.name] = peak
+	}
+	rep.summary(os.Stdout)
+
+	if o.sessions > 0 {
+		for _, p := range procs {
+			if err := procstat.ResetPeakRSS(p.pid); err != nil {
+				return err
+			}
+			m, err := measure(ctx, p, o, tokens[:o.sessions], o.sessions, o.sessionsDur)
+			if err != nil {
+				return err
+			}
+			if m.peakRSS, err = procstat.PeakRSS(p.pid); err != nil {
+				return err
+			}
+			rep.sessions[p.name] = m
+			fmt.Fprintf(os.Stderr, "sessions %-24s %s\n", p.name, m)
+		}
+		rep.sessionSummary(os.Stdout)
+	}
+	rep.footer(os.Stdout)
+	return nil
+}
+
+// starterEchoScope is the scope of the starter's echo tool.
+const starterEchoScope = "starter.echo"
+
+// mintTokens mints n tokens for users user-0… with the echo scopes of the
+// harness's servers and of the starter.
+func mintTokens(iss *identitytest.Issuer, n int) ([]string, error) {
+	tokens := make([]string, n)
+	for i := range tokens {
+		tok, err := iss.MintToken(
+			identitytest.Subject(fmt.Sprintf("user-%d", i)),
+			identitytest.Scopes(echo.Scope, starterEchoScope),
+			identitytest.ExpiresIn(2*time.Hour),
+		)
+		if err != nil {
+			return nil, fmt.Errorf("mint token: %w", err)
+		}
+		tokens[i] = tok
+	}
+	return tokens, nil
+}
+
+// measurement is one window on one server.
+type measurement struct {
+	rps        float64
+	p50, p99   time.Duration
+	cpuPerReq  time.Duration
+	requests   int
+	errors     int
+	firstError error
+	peakRSS    int64
+}
+
+func (m measurement) String() string {
+	s := fmt.Sprintf("%8.0f req/s  p50 %7s  p99 %7s  cpu/req %7s", m.rps, round(m.p50), round(m.p99), round(m.cpuPerReq))
+	if m.peakRSS > 0 {
+		s += fmt.Sprintf("  peak RSS %s", mib(m.peakRSS))
+	}
+	if m.errors > 0 {
+		s += fmt.Sprintf("  ERRORS %d (first: %v)", m.errors, m.firstError)
+	}
+	return s
+}
+
+// measure loads p with conns connections for one window.
+func measure(ctx context.Context, p *process, o options, tokens []string, conns int, d time.Duration) (measurement, error) {
+	if err := p.alive(); err != nil {
+		return measurement{}, err
+	}
+	if !p.kind.auth {
+		tokens = nil
+	}
+	var cpu0, cpu1 time.Duration
+	var cpuErr error
+	res, err := loadgen.Run(ctx, loadgen.Config{
+		Addr:        p.addr,
+		Tokens:      tokens,
+		Connections: conns,
+		Warmup:      o.warmup,
+		Duration:    d,
+		Message:     o.message,
+		OnWindow: func(open bool) {
+			c, err := procstat.CPU(p.pid)
+			cpuErr = errors.Join(cpuErr, err)
+			if open {
+				cpu0 = c
+			} else {
+				cpu1 = c
+			}
+		},
+	})
+	if err != nil {
+		return measurement{}, fmt.Errorf("%s: %w (see %s)", p.name, err, p.stderr)
+	}
+	if cpuErr != nil {
+		return measurement{}, cpuErr
+	}
+	if err := ctx.Err(); err != nil {
+		return measurement{}, err
+	}
+	m := measurement{
+		rps:        res.Throughput(),
+		p50:        res.Percentile(0.50),
+		p99:        res.Percentile(0.99),
+		requests:   res.Requests,
+		errors:     res.Errors,
+		firstError: res.FirstError,
+	}
+	if res.Requests > 0 {
+		m.cpuPerReq = (cpu1 - cpu0) / time.Duration(res.Requests)
+	}
+	return m, nil
+}
+
+// parseServerArgs parses "name=arg arg;name=arg".
+func parseServerArgs(s string) map[string][]string {
+	out := map[string][]string{}
+	for _, part := range strings.Split(s, ";") {
+		name, args, ok := strings.Cut(part, "=")
+		if ok {
+			out[strings.TrimSpace(name)] = strings.Fields(args)
+		}
+	}
+	return out
+}

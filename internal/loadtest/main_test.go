@@ -1,0 +1,117 @@
+package main
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+func TestParseSpec(t *testing.T) {
+	tests := []struct {
+		in       string
+		wantMods []string
+		wantErr  string
+	}{
+		{in: "idgate"},
+		{in: "idgate:json", wantMods: []string{"json"}},
+		{in: "gosdk:json,stateless", wantMods: []string{"json", "stateless"}},
+		{in: "floor:json", wantErr: "applies to MCP servers only"},
+		{in: "idgate:fast", wantErr: "unknown modifier"},
+		{in: "nginx", wantErr: "unknown server"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.in, func(t *testing.T) {
+			sp, err := parseSpec(tt.in)
+			if tt.wantErr != "" {
+				require.ErrorContains(t, err, tt.wantErr)
+				return
+			}
+			require.NoError(t, err)
+			require.Equal(t, tt.in, sp.name)
+			require.Equal(t, tt.wantMods, sp.mods)
+		})
+	}
+}
+
+func TestParsePairs(t *testing.T) {
+	specs := func(names ...string) []spec {
+		var out []spec
+		for _, n := range names {
+			sp, err := parseSpec(n)
+			require.NoError(t, err)
+			out = append(out, sp)
+		}
+		return out
+	}
+	tests := []struct {
+		name    string
+		in      string
+		specs   []spec
+		want    []pair
+		wantErr bool
+	}{
+		{"default: the first with each other, and go-sdk with and without auth", "", specs("idgate", "idgate-noauth", "gosdk", "gosdk-noauth"),
+			[]pair{{"idgate", "idgate-noauth"}, {"idgate", "gosdk"}, {"idgate", "gosdk-noauth"}, {"gosdk", "gosdk-noauth"}}, false},
+		{"explicit", "gosdk/floor", specs("gosdk", "floor"), []pair{{"gosdk", "floor"}}, false},
+		{"unknown server", "gosdk/nginx", specs("gosdk", "floor"), nil, true},
+		{"not a pair", "gosdk", specs("gosdk", "floor"), nil, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := parsePairs(tt.in, tt.specs)
+			if tt.wantErr {
+				require.Error(t, err)
+				return
+			}
+			require.NoError(t, err)
+			require.Equal(t, tt.want, got)
+		})
+	}
+}
+
+func TestMedian(t *testing.T) {
+	tests := []struct {
+		name string
+		in   []float64
+		want float64
+	}{
+		{"none", nil, 0},
+		{"odd", []float64{3, 1, 2}, 2},
+		{"even", []float64{4, 1, 3, 2}, 2.5},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			in := append([]float64(nil), tt.in...)
+			require.Equal(t, tt.want, median(tt.in))
+			require.Equal(t, in, tt.in, "the input is left as it was")
+		})
+	}
+}
+
+func TestParseServerArgs(t *testing.T) {
+	require.Equal(t, map[string][]string{
+		"idgate": {"-cpuprofile", "/tmp/a"},
+		"gosdk":  {"-json"},
+	}, parseServerArgs("idgate=-cpuprofile /tmp/a; gosdk=-json"))
+	require.Empty(t, parseServerArgs(""))
+}
+
+func TestStarterAnnouncement(t *testing.T) {
+	announced := kinds()["starter"].announced
+	tests := []struct {
+		line, want string
+		ok         bool
+	}{
+		{"starter: ready mcp=https://mcp.example.com/mcp listen=127.0.0.1:40123", "127.0.0.1:40123", true},
+		{"starter: ready mcp=http://localhost:3000/mcp listen=127.0.0.1:3000 issuer=http://127.0.0.1:3001", "127.0.0.1:3000", true},
+		{"DEV MODE — not for production", "", false},
+		{"starter: ready without an address", "", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.line, func(t *testing.T) {
+			got, ok := announced(tt.line)
+			require.Equal(t, tt.ok, ok)
+			require.Equal(t, tt.want, got)
+		})
+	}
+}

@@ -1,0 +1,97 @@
+package procstat
+
+import (
+	"os"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+func TestParseStat(t *testing.T) {
+	tests := []struct {
+		name string
+		line string
+		want time.Duration
+		err  bool
+	}{
+		{
+			name: "plain",
+			line: "4242 (idgate) S 1 4242 4242 0 -1 4194560 1234 0 0 0 150 25 0 0 20 0 8 0 100 1000000 2000 18446744073709551615",
+			want: 1750 * time.Millisecond,
+		},
+		{
+			name: "command with spaces and parentheses",
+			line: "7 (a) b (c)) R 1 7 7 0 -1 0 0 0 0 0 3 4 0 0 20 0 1 0 5 6 7",
+			want: 70 * time.Millisecond,
+		},
+		{name: "no command", line: "7 a R 1", err: true},
+		{name: "short", line: "7 (a) R 1 2 3", err: true},
+		{name: "not a number", line: "7 (a) R 1 7 7 0 -1 0 0 0 0 0 x 4 0", err: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := parseStat([]byte(tt.line))
+			if tt.err {
+				require.Error(t, err)
+				return
+			}
+			require.NoError(t, err)
+			require.Equal(t, tt.want, got)
+		})
+	}
+}
+
+func TestParseStatusKB(t *testing.T) {
+	status := "Name:\tidgate\nVmPeak:\t  800000 kB\nVmHWM:\t   20480 kB\nVmRSS:\t   10240 kB\n"
+	tests := []struct {
+		name, status, key string
+		want              int64
+		err               bool
+	}{
+		{name: "peak", status: status, key: "VmHWM:", want: 20 << 20},
+		{name: "current", status: status, key: "VmRSS:", want: 10 << 20},
+		{name: "missing", status: "Name:\tx\n", key: "VmHWM:", err: true},
+		{name: "no unit", status: "VmHWM:\t12\n", key: "VmHWM:", err: true},
+		{name: "not a number", status: "VmHWM:\tx kB\n", key: "VmHWM:", err: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := parseStatusKB([]byte(tt.status), tt.key)
+			if tt.err {
+				require.Error(t, err)
+				return
+			}
+			require.NoError(t, err)
+			require.Equal(t, tt.want, got)
+		})
+	}
+}
+
+// TestSelf reads this very process, which has used some CPU and memory.
+func TestSelf(t *testing.T) {
+	pid := os.Getpid()
+	// Work until the kernel has counted at least one clock tick (bounded:
+	// a tick is 10 ms of CPU, far less than the bound).
+	var (
+		cpu time.Duration
+		err error
+		sum int
+	)
+	for round := 0; round < 1000 && cpu == 0; round++ {
+		for i := range 1_000_000 {
+			sum += i % 7
+		}
+		cpu, err = CPU(pid)
+		require.NoError(t, err)
+	}
+	require.NotZero(t, sum)
+	require.Positive(t, cpu)
+	rss, err := RSS(pid)
+	require.NoError(t, err)
+	peak, err := PeakRSS(pid) // read second: it cannot be below rss
+	require.NoError(t, err)
+	require.Positive(t, rss)
+	require.GreaterOrEqual(t, peak, rss)
+	require.NoError(t, ResetPeakRSS(pid))
+}
