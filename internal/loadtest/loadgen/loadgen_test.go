@@ -85,7 +85,9 @@ func TestRun(t *testing.T) {
 		server       func(t *testing.T) (*httptest.Server, *sessions)
 		wantSessions bool
 	}{
-		{"go-sdk stateful SSE", func(t *testing.T) (*httptest.Server, *sessions) { return mcpServer(t, &mcp.StreamableHTTPOptions{}, "tok") }, true},
+		{"go-sdk stateful SSE", func(t *testing.T) (*httptest.Server, *sessions) {
+			return mcpServer(t, &mcp.StreamableHTTPOptions{}, "tok")
+		}, true},
 		{"go-sdk stateful JSON", func(t *testing.T) (*httptest.Server, *sessions) {
 			return mcpServer(t, &mcp.StreamableHTTPOptions{JSONResponse: true}, "tok")
 		}, true},
