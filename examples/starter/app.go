@@ -33,7 +33,9 @@ type app struct {
 	backend  *backend
 	auditor  *audit.Auditor
 	tools    map[string]*starterTool
-	limits   mcpserver.RateLimitStore
+	// limits counts requests per user and per address: in memory, or in
+	// Redis (REDIS_URL).
+	limits *rateLimits
 	// origins are the browser origins allowed on the REST routes: those of
 	// APP_ORIGIN and PUBLIC_URL.
 	origins map[string]bool
@@ -63,7 +65,7 @@ func newApp(ctx context.Context, cfg *config, log *slog.Logger) (_ *app, err err
 	}); err != nil {
 		return nil, fmt.Errorf("USER_HASH_SALT: %w", err)
 	}
-	if a.limits, err = newRateLimitStore(cfg); err != nil {
+	if a.limits, err = newRateLimitStore(ctx, cfg, log); err != nil {
 		return nil, err
 	}
 	if cfg.DemoAPIURL == "" { // the in-process backend keeps the data
@@ -87,7 +89,7 @@ func newApp(ctx context.Context, cfg *config, log *slog.Logger) (_ *app, err err
 		// (the TypeScript SDK does) keeps the tools it could call.
 		StepUpIncludeGrantedScopes: true,
 		Audit:                      a.auditor,
-		RateLimit:                  mcpserver.RateLimitConfig{User: userLimit(cfg), IP: ipLimit(cfg), Store: a.limits, TrustedProxies: cfg.TrustedProxies},
+		RateLimit:                  mcpserver.RateLimitConfig{User: userLimit(cfg), IP: ipLimit(cfg), Store: a.limits.RateLimitStore, FailOpen: cfg.RateLimitFailOpen, TrustedProxies: cfg.TrustedProxies},
 		Stateless:                  cfg.Stateless,
 		AllowedOrigins:             cfg.AppOrigins,
 		DebugToken:                 true,
@@ -168,7 +170,9 @@ func (a *app) endStreamsAtShutdown(next http.Handler) http.Handler {
 }
 
 // Close releases what newApp opened: the in-process backend (letting its
-// calls in flight finish within ctx), the verifier and the store.
+// calls in flight finish within ctx), the verifier, the store and the Redis
+// client. Call it after the HTTP server's Shutdown, so that every request
+// it acknowledged has been written.
 func (a *app) Close(ctx context.Context) error {
 	a.endStreams()
 	var errs []error
@@ -179,5 +183,6 @@ func (a *app) Close(ctx context.Context) error {
 	if a.store != nil {
 		errs = append(errs, a.store.Close())
 	}
+	errs = append(errs, a.limits.close())
 	return errors.Join(errs...)
 }

@@ -13,6 +13,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/idgate/idgate/mcpserver/redislimit"
 )
 
 // Defaults of the configuration.
@@ -82,12 +84,18 @@ type config struct {
 	// CRMDBPath is the SQLite database file (CRM_DB_PATH). Default
 	// ./data/crm.sqlite.
 	CRMDBPath string
-	// DatabaseURL selects a server database (DATABASE_URL). Default none:
-	// SQLite at CRMDBPath.
+	// DatabaseURL is the database of the in-process backend (DATABASE_URL):
+	// postgres://… (shared by every replica) or sqlite:PATH. Default none:
+	// SQLite at CRMDBPath. Secret: never logged.
 	DatabaseURL string
-	// RedisURL selects a shared rate-limit store (REDIS_URL). Default
-	// none: in memory.
+	// RedisURL is the Redis server that counts rate limits (REDIS_URL):
+	// redis://…, rediss://… or unix://…, shared by every replica. Default
+	// none: in memory, per process. Secret: never logged.
 	RedisURL string
+	// RedisPrefix starts every rate-limit key written to Redis
+	// (REDIS_PREFIX). Default redislimit.DefaultPrefix
+	// ("idgate:ratelimit:").
+	RedisPrefix string
 
 	// DemoAPIURL is the base URL of the demo backend (DEMO_API_URL).
 	// Default: the in-process backend, on a loopback listener of its own.
@@ -108,7 +116,12 @@ type config struct {
 	// counted before authentication (RATE_LIMIT_PER_IP_PER_MIN). Default
 	// (0): mcpserver.DefaultIPRate.
 	IPRatePerMin int
-	// Stateless serves MCP without sessions (STATELESS). Default false.
+	// RateLimitFailOpen lets requests through unlimited while the
+	// rate-limit store (Redis) fails (RATE_LIMIT_FAIL_OPEN). Default false:
+	// they get 503 (fail closed).
+	RateLimitFailOpen bool
+	// Stateless serves MCP without sessions (STATELESS), so that any
+	// replica can answer any request. Default false.
 	Stateless bool
 
 	// ServiceName names the service in "/" and in MCP (SERVICE_NAME).
@@ -146,6 +159,7 @@ func loadConfig(env map[string]string, dev bool) (*config, []string, error) {
 		CRMDBPath:        cmp.Or(get("CRM_DB_PATH"), defaultCRMDBPath),
 		DatabaseURL:      get("DATABASE_URL"),
 		RedisURL:         get("REDIS_URL"),
+		RedisPrefix:      cmp.Or(get("REDIS_PREFIX"), redislimit.DefaultPrefix),
 		Revision:         get("K_REVISION"),
 		GitSHA:           get("GIT_SHA"),
 		SigningKeyFile:   get("GATEWAY_SIGNING_KEY_FILE"),
@@ -160,6 +174,9 @@ func loadConfig(env map[string]string, dev bool) (*config, []string, error) {
 		return nil, nil, err
 	}
 	if c.Stateless, err = parseBool(get("STATELESS"), "STATELESS"); err != nil {
+		return nil, nil, err
+	}
+	if c.RateLimitFailOpen, err = parseBool(get("RATE_LIMIT_FAIL_OPEN"), "RATE_LIMIT_FAIL_OPEN"); err != nil {
 		return nil, nil, err
 	}
 
@@ -308,6 +325,12 @@ func loadConfig(env map[string]string, dev bool) (*config, []string, error) {
 			return nil, nil, errf("GATEWAY_SIGNING_KEY_FILE", "cannot be read: %v (e.g. GATEWAY_SIGNING_KEY_FILE=/secrets/gateway-key.pem, made with `openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256`)", errors.Unwrap(err))
 		}
 	}
+	if err := checkURLScheme(c.DatabaseURL, "postgres", "postgresql", "sqlite"); err != nil {
+		return nil, nil, errf("DATABASE_URL", "%v: want postgres://user:password@host:5432/db (e.g. DATABASE_URL=postgres://starter:secret@db:5432/starter?sslmode=require), or unset it to keep the data in SQLite at CRM_DB_PATH", err)
+	}
+	if err := checkURLScheme(c.RedisURL, "redis", "rediss", "unix"); err != nil {
+		return nil, nil, errf("REDIS_URL", "%v: want redis://[user:password@]host:6379/db, rediss://… or unix:///path (e.g. REDIS_URL=redis://cache:6379/0), or unset it to count rate limits in memory", err)
+	}
 
 	// Limits.
 	for _, p := range splitList(env["TRUSTED_PROXIES"]) {
@@ -335,7 +358,48 @@ func loadConfig(env map[string]string, dev bool) (*config, []string, error) {
 		}
 		c.IPRatePerMin = n
 	}
-	return c, warn, nil
+	return c, append(warn, c.replicaWarnings(get)...), nil
+}
+
+// replicaWarnings returns the warnings about settings that work in one
+// process but not across replicas, or that have no effect.
+func (c *config) replicaWarnings(get func(string) string) []string {
+	var warn []string
+	if c.DatabaseURL != "" && c.DemoAPIURL != "" {
+		warn = append(warn, "DATABASE_URL is not used: with DEMO_API_URL the separate backend keeps the data (set DATABASE_URL where `starter demo-api` runs)")
+	}
+	if c.DatabaseURL != "" && c.RedisURL == "" {
+		warn = append(warn, "DATABASE_URL is set but REDIS_URL is not: rate limits are counted in each process, so with N replicas a user gets N times RATE_LIMIT_PER_MIN (set REDIS_URL to share them)")
+	}
+	if (c.DatabaseURL != "" || c.RedisURL != "") && !c.Stateless {
+		warn = append(warn, "STATELESS is false: MCP sessions live in the process that opened them, so behind a load balancer every request of a session must reach the same replica (set STATELESS=true, or use sticky sessions)")
+	}
+	if c.DemoAPIURL != "" && c.SigningKeyFile == "" && (c.Stateless || c.RedisURL != "" || c.DatabaseURL != "") {
+		warn = append(warn, "GATEWAY_SIGNING_KEY_FILE is not set: each replica signs the backend's tokens with a key of its own, and a backend at DEMO_API_URL shared by several replicas refuses the tokens of all but one (give every replica the same key file)")
+	}
+	if c.RedisURL == "" && get("RATE_LIMIT_FAIL_OPEN") != "" {
+		warn = append(warn, "RATE_LIMIT_FAIL_OPEN has no effect without REDIS_URL: rate limits are counted in memory, which cannot fail")
+	}
+	if c.RedisURL == "" && get("REDIS_PREFIX") != "" {
+		warn = append(warn, "REDIS_PREFIX has no effect without REDIS_URL")
+	}
+	return warn
+}
+
+// checkURLScheme checks that s, when set, is a URL whose scheme is one of
+// schemes. Its message never quotes s, which may hold a password.
+func checkURLScheme(s string, schemes ...string) error {
+	if s == "" {
+		return nil
+	}
+	scheme, _, ok := strings.Cut(s, ":")
+	if !ok || !slices.Contains(schemes, strings.ToLower(scheme)) {
+		return errors.New("is not a URL of a supported kind (not shown: it may hold a password)")
+	}
+	if _, err := url.Parse(s); err != nil {
+		return errors.New("is not a valid URL (not shown: it may hold a password)")
+	}
+	return nil
 }
 
 // checkIntrospection checks the INTROSPECTION_* variables together.

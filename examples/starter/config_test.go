@@ -67,6 +67,12 @@ func TestConfigErrors(t *testing.T) {
 		{name: "trusted proxy not a network", set: map[string]string{"TRUSTED_PROXIES": "10.0.0.0/8, gateway"}, want: `TRUSTED_PROXIES has "gateway", which is not a network: list CIDRs separated by commas (e.g. TRUSTED_PROXIES=10.0.0.0/8,169.254.0.0/16)`},
 		{name: "STATELESS not a boolean", set: map[string]string{"STATELESS": "maybe"}, want: "STATELESS must be true or false (e.g. STATELESS=true)"},
 		{name: "DEBUG not a boolean", set: map[string]string{"DEBUG": "verbose"}, want: "DEBUG must be true or false (e.g. DEBUG=true)"},
+		{name: "RATE_LIMIT_FAIL_OPEN not a boolean", set: map[string]string{"RATE_LIMIT_FAIL_OPEN": "sometimes"}, want: "RATE_LIMIT_FAIL_OPEN must be true or false (e.g. RATE_LIMIT_FAIL_OPEN=true)"},
+		{name: "DATABASE_URL of another database", set: map[string]string{"DATABASE_URL": "mysql://starter:" + testSalt + "@db/starter"}, want: "DATABASE_URL is not a URL of a supported kind (not shown: it may hold a password): want postgres://user:password@host:5432/db…"},
+		{name: "DATABASE_URL without a scheme", set: map[string]string{"DATABASE_URL": "host=db user=starter password=" + testSalt}, want: "DATABASE_URL is not a URL of a supported kind…"},
+		{name: "DATABASE_URL not a URL", set: map[string]string{"DATABASE_URL": "postgres://starter:" + testSalt + "@db:port/starter"}, want: "DATABASE_URL is not a valid URL (not shown: it may hold a password)…"},
+		{name: "REDIS_URL of another kind", set: map[string]string{"REDIS_URL": "http://:" + testSalt + "@cache:6379"}, want: "REDIS_URL is not a URL of a supported kind (not shown: it may hold a password): want redis://[user:password@]host:6379/db, rediss://… or unix:///path (e.g. REDIS_URL=redis://cache:6379/0), or unset it to count rate limits in memory"},
+		{name: "REDIS_URL without a scheme", set: map[string]string{"REDIS_URL": "cache:6379"}, want: "REDIS_URL is not a URL of a supported kind…"},
 		{name: "dev on all interfaces", dev: true, set: map[string]string{"HOST": "0.0.0.0"}, want: `HOST is "0.0.0.0", but -dev only listens on a loopback address…`},
 		{name: "dev on a public address", dev: true, set: map[string]string{"HOST": "192.0.2.10"}, want: `HOST is "192.0.2.10", but -dev only listens on a loopback address…`},
 		{name: "dev with a remote public URL over http", dev: true, set: map[string]string{"PUBLIC_URL": "http://mcp.example.com/mcp"}, want: "PUBLIC_URL must use https (http only for localhost)…"},
@@ -148,6 +154,50 @@ func TestConfigValid(t *testing.T) {
 			},
 		},
 		{
+			name: "replicas",
+			env: merge(validEnv(), map[string]string{
+				"DATABASE_URL": "postgres://starter:secret@db:5432/starter?sslmode=require", "REDIS_URL": "rediss://:secret@cache:6380/2",
+				"REDIS_PREFIX": "crm:limits:", "RATE_LIMIT_FAIL_OPEN": "true", "STATELESS": "true",
+			}),
+			check: func(t *testing.T, c *config, w []string) {
+				require.Equal(t, "postgres://starter:secret@db:5432/starter?sslmode=require", c.DatabaseURL)
+				require.Equal(t, "rediss://:secret@cache:6380/2", c.RedisURL)
+				require.Equal(t, "crm:limits:", c.RedisPrefix)
+				require.True(t, c.RateLimitFailOpen)
+				require.True(t, c.Stateless)
+				require.Empty(t, w, "nothing is per process")
+			},
+		},
+		{
+			name: "replica defaults", env: merge(validEnv(), map[string]string{"DATABASE_URL": "sqlite:/data/crm.sqlite", "REDIS_URL": "unix:///run/redis.sock", "STATELESS": "1"}),
+			check: func(t *testing.T, c *config, w []string) {
+				require.Equal(t, "idgate:ratelimit:", c.RedisPrefix)
+				require.False(t, c.RateLimitFailOpen, "fail closed by default")
+				require.Empty(t, w)
+			},
+		},
+		{
+			name: "settings that hold in one process only",
+			env:  merge(validEnv(), map[string]string{"DATABASE_URL": "postgresql://db/starter", "DEMO_API_URL": "http://demo-api:4000/demo/"}),
+			check: func(t *testing.T, c *config, w []string) {
+				require.Len(t, w, 4, "%q", w)
+				require.Contains(t, w[0], "DATABASE_URL is not used: with DEMO_API_URL the separate backend keeps the data")
+				require.Contains(t, w[1], "REDIS_URL is not: rate limits are counted in each process")
+				require.Contains(t, w[2], "STATELESS is false: MCP sessions live in the process that opened them")
+				require.Contains(t, w[3], "GATEWAY_SIGNING_KEY_FILE is not set: each replica signs the backend's tokens with a key of its own")
+				require.NotContains(t, strings.Join(w, "\n"), "postgresql://db", "warnings never show a URL")
+			},
+		},
+		{
+			name: "Redis settings without Redis", env: merge(validEnv(), map[string]string{"RATE_LIMIT_FAIL_OPEN": "false", "REDIS_PREFIX": "x:"}),
+			check: func(t *testing.T, c *config, w []string) {
+				require.Equal(t, []string{
+					"RATE_LIMIT_FAIL_OPEN has no effect without REDIS_URL: rate limits are counted in memory, which cannot fail",
+					"REDIS_PREFIX has no effect without REDIS_URL",
+				}, w)
+			},
+		},
+		{
 			name: "introspection",
 			env: merge(validEnv(), map[string]string{
 				"INTROSPECTION_URL": "https://idp.example.com/introspect", "INTROSPECTION_CLIENT_ID": "rs", "INTROSPECTION_CLIENT_SECRET": " s e c ",
@@ -206,8 +256,8 @@ func TestStartupErrors(t *testing.T) {
 		set  map[string]string
 		want string
 	}{
-		{"DATABASE_URL not yet supported", map[string]string{"DATABASE_URL": "postgres://db/starter"}, "DATABASE_URL is not supported by this build yet"},
-		{"REDIS_URL not yet supported", map[string]string{"REDIS_URL": "redis://cache:6379"}, "REDIS_URL is not supported by this build yet"},
+		{"PostgreSQL unreachable", map[string]string{"DATABASE_URL": "postgres://starter:" + testSalt + "@127.0.0.1:1/starter?connect_timeout=5"}, "DATABASE_URL: store: postgres schema: "},
+		{"PostgreSQL URL pgx refuses", map[string]string{"DATABASE_URL": "postgres://starter:" + testSalt + "@db/starter?sslmode=maybe"}, "DATABASE_URL: store: invalid PostgreSQL URL (not shown: it may hold a password)"},
 		{"signing key file without a key", map[string]string{"GATEWAY_SIGNING_KEY_FILE": notKey}, "GATEWAY_SIGNING_KEY_FILE " + notKey + ": no PEM private key found"},
 	}
 	for _, tt := range tests {
@@ -221,6 +271,7 @@ func TestStartupErrors(t *testing.T) {
 			require.NoError(t, err)
 			_, err = newApp(t.Context(), cfg, discardLogger())
 			require.ErrorContains(t, err, tt.want)
+			require.NotContains(t, err.Error(), testSalt, "no message echoes a secret")
 		})
 	}
 }

@@ -188,13 +188,19 @@ func (a *app) authenticate(w http.ResponseWriter, r *http.Request) (*identity.Id
 }
 
 // allowUser applies the user's rate limit, shared with MCP (the same store
-// and key as mcpserver's per-user limit). A store failure fails closed.
+// and key as mcpserver's per-user limit). A store failure (Redis down)
+// answers 503, or lets the call through with RATE_LIMIT_FAIL_OPEN, as on
+// the MCP endpoint.
 func (a *app) allowUser(w http.ResponseWriter, r *http.Request, id *identity.Identity) bool {
 	ctx := r.Context()
 	limit := userLimit(a.cfg)
 	res, err := a.limits.Allow(ctx, "user:"+id.Issuer+"|"+id.Subject, limit)
 	if err != nil {
-		a.log.LogAttrs(ctx, slog.LevelError, "rest: rate-limit store failed", slog.String("error", err.Error()))
+		a.log.LogAttrs(ctx, slog.LevelError, "rest: rate-limit store failed",
+			slog.Bool("fail_open", a.cfg.RateLimitFailOpen), slog.String("error", err.Error()))
+		if a.cfg.RateLimitFailOpen {
+			return true
+		}
 		audit.EntryFrom(ctx).SetDecision(audit.Error, "rate_limit_store")
 		w.Header().Set("Retry-After", "10")
 		writeRESTError(w, http.StatusServiceUnavailable, requestIDFrom(ctx), "UNAVAILABLE", "try again later")

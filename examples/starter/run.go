@@ -11,6 +11,8 @@ import (
 	"net/http"
 	"strconv"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 )
 
 // shutdownTimeout is how long requests in flight get to finish after
@@ -66,6 +68,10 @@ func runServer(ctx context.Context, args []string, env map[string]string, stdout
 	log := newLogger(stderr, cfg)
 	for _, w := range warnings {
 		log.Warn(w)
+	}
+	if cfg.RedisURL != "" {
+		// go-redis logs through a process-wide logger (set atomically).
+		redis.SetLogger(redisLog{log: log.With("component", "go-redis")})
 	}
 
 	ln, err := net.Listen("tcp", net.JoinHostPort(cfg.Host, strconv.Itoa(cfg.Port)))
@@ -130,7 +136,11 @@ func shutdown(srv *http.Server, a *app, log *slog.Logger) error {
 	if cerr := a.Close(ctx); cerr != nil {
 		log.Warn("shutdown: closing", slog.String("error", cerr.Error()))
 	}
-	log.Info("stopped")
+	if a.limits.shared != nil {
+		log.Info("stopped", slog.Uint64("redis_errors_total", a.limits.errors()))
+	} else {
+		log.Info("stopped")
+	}
 	if errors.Is(err, context.DeadlineExceeded) {
 		return fmt.Errorf("shutdown: requests still running after %v were cut off", shutdownTimeout)
 	}
