@@ -14,8 +14,10 @@ import (
 // TestSharedStores runs two starters in this process on one PostgreSQL
 // schema (DATABASE_URL) and one Redis prefix (REDIS_URL, REDIS_PREFIX): a
 // note written through one is read through the other and is in PostgreSQL,
-// and a user's rate limit is counted once for both. replicas_test.go does
-// the same with two processes.
+// and a user's rate limit is counted once for both. They have no
+// GATEWAY_SIGNING_KEY_FILE, so each signs with a key of its own: the
+// in-process backends need no other. replicas_test.go does the same with
+// two processes.
 func TestSharedStores(t *testing.T) {
 	databaseURL, db := testPostgres(t)
 	redisURL, prefix := testRedis(t)
