@@ -73,8 +73,10 @@ func installed(dir string) bool {
 
 // Result is what a client process did.
 type Result struct {
+	// Stdout and Stderr are everything the process wrote.
 	Stdout, Stderr string
-	ExitCode       int
+	// ExitCode is the process's exit status (0 on success).
+	ExitCode int
 }
 
 // Run runs an npm-installed program (a file under testdata, such as
