@@ -23,8 +23,9 @@ import (
 const chainBenchCall = `{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"echo","arguments":{"message":"hello"}}}`
 
 // benchChain returns the MCP endpoint's handler chain exactly as Handler
-// builds it, but ending in sink instead of go-sdk, and a request for it.
-func benchChain(b *testing.B, sink http.Handler, opts ...func(*Config)) (http.Handler, func() *http.Request) {
+// builds it, but ending in sink instead of go-sdk, and a request for it
+// with a token granting scopes.
+func benchChain(b *testing.B, sink http.Handler, grant []string, opts ...func(*Config)) (http.Handler, func() *http.Request) {
 	iss := identitytest.NewIssuer(b)
 	v, err := identity.NewJWTVerifier(context.Background(), identity.JWTConfig{Issuer: iss.URL(), Audiences: []string{iss.Audience()}})
 	if err != nil {
@@ -56,7 +57,7 @@ func benchChain(b *testing.B, sink http.Handler, opts ...func(*Config)) (http.Ha
 	s.sdk = sink
 	s.gated.Store(nil)
 	h := s.outer(s.mcpInner())
-	token := iss.Mint(b, identitytest.Subject("alice"), identitytest.Scopes("echo"))
+	token := iss.Mint(b, identitytest.Subject("alice"), identitytest.Scopes(grant...))
 	return h, func() *http.Request {
 		r := httptest.NewRequest(http.MethodPost, "/mcp", strings.NewReader(chainBenchCall))
 		r.Header.Set("Content-Type", "application/json")
@@ -97,24 +98,30 @@ func BenchmarkChain(b *testing.B) {
 				}
 				w.WriteHeader(http.StatusOK)
 			})
-			h, req := benchChain(b, sink, bc.opt)
-			w := &discardWriter{h: http.Header{}}
-			h.ServeHTTP(w, req()) // warm the verifier's caches
-			reqs := make([]*http.Request, 0, 1024)
-			b.ReportAllocs()
-			for b.Loop() {
-				if len(reqs) == 0 {
-					b.StopTimer()
-					for range cap(reqs) {
-						reqs = append(reqs, req())
-					}
-					b.StartTimer()
-				}
-				r := reqs[len(reqs)-1]
-				reqs = reqs[:len(reqs)-1]
-				clear(w.h)
-				h.ServeHTTP(w, r)
-			}
+			h, req := benchChain(b, sink, []string{"echo"}, bc.opt)
+			serveLoop(b, h, req)
 		})
+	}
+}
+
+// serveLoop serves requests made by req on h until the benchmark is done,
+// making them in batches while the timer is stopped.
+func serveLoop(b *testing.B, h http.Handler, req func() *http.Request) {
+	w := &discardWriter{h: http.Header{}}
+	h.ServeHTTP(w, req()) // warm the verifier's caches
+	reqs := make([]*http.Request, 0, 1024)
+	b.ReportAllocs()
+	for b.Loop() {
+		if len(reqs) == 0 {
+			b.StopTimer()
+			for range cap(reqs) {
+				reqs = append(reqs, req())
+			}
+			b.StartTimer()
+		}
+		r := reqs[len(reqs)-1]
+		reqs = reqs[:len(reqs)-1]
+		clear(w.h)
+		h.ServeHTTP(w, r)
 	}
 }

@@ -155,13 +155,23 @@ func (s *Server) grantedSupported(granted scopes.Set) scopes.Set {
 // scopeData is the "data" of an insufficient-scope JSON-RPC error:
 // {"scope":["a","b"]}.
 func scopeData(need []string) json.RawMessage {
-	if need == nil {
-		need = []string{}
+	return appendScopeData(nil, need)
+}
+
+// appendScopeData appends scopeData(need) to b. Scopes are RFC 6749 scope
+// tokens (AddTool and the identity middleware check them: printable ASCII
+// without quotes or backslashes), which are JSON strings as they are.
+func appendScopeData(b []byte, need []string) []byte {
+	b = append(b, `{"scope":[`...)
+	for i, sc := range need {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, '"')
+		b = append(b, sc...)
+		b = append(b, '"')
 	}
-	b, _ := json.Marshal(struct {
-		Scope []string `json:"scope"`
-	}{need})
-	return b
+	return append(b, "]}"...)
 }
 
 // writeInsufficientScope answers 403 with an insufficient_scope challenge
@@ -173,8 +183,8 @@ func (s *Server) writeInsufficientScope(w http.ResponseWriter, ask, need []strin
 		Scope:            ask,
 		Error:            identity.ErrorCodeInsufficientScope,
 	}
-	scope := scopeData(need)
-	var b []byte
+	var buf [512]byte
+	b := buf[:0]
 	if batch {
 		b = append(b, '[')
 	}
@@ -191,7 +201,7 @@ func (s *Server) writeInsufficientScope(w http.ResponseWriter, ask, need []strin
 		b = append(b, `,"error":{"code":`...)
 		b = strconv.AppendInt(b, CodeInsufficientScope, 10)
 		b = append(b, `,"message":"insufficient scope","data":`...)
-		b = append(b, scope...)
+		b = appendScopeData(b, need)
 		b = append(b, "}}"...)
 	}
 	if batch {
