@@ -16,6 +16,9 @@ func TestParseSpec(t *testing.T) {
 		{in: "idgate:json", wantMods: []string{"json"}},
 		{in: "gosdk:json,stateless", wantMods: []string{"json", "stateless"}},
 		{in: "floor:json", wantErr: "applies to MCP servers only"},
+		{in: "floor:gogc=400"},
+		{in: "idgate:json,gogc=off", wantMods: []string{"json"}},
+		{in: "idgate:gogc=lots", wantErr: "gogc= takes a number"},
 		{in: "idgate:fast", wantErr: "unknown modifier"},
 		{in: "nginx", wantErr: "unknown server"},
 	}

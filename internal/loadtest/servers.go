@@ -118,11 +118,12 @@ func kindNames() []string {
 }
 
 // A spec names a server to run: a kind and its modifiers, written
-// "gosdk:json,stateless".
+// "gosdk:json,stateless,gogc=400".
 type spec struct {
 	name string // as written
 	kind kind
 	mods []string // "json", "stateless"
+	gogc string   // "gogc=N": this server's GOGC instead of -gogc
 }
 
 func parseSpec(s string) (spec, error) {
@@ -134,6 +135,13 @@ func parseSpec(s string) (spec, error) {
 	sp := spec{name: s, kind: k}
 	if mods != "" {
 		for _, m := range strings.Split(mods, ",") {
+			if v, ok := strings.CutPrefix(m, "gogc="); ok {
+				if v == "" || strings.Trim(v, "0123456789") != "" && v != "off" {
+					return spec{}, fmt.Errorf("server %q: gogc= takes a number or off", s)
+				}
+				sp.gogc = v
+				continue
+			}
 			switch m {
 			case "json", "stateless":
 				if !k.mcp {
@@ -141,7 +149,7 @@ func parseSpec(s string) (spec, error) {
 				}
 				sp.mods = append(sp.mods, m)
 			default:
-				return spec{}, fmt.Errorf("server %q: unknown modifier %q (json, stateless)", s, m)
+				return spec{}, fmt.Errorf("server %q: unknown modifier %q (json, stateless, gogc=N)", s, m)
 			}
 		}
 	}
@@ -185,6 +193,9 @@ func start(sp spec, bin string, e *env, dir string, gogc, gomaxprocs string, kee
 	}
 	args = append(args, e.extra[sp.name]...)
 	cmd := exec.Command(bin, args...)
+	if sp.gogc != "" {
+		gogc = sp.gogc
+	}
 	cmd.Env = append(os.Environ(), "GOGC="+gogc, "GOMAXPROCS="+gomaxprocs)
 	if sp.kind.environ != nil {
 		cmd.Env = append(cmd.Env, sp.kind.environ(e)...)
