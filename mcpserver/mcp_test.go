@@ -156,6 +156,15 @@ func TestInsufficientScopeRawHTTP(t *testing.T) {
 					`{"jsonrpc":"2.0","id":3,"error":{"code":-32030,"message":"insufficient scope","data":{"scope":["crm:read","crm:write","notes:read","notes:write"]}}}]`,
 			},
 			{
+				// go-sdk decodes params into a struct, where a null leaves
+				// the name already read: it dispatches salesWrite.
+				name:       "a later null name does not hide the tool",
+				body:       `{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"salesWrite","arguments":{},"name":null}}`,
+				wantStatus: http.StatusForbidden,
+				wantChal:   `Bearer resource_metadata="` + prmURL + `", scope="crm:write", error="insufficient_scope"`,
+				wantBody:   `{"jsonrpc":"2.0","id":7,"error":{"code":-32030,"message":"insufficient scope","data":{"scope":["crm:write"]}}}`,
+			},
+			{
 				name:       "allowed call passes",
 				body:       callBody(4, "notes"),
 				wantStatus: http.StatusOK,

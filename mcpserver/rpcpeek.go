@@ -77,12 +77,14 @@ func peekMessages(body []byte, msgs []peeked) (_ []peeked, batch, ok bool) {
 }
 
 // peekToolName returns the "name" member of tools/call params, when params
-// is an object whose last "name" is a string.
+// is an object whose last non-null "name" is a string. go-sdk decodes
+// params into a struct, where a null member leaves the field as it was:
+// {"name":"x","name":null} calls x.
 func peekToolName(params []byte) (string, bool) {
 	p := jsonPeeker{b: params}
 	var name []byte
 	ok := p.object(func(key []byte, value []byte) {
-		if keyIs(key, "name") {
+		if keyIs(key, "name") && string(value) != "null" {
 			name = value
 		}
 	})

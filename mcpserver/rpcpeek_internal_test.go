@@ -41,14 +41,32 @@ func refPeek(body []byte) (msgs []refMessage, batch, ok bool) {
 	return msgs, batch, true
 }
 
-// refToolName reads the tool name of tools/call params with encoding/json.
+// refToolName reads the tool name of tools/call params with encoding/json,
+// as go-sdk's struct decoding does: exact keys, the last duplicate wins,
+// and a null member leaves the name already read.
 func refToolName(params []byte) (string, bool) {
-	var m map[string]json.RawMessage
-	if len(params) == 0 || params[0] != '{' || json.Unmarshal(params, &m) != nil {
+	if len(params) == 0 || params[0] != '{' || !json.Valid(params) {
 		return "", false
 	}
-	raw, ok := m["name"]
-	if !ok {
+	dec := json.NewDecoder(bytes.NewReader(params))
+	if _, err := dec.Token(); err != nil { // {
+		return "", false
+	}
+	var raw json.RawMessage
+	for dec.More() {
+		key, err := dec.Token()
+		if err != nil {
+			return "", false
+		}
+		var v json.RawMessage
+		if dec.Decode(&v) != nil {
+			return "", false
+		}
+		if key == "name" && string(v) != "null" {
+			raw = v
+		}
+	}
+	if raw == nil {
 		return "", false
 	}
 	var name string
@@ -144,6 +162,9 @@ func peekBodies() []string {
 		`{"id":1,"method":"tools/call","params":{"name":42}}`,
 		`{"id":1,"method":"tools/call","params":["salesWrite"]}`,
 		`{"id":1,"method":"tools/call","params":null}`,
+		`{"id":1,"method":"tools/call","params":{"name":"salesWrite","name":null}}`,
+		`{"id":1,"method":"tools/call","params":{"name":null}}`,
+		`{"id":1,"method":"tools/call","params":{"name":null,"name":"salesWrite"}}`,
 		`{"id":1,"method":"tools/call"}`,
 		`{"id":1,"method":"tools/call","params":{"name":"a"}} trailing junk`,
 		`{"id":1,"method":"tools/call","params":{"name":"a"}}{"method":"ping"}`,
