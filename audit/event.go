@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"strconv"
 	"time"
+	"unicode/utf8"
 )
 
 // A Decision is what was decided about a request.
@@ -46,6 +47,8 @@ func DecisionFromStatus(status int) Decision {
 //
 // Never put a token in any field: the package never needs one (Record still
 // redacts anything that looks like a JWT, as a second line of defence).
+// Several fields can carry what a caller chose (the tool name, the JSON-RPC
+// method): Record writes at most MaxAttrBytes of each string field.
 type Event struct {
 	// Time is when the request started; it becomes the time of the slog
 	// record. Zero means the moment Record is called.
@@ -91,7 +94,8 @@ type Event struct {
 // reason, status, duration_us, args. String attributes that are empty are
 // left out, and so is args when nil; decision, status and duration_us are
 // always written. Every JWT-looking part of a string value or of the args'
-// JSON is replaced by "[redacted]".
+// JSON is replaced by "[redacted]", and string values longer than
+// MaxAttrBytes are cut.
 //
 // ctx is passed to the slog handler (which may read trace ids from it).
 func (a *Auditor) Record(ctx context.Context, e Event) {
@@ -113,7 +117,7 @@ func (a *Auditor) Record(ctx context.Context, e Event) {
 	attrs := buf[:0]
 	str := func(key, value string) {
 		if value != "" {
-			attrs = append(attrs, slog.String(key, redact(value)))
+			attrs = append(attrs, slog.String(key, truncate(redact(value))))
 		}
 	}
 	str("request_id", e.RequestID)
@@ -136,6 +140,23 @@ func (a *Auditor) Record(ctx context.Context, e Event) {
 	r := slog.NewRecord(t, a.level, a.message, 0)
 	r.AddAttrs(attrs...)
 	_ = h.Handle(ctx, r) // a failing log sink has nowhere better to report to
+}
+
+// MaxAttrBytes is the most Record writes of a string field of an Event:
+// longer values are cut at a character boundary and end in "…".
+const MaxAttrBytes = 256
+
+// truncate cuts s to at most MaxAttrBytes bytes plus the "…" that marks the
+// cut.
+func truncate(s string) string {
+	if len(s) <= MaxAttrBytes {
+		return s
+	}
+	cut := MaxAttrBytes
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…"
 }
 
 // argsAttr encodes args as JSON for the "args" attribute.

@@ -6,6 +6,7 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"log/slog"
 	"strings"
 	"testing"
@@ -262,5 +263,29 @@ func TestSubjectHashing(t *testing.T) {
 		}},
 	} {
 		t.Run(tc.name, tc.check)
+	}
+}
+
+// String fields are cut at MaxAttrBytes, at a character boundary.
+func TestRecordTruncatesLongStrings(t *testing.T) {
+	tests := []struct {
+		name, tool, want string
+	}{
+		{"short", "salesRead", "salesRead"},
+		{"exactly the limit", strings.Repeat("a", audit.MaxAttrBytes), strings.Repeat("a", audit.MaxAttrBytes)},
+		{"over the limit", strings.Repeat("a", 10_000), strings.Repeat("a", audit.MaxAttrBytes) + "…"},
+		{"cut before a multi-byte character", strings.Repeat("a", audit.MaxAttrBytes-1) + "é" + "z", strings.Repeat("a", audit.MaxAttrBytes-1) + "…"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var buf bytes.Buffer
+			a, err := audit.New(audit.Config{Logger: slog.New(slog.NewJSONHandler(&buf, nil)), SubjectKey: []byte("0123456789abcdef")})
+			require.NoError(t, err)
+			a.Record(context.Background(), audit.Event{Tool: tc.tool, MCPMethod: tc.tool, Status: 200})
+			var ev map[string]any
+			require.NoError(t, json.Unmarshal(buf.Bytes(), &ev))
+			require.Equal(t, tc.want, ev["tool"])
+			require.Equal(t, tc.want, ev["mcp_method"])
+		})
 	}
 }

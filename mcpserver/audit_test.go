@@ -134,3 +134,32 @@ func mustJSON(t *testing.T, v any) string {
 	require.NoError(t, err)
 	return string(b)
 }
+
+// A caller chooses the tool name and the JSON-RPC method it sends: an
+// audit event keeps only a bounded prefix of each, so that one request
+// cannot write a megabyte into the audit log.
+func TestAuditBoundsCallerChosenNames(t *testing.T) {
+	e := newEnv(t, stateless)
+	long := strings.Repeat("x", 100_000)
+	hdr := with(bearer(e.alice), []string{"Mcp-Protocol-Version", "2025-06-18"})
+	tests := []struct {
+		name, body string
+	}{
+		{"long tool name", callBody(1, long)},
+		{"long method", `{"jsonrpc":"2.0","id":1,"method":"` + long + `"}`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			before := len(e.logs.events(t))
+			r := e.do(http.MethodPost, "/mcp", tc.body, hdr...)
+			require.Less(t, r.Status, 500, r.Body)
+			events := e.logs.events(t)
+			require.Len(t, events, before+1)
+			for _, attr := range []string{"tool", "mcp_method"} {
+				v := stringOr(events[before][attr])
+				require.LessOrEqual(t, len(v), 300, "%s is %d bytes", attr, len(v))
+			}
+			require.NotContains(t, e.logs.String(), long)
+		})
+	}
+}
