@@ -57,5 +57,9 @@ func (ks *keySet) metadataJWKSURI(docURL string) (string, error) {
 	if err := checkFetchURL(md.JWKSURI); err != nil {
 		return "", fmt.Errorf("%s: jwks_uri %q: %w", docURL, md.JWKSURI, err)
 	}
+	if strings.HasPrefix(docURL, "https:") && !strings.HasPrefix(md.JWKSURI, "https:") {
+		// Keys fetched in the clear could be substituted on the way.
+		return "", fmt.Errorf("%s: jwks_uri %q: must use https, as the issuer does", docURL, md.JWKSURI)
+	}
 	return md.JWKSURI, nil
 }

@@ -472,3 +472,56 @@ func TestJWKSTokenWithoutKID(t *testing.T) {
 	_, err = v.Verify(context.Background(), tok)
 	requireVerifyError(t, err, identity.ErrUnknownKey, tok)
 }
+
+// Keys of an https issuer are fetched over https only: a discovery
+// document that names a plain-http jwks_uri, or a JWKS URL that redirects
+// to plain http, would let anyone on the path substitute keys.
+func TestJWKSNeverDowngradesToPlainHTTP(t *testing.T) {
+	var plainFetches atomic.Int32
+	plain := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		plainFetches.Add(1)
+		_, _ = w.Write([]byte(`{"keys":[]}`))
+	}))
+	t.Cleanup(plain.Close)
+
+	cases := []struct {
+		name    string
+		jwksURI func(tlsBase string) string // the discovery document's jwks_uri
+		jwksURL bool                        // configure JWKSURL instead of discovering it
+	}{
+		{"discovered jwks_uri over http", func(string) string { return plain.URL + "/jwks" }, false},
+		{"discovered jwks_uri redirects to http", func(base string) string { return base + "/redirect" }, false},
+		{"configured JWKS URL redirects to http", nil, true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			plainFetches.Store(0)
+			mux := http.NewServeMux()
+			srv := httptest.NewUnstartedServer(mux)
+			srv.StartTLS()
+			t.Cleanup(srv.Close)
+			mux.HandleFunc("GET /.well-known/openid-configuration", func(w http.ResponseWriter, _ *http.Request) {
+				uri := srv.URL + "/redirect"
+				if tc.jwksURI != nil {
+					uri = tc.jwksURI(srv.URL)
+				}
+				_ = json.NewEncoder(w).Encode(map[string]string{"issuer": srv.URL, "jwks_uri": uri})
+			})
+			mux.HandleFunc("GET /redirect", func(w http.ResponseWriter, r *http.Request) {
+				http.Redirect(w, r, plain.URL+"/jwks", http.StatusFound)
+			})
+			cfg := identity.JWTConfig{Issuer: srv.URL, Audiences: []string{"https://api.example.com"}, HTTPClient: srv.Client()}
+			if tc.jwksURL {
+				cfg.JWKSURL = srv.URL + "/redirect"
+			}
+			v, err := identity.NewJWTVerifier(context.Background(), cfg)
+			require.NoError(t, err)
+			t.Cleanup(v.Close)
+			tok := forgeUnsigned(srv.URL)
+			_, err = v.Verify(context.Background(), tok)
+			requireVerifyError(t, err, identity.ErrKeysUnavailable, tok)
+			require.Contains(t, err.Error(), "https")
+			require.Zero(t, plainFetches.Load(), "nothing was fetched over plain http")
+		})
+	}
+}

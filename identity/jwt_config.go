@@ -1,6 +1,7 @@
 package identity
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -89,7 +90,9 @@ type JWTConfig struct {
 
 	// HTTPClient fetches discovery documents and the JWKS. Default: a client
 	// with FetchTimeout as its timeout. Whatever the client, every fetch is
-	// bounded by FetchTimeout and MaxResponseBytes.
+	// bounded by FetchTimeout and MaxResponseBytes, and a fetch that starts
+	// over https never follows a redirect to plain http (nor does a
+	// discovered jwks_uri drop to http when the issuer uses https).
 	HTTPClient *http.Client
 
 	// FetchTimeout bounds each HTTP request for discovery or the JWKS.
@@ -225,6 +228,7 @@ func (c JWTConfig) settings() (*jwtSettings, error) {
 	if c.HTTPClient == nil {
 		s.HTTPClient = &http.Client{Timeout: s.FetchTimeout}
 	}
+	s.HTTPClient = noDowngrade(s.HTTPClient)
 	switch {
 	case c.CacheSize == 0:
 		s.CacheSize = defaultCacheSize
@@ -248,6 +252,27 @@ func checkFetchURL(s string) error {
 		return fmt.Errorf("not an absolute http or https URL")
 	}
 	return nil
+}
+
+// noDowngrade returns a copy of c (sharing its Transport) that refuses to
+// follow a redirect from https to another scheme, then applies c's own
+// redirect policy (by default, at most 10 redirects).
+func noDowngrade(c *http.Client) *http.Client {
+	cc := *c
+	policy := c.CheckRedirect
+	cc.CheckRedirect = func(req *http.Request, via []*http.Request) error {
+		if via[0].URL.Scheme == "https" && req.URL.Scheme != "https" {
+			return fmt.Errorf("redirect from https to %s refused", req.URL.Scheme)
+		}
+		if policy != nil {
+			return policy(req, via)
+		}
+		if len(via) >= 10 {
+			return errors.New("stopped after 10 redirects")
+		}
+		return nil
+	}
+	return &cc
 }
 
 // normaliseIssuer applies the one issuer normalisation: remove a single
