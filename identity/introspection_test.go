@@ -263,6 +263,30 @@ func TestIntrospectionCache(t *testing.T) {
 		require.Equal(t, identitytest.DefaultSubject, id.Subject)
 	})
 
+	// SPEC 21: results are cached no longer than exp, however long
+	// CacheTTL is.
+	t.Run("cache entry ends at exp", func(t *testing.T) {
+		clock := newFakeClock()
+		cfg := introspectionConfig(iss)
+		cfg.CacheTTL = time.Hour
+		cfg.Leeway = -1
+		cfg.Now = clock.Now
+		v := newIntrospectionVerifier(t, cfg)
+		tok := iss.MintOpaque(t, identitytest.ExpiresIn(time.Minute))
+		before := iss.Introspections()
+		_, err := v.Verify(ctx, tok)
+		require.NoError(t, err)
+		clock.Advance(59 * time.Second)
+		_, err = v.Verify(ctx, tok)
+		require.NoError(t, err)
+		require.Equal(t, before+1, iss.Introspections(), "cached before exp")
+
+		clock.Advance(2 * time.Second) // past exp: asked again, and refused
+		_, err = v.Verify(ctx, tok)
+		require.ErrorIs(t, err, identity.ErrExpired)
+		require.Equal(t, before+2, iss.Introspections(), "not served from the cache past exp")
+	})
+
 	t.Run("cache serves no other token", func(t *testing.T) {
 		v := newIntrospectionVerifier(t, introspectionConfig(iss))
 		a := iss.MintOpaque(t, identitytest.Subject("alice"))
