@@ -26,7 +26,8 @@
 // verification with jwt/v5 + keyfunc/v3), gosdk-noauth, floor (net/http,
 // fixed reply). MCP servers take modifiers: "idgate:json" answers with
 // application/json instead of SSE, "idgate:stateless" runs without
-// sessions, and any server takes "gogc=N", its GOGC instead of -gogc's.
+// sessions, and any server takes "gogc=N" (its GOGC instead of -gogc's)
+// and "gomemlimit=N" (its GOMEMLIMIT, such as 40MiB).
 //
 // Every loop is bounded in count and time; nothing leaves loopback.
 package main
@@ -112,7 +113,7 @@ func run(ctx context.Context, o options) error {
 			continue
 		}
 		// Modifiers are comma-separated too: glue them back on.
-		if len(specs) > 0 && (s == "json" || s == "stateless" || strings.HasPrefix(s, "gogc=")) {
+		if len(specs) > 0 && (s == "json" || s == "stateless" || strings.HasPrefix(s, "gogc=") || strings.HasPrefix(s, "gomemlimit=")) {
 			prev := specs[len(specs)-1]
 			sep := ","
 			if !strings.Contains(prev.name, ":") {

@@ -19,6 +19,8 @@ func TestParseSpec(t *testing.T) {
 		{in: "floor:gogc=400"},
 		{in: "idgate:json,gogc=off", wantMods: []string{"json"}},
 		{in: "idgate:gogc=lots", wantErr: "gogc= takes a number"},
+		{in: "starter:gogc=off,gomemlimit=40MiB"},
+		{in: "starter:gomemlimit=MiB", wantErr: "gomemlimit= takes a size"},
 		{in: "idgate:fast", wantErr: "unknown modifier"},
 		{in: "nginx", wantErr: "unknown server"},
 	}

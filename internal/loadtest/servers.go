@@ -124,6 +124,9 @@ type spec struct {
 	kind kind
 	mods []string // "json", "stateless"
 	gogc string   // "gogc=N": this server's GOGC instead of -gogc
+	// memlimit is "gomemlimit=N": this server's GOMEMLIMIT (such as
+	// "40MiB"); default none.
+	memlimit string
 }
 
 func parseSpec(s string) (spec, error) {
@@ -135,6 +138,13 @@ func parseSpec(s string) (spec, error) {
 	sp := spec{name: s, kind: k}
 	if mods != "" {
 		for _, m := range strings.Split(mods, ",") {
+			if v, ok := strings.CutPrefix(m, "gomemlimit="); ok {
+				if v != "off" && (v == "" || v[0] < '0' || v[0] > '9') {
+					return spec{}, fmt.Errorf("server %q: gomemlimit= takes a size such as 40MiB", s)
+				}
+				sp.memlimit = v
+				continue
+			}
 			if v, ok := strings.CutPrefix(m, "gogc="); ok {
 				if v == "" || strings.Trim(v, "0123456789") != "" && v != "off" {
 					return spec{}, fmt.Errorf("server %q: gogc= takes a number or off", s)
@@ -149,7 +159,7 @@ func parseSpec(s string) (spec, error) {
 				}
 				sp.mods = append(sp.mods, m)
 			default:
-				return spec{}, fmt.Errorf("server %q: unknown modifier %q (json, stateless, gogc=N)", s, m)
+				return spec{}, fmt.Errorf("server %q: unknown modifier %q (json, stateless, gogc=N, gomemlimit=N)", s, m)
 			}
 		}
 	}
@@ -197,6 +207,9 @@ func start(sp spec, bin string, e *env, dir string, gogc, gomaxprocs string, kee
 		gogc = sp.gogc
 	}
 	cmd.Env = append(os.Environ(), "GOGC="+gogc, "GOMAXPROCS="+gomaxprocs)
+	if sp.memlimit != "" {
+		cmd.Env = append(cmd.Env, "GOMEMLIMIT="+sp.memlimit)
+	}
 	if sp.kind.environ != nil {
 		cmd.Env = append(cmd.Env, sp.kind.environ(e)...)
 	}
