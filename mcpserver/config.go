@@ -21,6 +21,9 @@ import (
 // DefaultMaxBodyBytes is the default for Config.MaxBodyBytes: 1 MiB.
 const DefaultMaxBodyBytes = 1 << 20
 
+// DefaultSessionTimeout is the default for Config.SessionTimeout.
+const DefaultSessionTimeout = time.Hour
+
 // Default rate limits (see RateLimitConfig).
 const (
 	// DefaultUserRate is the default number of requests a user may make per
@@ -115,8 +118,11 @@ type Config struct {
 	// a text/event-stream. Default false (SSE).
 	JSONResponse bool
 
-	// SessionTimeout closes sessions idle for this long. Default 0: idle
-	// sessions are kept until the client deletes them.
+	// SessionTimeout closes sessions idle for this long; a client that
+	// comes back later gets 404 and starts a new session, as MCP
+	// prescribes. Every initialize opens a session and few clients ever
+	// DELETE theirs, so sessions that were never closed would pile up in
+	// memory. Default (0): DefaultSessionTimeout (one hour).
 	SessionTimeout time.Duration
 
 	// EventStore, when set, makes SSE streams resumable (go-sdk's
@@ -317,8 +323,11 @@ func validate(cfg Config) (*config, error) {
 	case c.MaxBodyBytes == 0:
 		c.MaxBodyBytes = DefaultMaxBodyBytes
 	}
-	if c.SessionTimeout < 0 {
-		return nil, errors.New("mcpserver: Config.SessionTimeout must not be negative")
+	switch {
+	case c.SessionTimeout < 0:
+		return nil, errors.New("mcpserver: Config.SessionTimeout must not be negative (0 means the one-hour default)")
+	case c.SessionTimeout == 0:
+		c.SessionTimeout = DefaultSessionTimeout
 	}
 	if c.EventStore != nil && c.Stateless {
 		return nil, errors.New("mcpserver: Config.EventStore needs sessions: a Stateless server has no stream to resume (unset one of them)")
