@@ -196,8 +196,9 @@ type HTTPDoer interface {
 }
 
 // RateLimitConfig configures rate limiting. Requests are counted per client
-// address before authentication (key "ip:<address>") and per verified user
-// after it (key "user:<issuer>|<subject>"). A request over a limit gets 429
+// address before authentication (key "ip:<address>", where an IPv6 address
+// counts as its /64: "ip:2001:db8:1:2::/64") and per verified user after it
+// (key "user:<issuer>|<subject>"). A request over a limit gets 429
 // with Retry-After and RateLimit headers.
 type RateLimitConfig struct {
 	// Disabled turns rate limiting off. Default false.

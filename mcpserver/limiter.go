@@ -102,7 +102,7 @@ func ceilSeconds(d time.Duration) int {
 // byIP wraps next with the per-address limit.
 func (l *limiter) byIP(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if l.allow(w, r, "ip:"+l.clientIP(r), l.cfg.IP, l.ipPolicy, "ip") {
+		if l.allow(w, r, "ip:"+addressKey(l.clientIP(r)), l.cfg.IP, l.ipPolicy, "ip") {
 			next.ServeHTTP(w, r)
 		}
 	})
@@ -134,6 +134,23 @@ func (l *limiter) clientIP(r *http.Request) string {
 		}
 	}
 	return host
+}
+
+// addressKey is what the per-address limit counts for a client address:
+// the address itself for IPv4 (and IPv4-mapped IPv6), the /64 for IPv6,
+// since a host usually holds a whole /64 and may send from any address in
+// it.
+func addressKey(host string) string {
+	a, err := netip.ParseAddr(host)
+	if err != nil {
+		return host
+	}
+	a = a.Unmap()
+	if a.Is4() {
+		return a.String()
+	}
+	p, _ := a.WithZone("").Prefix(64)
+	return p.String()
 }
 
 func (l *limiter) trusted(a netip.Addr) bool {

@@ -203,3 +203,31 @@ func TestMemoryStoreConcurrent(t *testing.T) {
 	wg.Wait()
 	require.Equal(t, 100, allowed, "exactly the burst is allowed, whatever the interleaving")
 }
+
+// An IPv6 client usually holds a whole /64 and can send from any address
+// in it: the per-address limit counts the /64, or one host could
+// sidestep it with a fresh address per request. IPv4 addresses count
+// one by one.
+func TestIPRateLimitIPv6Prefix(t *testing.T) {
+	e := newEnv(t, stateless, func(c *mcpserver.Config) {
+		c.RateLimit.IP = mcpserver.Limit{Rate: 1, Period: time.Hour}
+		c.RateLimit.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}
+	})
+	tests := []struct {
+		client     string // X-Forwarded-For set by the trusted proxy
+		wantStatus int
+	}{
+		{"2001:db8:1:2::1", http.StatusUnauthorized},
+		{"2001:db8:1:2:ffff:ffff:ffff:9", http.StatusTooManyRequests}, // same /64
+		{"2001:db8:1:3::1", http.StatusUnauthorized},                  // next /64
+		{"203.0.113.1", http.StatusUnauthorized},
+		{"203.0.113.2", http.StatusUnauthorized},           // IPv4: per address
+		{"::ffff:203.0.113.1", http.StatusTooManyRequests}, // 203.0.113.1 again
+	}
+	for _, tc := range tests {
+		t.Run(tc.client, func(t *testing.T) {
+			r := e.do(http.MethodPost, "/mcp", initializeBody, "X-Forwarded-For", tc.client)
+			require.Equal(t, tc.wantStatus, r.Status, r.Body)
+		})
+	}
+}
