@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"sync"
 	"time"
+	"unsafe"
 )
 
 // tokenCache remembers verified identities so that a token presented again
@@ -93,13 +94,11 @@ func (c *tokenCache) evictLocked() {
 	}
 }
 
-// cacheKey returns the SHA-256 of token. Tokens of up to 4 KiB are copied to
-// a stack buffer first: converting the string to a []byte would allocate.
+// cacheKey returns the SHA-256 of token, hashing the string's bytes in
+// place: converting it to a []byte would allocate, and copying it to a
+// stack buffer made every caller's goroutine grow its stack by the buffer
+// (stacks are shrunk at each GC, so that cost came back again and again
+// under load). sha256.Sum256 only reads its input.
 func cacheKey(token string) [sha256.Size]byte {
-	var buf [4 << 10]byte
-	if len(token) <= len(buf) {
-		n := copy(buf[:], token)
-		return sha256.Sum256(buf[:n])
-	}
-	return sha256.Sum256([]byte(token))
+	return sha256.Sum256(unsafe.Slice(unsafe.StringData(token), len(token)))
 }

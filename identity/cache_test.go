@@ -1,7 +1,9 @@
 package identity
 
 import (
+	"crypto/sha256"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -131,4 +133,12 @@ func TestTokenCacheConcurrent(t *testing.T) {
 	}
 	wg.Wait()
 	require.LessOrEqual(t, len(c.entries), 64)
+}
+
+// cacheKey is the SHA-256 of the token's bytes, whatever its length.
+func TestCacheKey(t *testing.T) {
+	for _, n := range []int{0, 1, 900, 4 << 10, 4<<10 + 1, 64 << 10} {
+		tok := strings.Repeat("a.b-c_", n/6+1)[:n]
+		require.Equal(t, sha256.Sum256([]byte(tok)), cacheKey(tok), "length %d", n)
+	}
 }
