@@ -193,6 +193,24 @@ func TestInsufficientScopeRawHTTP(t *testing.T) {
 	})
 }
 
+// A batch longer than the step-up check reads is refused, not passed on
+// unchecked: go-sdk would run every call in it (protocol 2025-03-26 still
+// has batches).
+func TestOversizedBatchRefused(t *testing.T) {
+	e := newEnv(t, stateless)
+	hdr := with(bearer(e.bob), []string{"Mcp-Protocol-Version", "2025-03-26"})
+	calls := make([]string, 1025)
+	for i := range calls {
+		calls[i] = callBody(i+1, "salesWrite")
+	}
+	r := e.do(http.MethodPost, "/mcp", "["+strings.Join(calls, ",")+"]", hdr...)
+	require.Equal(t, http.StatusBadRequest, r.Status, r.Body)
+	require.JSONEq(t, `{"error":"batch too large"}`, r.Body)
+	// 1024 calls are read and judged: bob lacks crm:write.
+	r = e.do(http.MethodPost, "/mcp", "["+strings.Join(calls[:1024], ",")+"]", hdr...)
+	require.Equal(t, http.StatusForbidden, r.Status)
+}
+
 func TestMalformedBodyLeftToGoSDK(t *testing.T) {
 	e := newEnv(t, stateless)
 	r := e.do(http.MethodPost, "/mcp", `{"jsonrpc":`, with(bearer(e.alice), []string{"Mcp-Protocol-Version", "2025-06-18"})...)

@@ -26,7 +26,8 @@ const CodeInsufficientScope = -32030
 // challenge naming every scope the request's tool calls need (the union,
 // for a batch; see also Config.StepUpIncludeGrantedScopes) and a JSON-RPC
 // error body. Unknown tools and malformed bodies pass: go-sdk answers them
-// with its usual JSON-RPC errors.
+// with its usual JSON-RPC errors. A batch of more than peekMaxMessages
+// messages gets 400.
 //
 // The body is read into a pooled buffer and scanned in place
 // (peekMessages): nothing is decoded but the method and the tool name, and
@@ -57,6 +58,12 @@ func (s *Server) stepUp(next http.Handler) http.Handler {
 		r.Body = pb
 		msgs, batch, ok := peekMessages(pb.buf, pb.msgs[:0])
 		pb.msgs = msgs
+		if !ok && batch && len(msgs) == peekMaxMessages {
+			// More calls than the check reads: go-sdk would run them all.
+			entry.SetDecision(audit.Deny, "batch_too_large")
+			writeError(w, http.StatusBadRequest, "batch too large")
+			return
+		}
 		if !ok {
 			// Malformed: let go-sdk answer it.
 			entry.SetDecision(audit.Deny, "malformed_request")
