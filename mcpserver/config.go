@@ -21,6 +21,9 @@ import (
 // DefaultMaxBodyBytes is the default for Config.MaxBodyBytes: 1 MiB.
 const DefaultMaxBodyBytes = 1 << 20
 
+// DefaultBodyReadTimeout is the default for Config.BodyReadTimeout.
+const DefaultBodyReadTimeout = 30 * time.Second
+
 // DefaultSessionTimeout is the default for Config.SessionTimeout.
 const DefaultSessionTimeout = time.Hour
 
@@ -156,6 +159,17 @@ type Config struct {
 	// MaxBodyBytes caps the size of a request body; larger bodies get 413.
 	// Default (0): DefaultMaxBodyBytes (1 MiB).
 	MaxBodyBytes int64
+
+	// BodyReadTimeout bounds the time a client has, once its request
+	// headers are in, to send the whole request body: a client that
+	// trickles or stalls its body would otherwise hold a connection and a
+	// goroutine for as long as it likes. A late body gets 400, or, when
+	// the request was refused without reading it (401), a closed
+	// connection. Once the body is read the deadline is lifted, so that
+	// responses may stream for as long as they need. (http.Server's
+	// ReadTimeout does the same for every route of a server; set it too.)
+	// Default (0): DefaultBodyReadTimeout (30s).
+	BodyReadTimeout time.Duration
 
 	// MirrorAuthorizationServerMetadata serves the RFC 8414 metadata of
 	// AuthorizationServers[0] verbatim at
@@ -323,6 +337,12 @@ func validate(cfg Config) (*config, error) {
 		return nil, errors.New("mcpserver: Config.MaxBodyBytes must not be negative (0 means the 1 MiB default)")
 	case c.MaxBodyBytes == 0:
 		c.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	switch {
+	case c.BodyReadTimeout < 0:
+		return nil, errors.New("mcpserver: Config.BodyReadTimeout must not be negative (0 means the 30s default)")
+	case c.BodyReadTimeout == 0:
+		c.BodyReadTimeout = DefaultBodyReadTimeout
 	}
 	switch {
 	case c.SessionTimeout < 0:

@@ -4,11 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 	"github.com/stretchr/testify/require"
@@ -41,6 +43,54 @@ func TestBodyLimit(t *testing.T) {
 	t.Run("within the limit", func(t *testing.T) {
 		r := e.do(http.MethodPost, "/mcp", initializeBody, bearer(e.alice)...)
 		require.Equal(t, http.StatusOK, r.Status)
+	})
+}
+
+// A client that sends its headers and then trickles (or stalls) its body
+// holds a connection and a goroutine: Config.BodyReadTimeout bounds how
+// long, with or without a token (the server reads an unread body after a
+// 401 too), and does not cut streams off once the body is in.
+func TestBodyReadTimeout(t *testing.T) {
+	e := newEnv(t, stateless, func(c *mcpserver.Config) { c.BodyReadTimeout = 200 * time.Millisecond })
+	tests := []struct {
+		name       string
+		auth       string
+		wantStatus string
+	}{
+		{"with a token: 400 once the body is late", "Authorization: Bearer " + e.alice + "\r\n", "HTTP/1.1 400 "},
+		{"without a token: 401, then the connection closes", "", "HTTP/1.1 401 "},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			conn, err := net.Dial("tcp", e.http.Listener.Addr().String())
+			require.NoError(t, err)
+			defer conn.Close()
+			// A safety net for a server that never gives up: not what the
+			// test measures.
+			require.NoError(t, conn.SetDeadline(time.Now().Add(30*time.Second)))
+			_, err = io.WriteString(conn, "POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\n"+tc.auth+
+				"Content-Type: application/json\r\nAccept: application/json, text/event-stream\r\n"+
+				"Content-Length: 1000\r\n\r\n{\"jsonrpc\":")
+			require.NoError(t, err)
+			resp, err := io.ReadAll(conn) // the server answers and closes; the client never sends the rest
+			require.NoError(t, err, "the server kept the connection open")
+			require.True(t, strings.HasPrefix(string(resp), tc.wantStatus), "%.200s", resp)
+		})
+	}
+	t.Run("a call outlives the deadline once the body is read", func(t *testing.T) {
+		e := newEnv(t, stateless, func(c *mcpserver.Config) { c.BodyReadTimeout = 50 * time.Millisecond })
+		mcpserver.AddTool(e.srv, &mcp.Tool{Name: "slow", Description: "answers after the body deadline"}, scopes.Public(),
+			func(ctx context.Context, _ *mcp.CallToolRequest, _ empty) (*mcp.CallToolResult, summaryOut, error) {
+				select {
+				case <-time.After(300 * time.Millisecond):
+					return nil, summaryOut{Total: 7}, nil
+				case <-ctx.Done(): // what a read deadline left in place would do
+					return nil, summaryOut{}, ctx.Err()
+				}
+			})
+		r := e.do(http.MethodPost, "/mcp", callBody(1, "slow"), with(bearer(e.alice), []string{"Mcp-Protocol-Version", "2025-06-18"})...)
+		require.Equal(t, http.StatusOK, r.Status, r.Body)
+		require.Contains(t, r.Body, `{\"total\":7}`)
 	})
 }
 

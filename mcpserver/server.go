@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
@@ -231,7 +232,10 @@ func (s *Server) afterAuth(next http.Handler) http.Handler {
 }
 
 // limitBody refuses bodies over Config.MaxBodyBytes: at once when
-// Content-Length says so, else while the body is read.
+// Content-Length says so, else while the body is read. It also gives the
+// body Config.BodyReadTimeout to arrive: a read deadline on the connection,
+// which net/http lifts once the body has been read to its end (it then
+// watches the connection for the client going away).
 func (s *Server) limitBody(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.ContentLength > s.cfg.MaxBodyBytes {
@@ -241,6 +245,9 @@ func (s *Server) limitBody(next http.Handler) http.Handler {
 		}
 		if r.Body != nil && r.Body != http.NoBody {
 			r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes)
+			// Not every ResponseWriter can set deadlines; without one the
+			// http.Server's own timeouts are all there is.
+			_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(s.cfg.BodyReadTimeout))
 		}
 		next.ServeHTTP(w, r)
 	})
