@@ -96,12 +96,7 @@ func runServer(ctx context.Context, args []string, env map[string]string, stdout
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{
-		Handler:           a.Handler(),
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
-	}
+	srv := publicHTTPServer(a.Handler(), log)
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 
@@ -118,6 +113,22 @@ func runServer(ctx context.Context, args []string, env map[string]string, stdout
 	case <-ctx.Done():
 	}
 	return shutdown(srv, a, log)
+}
+
+// publicHTTPServer returns the server of the starter's routes, with a time
+// limit on every phase a client controls: the request headers, the whole
+// request with its body (net/http lifts that deadline once the body is
+// read, so MCP event streams run for as long as they need), and idle
+// keep-alive connections. Without them a client that trickles its request
+// holds a connection and a goroutine for as long as it likes.
+func publicHTTPServer(h http.Handler, log *slog.Logger) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
+	}
 }
 
 // shutdown stops srv gracefully: no new connections, requests in flight

@@ -385,3 +385,19 @@ func TestDevModeOAuthClient(t *testing.T) {
 	require.False(t, res.IsError, "whoami still works after the step-up")
 	require.Len(t, signIns, 2)
 }
+
+// Every phase of a request that the client controls has a time limit: a
+// client that trickles its headers or its body (the REST routes and
+// /demo/ read bodies too) must not hold a connection for as long as it
+// likes.
+func TestHTTPServerTimeouts(t *testing.T) {
+	srv := publicHTTPServer(http.NotFoundHandler(), discardLogger())
+	for name, d := range map[string]time.Duration{
+		"ReadHeaderTimeout": srv.ReadHeaderTimeout,
+		"ReadTimeout":       srv.ReadTimeout,
+		"IdleTimeout":       srv.IdleTimeout,
+	} {
+		require.Positive(t, d, name)
+	}
+	require.Zero(t, srv.WriteTimeout, "a write deadline would cut MCP event streams off")
+}
