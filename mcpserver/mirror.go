@@ -21,6 +21,12 @@ const maxASMetadataBytes = 1 << 20
 // mirrorFetchTimeout bounds one fetch of the mirrored document.
 const mirrorFetchTimeout = 10 * time.Second
 
+// mirrorRetryInterval is how long a failed fetch is remembered: requests
+// meanwhile get the stale copy or a 502 at once, instead of each waiting
+// in turn for a fetch of its own from an authorization server that is
+// down. It is also the Retry-After of that 502.
+const mirrorRetryInterval = 30 * time.Second
+
 // asMirror serves an authorization server's RFC 8414 metadata verbatim
 // (SPEC 5), fetched on first use and cached for ttl. A stale copy is served
 // while the authorization server is unreachable.
@@ -31,9 +37,11 @@ type asMirror struct {
 	ttl    time.Duration
 	logger *slog.Logger
 
-	mu      sync.Mutex // held during a fetch: one fetch at a time
-	body    []byte
-	fetched time.Time
+	mu       sync.Mutex // held during a fetch: one fetch at a time
+	body     []byte
+	fetched  time.Time
+	failedAt time.Time // of the last failed fetch; zero after a success
+	lastErr  error     // of the last failed fetch
 }
 
 func newASMirror(issuer string, client HTTPDoer, ttl time.Duration, logger *slog.Logger) *asMirror {
@@ -74,7 +82,7 @@ func (m *asMirror) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	body, err := m.document(r.Context())
 	if err != nil {
-		h.Set("Retry-After", "30")
+		h.Set("Retry-After", strconv.Itoa(int(mirrorRetryInterval/time.Second)))
 		writeError(w, http.StatusBadGateway, "authorization server metadata unavailable")
 		return
 	}
@@ -95,8 +103,15 @@ func (m *asMirror) document(ctx context.Context) ([]byte, error) {
 	if m.body != nil && time.Since(m.fetched) < m.ttl {
 		return m.body, nil
 	}
+	if !m.failedAt.IsZero() && time.Since(m.failedAt) < mirrorRetryInterval {
+		if m.body != nil {
+			return m.body, nil
+		}
+		return nil, m.lastErr
+	}
 	body, err := m.fetch(ctx)
 	if err != nil {
+		m.failedAt, m.lastErr = time.Now(), err
 		m.logger.LogAttrs(ctx, slog.LevelWarn, "mcpserver: fetching authorization server metadata",
 			slog.String("issuer", m.issuer), slog.Bool("stale_copy", m.body != nil), slog.String("error", err.Error()))
 		if m.body != nil {
@@ -104,7 +119,7 @@ func (m *asMirror) document(ctx context.Context) ([]byte, error) {
 		}
 		return nil, err
 	}
-	m.body, m.fetched = body, time.Now()
+	m.body, m.fetched, m.failedAt, m.lastErr = body, time.Now(), time.Time{}, nil
 	return body, nil
 }
 
