@@ -183,9 +183,9 @@ func TestKeysUnavailable(t *testing.T) {
 	require.Equal(t, "verifier_unavailable", events[len(events)-1]["reason"])
 }
 
-// The step-up check reads the JSON-RPC body with encoding/json, go-sdk with
-// its own decoder. Whatever a body that might read differently to the two
-// does, a tool is never run for a caller without its scopes: the check
+// The step-up check reads the JSON-RPC body with its own scanner
+// (rpcpeek.go), go-sdk with segmentio/encoding/json. Whatever a body that
+// might read differently to the two does, a tool is never run for a caller without its scopes: the check
 // inside MCP catches what the HTTP layer might miss.
 func TestStepUpParserDifferential(t *testing.T) {
 	e := newEnv(t, stateless)
