@@ -17,7 +17,8 @@ import (
 //   - it is a three-part JWS of at most 32 KiB (a five-part JWE is refused
 //     with ErrEncryptedToken, a token without dots with ErrOpaqueToken);
 //   - its header names an allowed "alg", no "crit", and the required "typ"
-//     (JWTConfig.RequireType);
+//     (JWTConfig.RequireType); member names are matched exactly ("Alg" is
+//     not "alg") and a header that repeats a member is malformed;
 //   - its "iss" is the configured issuer (checked before any key lookup,
 //     so foreign tokens cause no JWKS fetch);
 //   - the issuer's JWKS holds its "kid", for that algorithm and key type;
@@ -87,9 +88,15 @@ func (v *JWTVerifier) Verify(ctx context.Context, token string) (*Identity, erro
 		return nil, err
 	}
 	claims := jwt.MapClaims{}
-	_, err = v.parser.ParseWithClaims(token, claims, func(*jwt.Token) (any, error) {
+	_, err = v.parser.ParseWithClaims(token, claims, func(t *jwt.Token) (any, error) {
 		// Called after the header and claims are decoded, before the
-		// signature is checked.
+		// signature is checked. The key is chosen for h.Alg: the
+		// signature must be checked under that same algorithm (both
+		// parsers read the header with exact member names, so this only
+		// guards against them drifting apart).
+		if t.Method == nil || t.Method.Alg() != h.Alg {
+			return nil, jwtErrorf(ErrMalformedToken, "header read two ways")
+		}
 		if err := v.checkIssuer(claims); err != nil {
 			return nil, err
 		}

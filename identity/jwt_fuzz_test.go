@@ -37,6 +37,7 @@ func FuzzJWTVerify(f *testing.F) {
 		"eyJhbGciOiJSUzI1NiJ9.bnVsbA.c2ln",
 		"eyJhbGciOiJSUzI1NiIsImNyaXQiOm51bGx9.e30.",
 		"bnVsbA.e30.c2ln",
+		"eyJhbGciOiJSUzI1NiIsImFsZyI6IlBTMjU2In0.e30.c2ln", // {"alg":"RS256","alg":"PS256"}
 	} {
 		f.Add(seed)
 	}

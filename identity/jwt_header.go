@@ -3,6 +3,8 @@ package identity
 import (
 	"encoding/base64"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"slices"
 	"strings"
 )
@@ -15,10 +17,98 @@ const maxTokenBytes = 32 << 10
 // cryptography. Other members ("jku", "x5u", "jwk", "x5c", ...) are
 // ignored: keys come from the configured JWKS only.
 type jwsHeader struct {
-	Alg  string          `json:"alg"`
-	Typ  string          `json:"typ"`
-	Kid  string          `json:"kid"`
-	Crit json.RawMessage `json:"crit"`
+	Alg  string
+	Typ  string
+	Kid  string
+	Crit json.RawMessage // nil when absent
+}
+
+// parseJWSHeader decodes a JWS header the way golang-jwt reads it: member
+// names match exactly (encoding/json's struct decoding would also take
+// "Alg" or "ALG" for "alg", so that the header checked here and the one
+// the signature is verified under could differ), and, unlike golang-jwt
+// (last one wins), a member present twice makes the header malformed
+// (RFC 7515 §4: names must be unique; we refuse rather than pick one).
+func parseJWSHeader(raw []byte) (jwsHeader, error) {
+	var h jwsHeader
+	var members map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &members); err != nil {
+		return h, err
+	}
+	if members == nil {
+		return h, errors.New("not a JSON object")
+	}
+	// The map keeps the last of duplicate names (compared after
+	// unescaping, as golang-jwt compares them): fewer entries than
+	// members means a name was repeated.
+	if countMembers(raw) != len(members) {
+		return h, errors.New("a member appears twice")
+	}
+	if err := decodeHeaderString(members, "alg", &h.Alg); err != nil {
+		return h, err
+	}
+	if err := decodeHeaderString(members, "typ", &h.Typ); err != nil {
+		return h, err
+	}
+	if err := decodeHeaderString(members, "kid", &h.Kid); err != nil {
+		return h, err
+	}
+	h.Crit = members["crit"]
+	return h, nil
+}
+
+// countMembers returns the number of members of the JSON object raw, which
+// must be valid JSON: the commas outside strings at depth 1, plus one
+// unless the object is empty.
+func countMembers(raw []byte) int {
+	depth, commas, inString, escaped, empty := 0, 0, false, false, true
+	for _, c := range raw {
+		switch {
+		case inString:
+			switch {
+			case escaped:
+				escaped = false
+			case c == '\\':
+				escaped = true
+			case c == '"':
+				inString = false
+			}
+			continue
+		case c == '"':
+			inString = true
+		case c == '{' || c == '[':
+			depth++
+			continue
+		case c == '}' || c == ']':
+			depth--
+			continue
+		case c == ',' && depth == 1:
+			commas++
+		}
+		if depth == 1 && c != ' ' && c != '\t' && c != '\n' && c != '\r' {
+			empty = false
+		}
+	}
+	if empty {
+		return 0
+	}
+	return commas + 1
+}
+
+// decodeHeaderString decodes the string member name into dst; null or
+// absent leaves dst empty, as encoding/json does.
+func decodeHeaderString(members map[string]json.RawMessage, name string, dst *string) error {
+	value := members[name]
+	if value == nil || string(value) == "null" {
+		return nil
+	}
+	if value[0] != '"' {
+		return fmt.Errorf("member %q is not a string", name)
+	}
+	if err := json.Unmarshal(value, dst); err != nil {
+		return fmt.Errorf("member %q: %w", name, err)
+	}
+	return nil
 }
 
 // checkHeader checks the token's shape and header: three parts, a decodable
@@ -43,7 +133,8 @@ func (v *JWTVerifier) checkHeader(token string) (jwsHeader, error) {
 	if err != nil {
 		return h, jwtErrorf(ErrMalformedToken, "header is not base64url")
 	}
-	if err := json.Unmarshal(raw, &h); err != nil {
+	h, err = parseJWSHeader(raw)
+	if err != nil {
 		return h, jwtErrorf(ErrMalformedToken, "header is not a JWS header: %v", err)
 	}
 	switch {
