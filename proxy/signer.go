@@ -54,7 +54,9 @@ type SignerConfig struct {
 	// RS384, RS512, PS256, PS384 and PS512; other keys only their default.
 	Algorithm string
 	// TTL is how long a token is valid. Default 60s; at most 10m. A token
-	// is minted per call, so it only has to outlive one request.
+	// is minted per call, so it only has to outlive one request. A token
+	// never outlives the user's: when the identity has an expiry
+	// (Identity.ExpiresAt) sooner than TTL from now, "exp" is that expiry.
 	TTL time.Duration
 	// CopyClaims names claims copied from the identity's token into the new
 	// one when present, such as "email" and "name". Claims the Signer sets
@@ -74,7 +76,9 @@ type SignerConfig struct {
 	// instead of a signature, and the backend's own verifier answers it
 	// from its token cache instead of checking a signature again. ReuseFor
 	// must be at most half of TTL, so that a token sent is always valid for
-	// at least TTL-ReuseFor more. With it, Claims must depend on the
+	// at least TTL-ReuseFor more (or, when the user's token expires
+	// sooner, as long as a new one would be: both end at the user's
+	// expiry; a token is never sent again once past its "exp"). With it, Claims must depend on the
 	// identity only, and tokens reused share their jti: leave ReuseFor at
 	// zero for a backend that refuses a jti it has seen. At most
 	// SignerReuseMaxEntries tokens are kept. Default 0: a new token for
@@ -96,8 +100,8 @@ type SignerConfig struct {
 // Signer is a Credential that mints, per call, a short-lived JWT access
 // token (RFC 9068: header typ "at+jwt") for one backend, signed by the
 // gateway: iss = Issuer, aud = Audience, sub = the user's subject, the
-// user's scopes in "scope", the client in "client_id", iat, exp and a random
-// jti. The backend verifies it against the Signer's JWKS (JWKS,
+// user's scopes in "scope", the client in "client_id", iat, exp (TTL from
+// now, but never after the user's own token expires) and a random jti. The backend verifies it against the Signer's JWKS (JWKS,
 // JWKSHandler), for example with identity.NewJWTVerifier. The user's own
 // token is not sent. A Signer is safe for concurrent use.
 type Signer struct {
@@ -250,21 +254,26 @@ func (s *Signer) Token(_ context.Context, id *identity.Identity) (string, error)
 		return "", fmt.Errorf("%w: identity has no subject", ErrSignFailed)
 	}
 	now := s.now()
+	exp := now.Add(s.ttl)
+	if !id.ExpiresAt.IsZero() && id.ExpiresAt.Before(exp) {
+		exp = id.ExpiresAt // never outlive the user's token
+	}
+	exp = time.Unix(exp.Unix(), 0) // as "exp" says it
 	if s.reuse == nil {
-		return s.mint(id, now)
+		return s.mint(id, now, exp)
 	}
 	if tok, ok := s.reuse.get(id, now); ok {
 		return tok, nil
 	}
-	tok, err := s.mint(id, now)
+	tok, err := s.mint(id, now, exp)
 	if err == nil {
-		s.reuse.put(id, tok, now)
+		s.reuse.put(id, tok, now, exp)
 	}
 	return tok, err
 }
 
-// mint signs a new token for id, issued at now.
-func (s *Signer) mint(id *identity.Identity, now time.Time) (string, error) {
+// mint signs a new token for id, issued at now, expiring at exp.
+func (s *Signer) mint(id *identity.Identity, now, exp time.Time) (string, error) {
 	claims := make(map[string]any, 8+len(s.copy))
 	for _, name := range s.copy {
 		if v, ok := claimOf(id, name); ok {
@@ -283,7 +292,7 @@ func (s *Signer) mint(id *identity.Identity, now time.Time) (string, error) {
 	claims["sub"] = id.Subject
 	claims["aud"] = s.audience
 	claims["iat"] = now.Unix()
-	claims["exp"] = now.Add(s.ttl).Unix()
+	claims["exp"] = exp.Unix()
 	claims["jti"] = rand.Text()
 	if sc := s.scopesFor(id.Scopes); sc != "" {
 		claims["scope"] = sc

@@ -24,10 +24,10 @@ type mintedTokens struct {
 	entries map[*identity.Identity]minted
 }
 
-// minted is a token and when it was minted.
+// minted is a token, when it was minted and when it expires.
 type minted struct {
-	token string
-	at    time.Time
+	token   string
+	at, exp time.Time
 }
 
 func newMintedTokens(reuseFor time.Duration, max int) *mintedTokens {
@@ -35,25 +35,26 @@ func newMintedTokens(reuseFor time.Duration, max int) *mintedTokens {
 }
 
 // get returns the token minted for id, if it was minted less than reuseFor
-// before now (and not after now: a clock that went back mints anew).
+// before now (and not after now: a clock that went back mints anew) and
+// has not expired (its exp may be the user's, sooner than reuseFor).
 func (m *mintedTokens) get(id *identity.Identity, now time.Time) (string, bool) {
 	m.mu.RLock()
 	e, ok := m.entries[id]
 	m.mu.RUnlock()
-	if !ok || now.Before(e.at) || !now.Before(e.at.Add(m.reuseFor)) {
+	if !ok || now.Before(e.at) || !now.Before(e.at.Add(m.reuseFor)) || !now.Before(e.exp) {
 		return "", false
 	}
 	return e.token, true
 }
 
-// put keeps tok, minted for id at now. When full, tokens past their reuse
-// go first, then arbitrary ones.
-func (m *mintedTokens) put(id *identity.Identity, tok string, now time.Time) {
+// put keeps tok, minted for id at now and expiring at exp. When full,
+// tokens past their reuse go first, then arbitrary ones.
+func (m *mintedTokens) put(id *identity.Identity, tok string, now, exp time.Time) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if _, ok := m.entries[id]; !ok && len(m.entries) >= m.max {
 		for k, e := range m.entries {
-			if !now.Before(e.at.Add(m.reuseFor)) {
+			if !now.Before(e.at.Add(m.reuseFor)) || !now.Before(e.exp) {
 				delete(m.entries, k)
 			}
 		}
@@ -64,7 +65,7 @@ func (m *mintedTokens) put(id *identity.Identity, tok string, now time.Time) {
 			delete(m.entries, k)
 		}
 	}
-	m.entries[id] = minted{token: tok, at: now}
+	m.entries[id] = minted{token: tok, at: now, exp: exp}
 }
 
 // len returns the number of tokens kept.
