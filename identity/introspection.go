@@ -27,12 +27,18 @@ type IntrospectionConfig struct {
 	// §2.3.1). Both required.
 	ClientID, ClientSecret string
 
-	// Issuer, when set, must equal the response's "iss"; a response without
-	// "iss" is then refused (ErrMissingClaim). Both sides are compared after
-	// trimming one trailing "/", the same rule as the JWT verifier. Default:
-	// empty, "iss" is not checked (the endpoint is trusted to speak for one
-	// issuer).
+	// Issuer is the authorization server whose tokens are accepted: the
+	// response's "iss" must equal it, and a response without "iss" is
+	// refused (ErrMissingClaim). Both sides are compared after trimming one
+	// trailing "/", the same rule as the JWT verifier. Required, unless
+	// InsecureSkipIssuerCheck is set.
 	Issuer string
+
+	// InsecureSkipIssuerCheck accepts responses whatever their "iss", or
+	// without one (RFC 7662 makes it optional, and some servers never send
+	// it): the endpoint is then trusted to speak for one issuer only. Set
+	// it only for such a server, and leave Issuer empty. Default: false.
+	InsecureSkipIssuerCheck bool
 
 	// Audiences lists the accepted audiences: the response's "aud" (string
 	// or array) must contain one of them, compared after trimming one
@@ -112,7 +118,7 @@ const (
 type IntrospectionVerifier struct {
 	endpoint    string
 	basicAuth   string // "Basic ..." header value
-	issuer      string // normalised; empty: not checked
+	issuer      string // normalised; empty: not checked (InsecureSkipIssuerCheck)
 	audiences   []string
 	allowNoAud  bool
 	scopeClaims []string
@@ -137,6 +143,13 @@ func NewIntrospectionVerifier(cfg IntrospectionConfig) (*IntrospectionVerifier, 
 	}
 	if cfg.ClientID == "" || cfg.ClientSecret == "" {
 		return nil, errors.New("identity: IntrospectionConfig.ClientID and ClientSecret are required (RFC 7662: the resource server authenticates to the endpoint)")
+	}
+	switch {
+	case cfg.Issuer != "" && cfg.InsecureSkipIssuerCheck:
+		return nil, errors.New("identity: IntrospectionConfig.Issuer and InsecureSkipIssuerCheck are both set: set Issuer to check \"iss\", or only InsecureSkipIssuerCheck not to")
+	case cfg.InsecureSkipIssuerCheck:
+	case normaliseIssuer(cfg.Issuer) == "":
+		return nil, errors.New("identity: IntrospectionConfig.Issuer is required: set it to the authorization server's issuer identifier (the \"iss\" of its introspection responses), or set InsecureSkipIssuerCheck if they carry none")
 	}
 	if len(cfg.Audiences) == 0 {
 		return nil, errors.New("identity: IntrospectionConfig.Audiences is required: set it to this resource's identifier (for MCP, the server URL)")

@@ -100,9 +100,14 @@ func TestIntrospectionVerifier(t *testing.T) {
 			configure: func(c *identity.IntrospectionConfig) { c.Issuer = iss.URL() + "/" },
 		},
 		{
-			name:      "issuer not checked when not configured",
+			name:      "issuer not checked when skipped",
 			opts:      []identitytest.TokenOption{identitytest.IssuerClaim("https://elsewhere.example")},
-			configure: func(c *identity.IntrospectionConfig) { c.Issuer = "" },
+			configure: func(c *identity.IntrospectionConfig) { c.Issuer, c.InsecureSkipIssuerCheck = "", true },
+		},
+		{
+			name:      "no issuer accepted when skipped",
+			opts:      []identitytest.TokenOption{identitytest.Without("iss")},
+			configure: func(c *identity.IntrospectionConfig) { c.Issuer, c.InsecureSkipIssuerCheck = "", true },
 		},
 		{
 			name: "user id hook",
@@ -495,7 +500,7 @@ func TestIntrospectionTransport(t *testing.T) {
 		defer dst.Close()
 		redirect := httptest.NewServer(http.RedirectHandler(dst.URL, http.StatusTemporaryRedirect))
 		defer redirect.Close()
-		v := newIntrospectionVerifier(t, identity.IntrospectionConfig{Endpoint: redirect.URL, ClientID: "c", ClientSecret: "s", Audiences: []string{"x"}})
+		v := newIntrospectionVerifier(t, identity.IntrospectionConfig{Endpoint: redirect.URL, ClientID: "c", ClientSecret: "s", Audiences: []string{"x"}, InsecureSkipIssuerCheck: true})
 		_, err := v.Verify(context.Background(), "tok")
 		require.ErrorIs(t, err, identity.ErrVerifierUnavailable)
 		require.Zero(t, target.count())
@@ -512,7 +517,7 @@ func TestIntrospectionTransport(t *testing.T) {
 		defer slow.Close()
 		defer close(release)
 		v := newIntrospectionVerifier(t, identity.IntrospectionConfig{
-			Endpoint: slow.URL, ClientID: "c", ClientSecret: "s", Audiences: []string{"x"}, Timeout: 50 * time.Millisecond,
+			Endpoint: slow.URL, ClientID: "c", ClientSecret: "s", Audiences: []string{"x"}, InsecureSkipIssuerCheck: true, Timeout: 50 * time.Millisecond,
 		})
 		_, err := v.Verify(context.Background(), "tok")
 		require.ErrorIs(t, err, identity.ErrVerifierUnavailable)
@@ -523,7 +528,7 @@ func TestIntrospectionTransport(t *testing.T) {
 		fake := &fakeIntrospection{body: `{"active":true,"sub":"a","aud":"x"}`}
 		srv := httptest.NewServer(fake)
 		defer srv.Close()
-		v := newIntrospectionVerifier(t, identity.IntrospectionConfig{Endpoint: srv.URL, ClientID: "c", ClientSecret: "s", Audiences: []string{"x"}})
+		v := newIntrospectionVerifier(t, identity.IntrospectionConfig{Endpoint: srv.URL, ClientID: "c", ClientSecret: "s", Audiences: []string{"x"}, InsecureSkipIssuerCheck: true})
 		ctx, cancel := context.WithCancel(context.Background())
 		cancel()
 		_, err := v.Verify(ctx, "tok")
@@ -535,7 +540,7 @@ func TestIntrospectionTransport(t *testing.T) {
 		srv := httptest.NewTLSServer(fake)
 		defer srv.Close()
 		v := newIntrospectionVerifier(t, identity.IntrospectionConfig{
-			Endpoint: srv.URL, ClientID: "c", ClientSecret: "s", Audiences: []string{"x"}, HTTPClient: srv.Client(),
+			Endpoint: srv.URL, ClientID: "c", ClientSecret: "s", Audiences: []string{"x"}, InsecureSkipIssuerCheck: true, HTTPClient: srv.Client(),
 		})
 		id, err := v.Verify(context.Background(), "tok")
 		require.NoError(t, err)
@@ -546,7 +551,7 @@ func TestIntrospectionTransport(t *testing.T) {
 		fake := &fakeIntrospection{}
 		srv := httptest.NewServer(fake)
 		defer srv.Close()
-		v := newIntrospectionVerifier(t, identity.IntrospectionConfig{Endpoint: srv.URL, ClientID: "c", ClientSecret: "s", Audiences: []string{"x"}})
+		v := newIntrospectionVerifier(t, identity.IntrospectionConfig{Endpoint: srv.URL, ClientID: "c", ClientSecret: "s", Audiences: []string{"x"}, InsecureSkipIssuerCheck: true})
 		_, err := v.Verify(context.Background(), "")
 		require.ErrorIs(t, err, identity.ErrMissingToken)
 		require.Zero(t, fake.count())
@@ -554,7 +559,7 @@ func TestIntrospectionTransport(t *testing.T) {
 }
 
 func TestIntrospectionInvalidConfig(t *testing.T) {
-	valid := identity.IntrospectionConfig{Endpoint: "https://idp.example/introspect", ClientID: "c", ClientSecret: "s", Audiences: []string{"x"}}
+	valid := identity.IntrospectionConfig{Endpoint: "https://idp.example/introspect", ClientID: "c", ClientSecret: "s", Issuer: "https://idp.example", Audiences: []string{"x"}}
 	tests := []struct {
 		name    string
 		mutate  func(*identity.IntrospectionConfig)
@@ -564,6 +569,9 @@ func TestIntrospectionInvalidConfig(t *testing.T) {
 		{"relative endpoint", func(c *identity.IntrospectionConfig) { c.Endpoint = "/introspect" }, "Endpoint"},
 		{"no client id", func(c *identity.IntrospectionConfig) { c.ClientID = "" }, "ClientID and ClientSecret"},
 		{"no client secret", func(c *identity.IntrospectionConfig) { c.ClientSecret = "" }, "ClientID and ClientSecret"},
+		{"no issuer", func(c *identity.IntrospectionConfig) { c.Issuer = "" }, "IntrospectionConfig.Issuer is required"},
+		{"issuer only a slash", func(c *identity.IntrospectionConfig) { c.Issuer = "/" }, "IntrospectionConfig.Issuer is required"},
+		{"issuer and the skip both set", func(c *identity.IntrospectionConfig) { c.InsecureSkipIssuerCheck = true }, "Issuer and InsecureSkipIssuerCheck are both set"},
 		{"no audiences", func(c *identity.IntrospectionConfig) { c.Audiences = nil }, "Audiences is required"},
 		{"empty audience", func(c *identity.IntrospectionConfig) { c.Audiences = []string{""} }, "empty audience"},
 		{"huge leeway", func(c *identity.IntrospectionConfig) { c.Leeway = time.Hour }, "Leeway"},
@@ -622,7 +630,7 @@ func TestIntrospectionCacheDeadline(t *testing.T) {
 			var mu sync.Mutex
 			now := t0
 			v := newIntrospectionVerifier(t, identity.IntrospectionConfig{
-				Endpoint: srv.URL, ClientID: "c", ClientSecret: "s", Audiences: []string{"x"}, CacheTTL: tt.ttl,
+				Endpoint: srv.URL, ClientID: "c", ClientSecret: "s", Audiences: []string{"x"}, InsecureSkipIssuerCheck: true, CacheTTL: tt.ttl,
 				Now: func() time.Time { mu.Lock(); defer mu.Unlock(); return now },
 			})
 			at := func(d time.Duration) {
