@@ -105,6 +105,17 @@ func (f VerifierFunc) Verify(ctx context.Context, token string) (*Identity, erro
 	return f(ctx, token)
 }
 
+// An AudienceReporter is a Verifier that can say which audiences it
+// accepts, so that whoever serves it can check them against its own URL at
+// start-up (mcpserver.New warns when none is the MCP server's PublicURL).
+// JWTVerifier and IntrospectionVerifier implement it.
+type AudienceReporter interface {
+	// Audiences returns the configured audiences, as configured; a token
+	// naming one of them, or one of them with a trailing "/" added or
+	// removed, passes the audience check. The caller may modify the slice.
+	Audiences() []string
+}
+
 type ctxKey struct{}
 
 // NewContext returns a copy of ctx that carries id.

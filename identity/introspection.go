@@ -117,9 +117,10 @@ const (
 // It is safe for concurrent use.
 type IntrospectionVerifier struct {
 	endpoint    string
-	basicAuth   string // "Basic ..." header value
-	issuer      string // normalised; empty: not checked (InsecureSkipIssuerCheck)
-	audiences   []string
+	basicAuth   string   // "Basic ..." header value
+	issuer      string   // normalised; empty: not checked (InsecureSkipIssuerCheck)
+	audiences   []string // trimmed of one trailing "/"
+	configured  []string // IntrospectionConfig.Audiences, for Audiences
 	allowNoAud  bool
 	scopeClaims []string
 	leeway      time.Duration
@@ -169,6 +170,7 @@ func NewIntrospectionVerifier(cfg IntrospectionConfig) (*IntrospectionVerifier, 
 		endpoint:    cfg.Endpoint,
 		basicAuth:   introspectionBasicAuth(cfg.ClientID, cfg.ClientSecret),
 		issuer:      normaliseIssuer(cfg.Issuer),
+		configured:  slices.Clone(cfg.Audiences),
 		allowNoAud:  cfg.InsecureAllowMissingAudience,
 		scopeClaims: slices.Clone(cfg.ScopeClaims),
 		leeway:      cfg.Leeway,
@@ -217,6 +219,10 @@ func NewIntrospectionVerifier(cfg IntrospectionConfig) (*IntrospectionVerifier, 
 	}
 	return v, nil
 }
+
+// Audiences returns IntrospectionConfig.Audiences: it implements
+// AudienceReporter.
+func (v *IntrospectionVerifier) Audiences() []string { return slices.Clone(v.configured) }
 
 // Verify introspects token and returns the identity it stands for. Errors
 // wrap ErrInactive (not active), ErrExpired, ErrNotYetValid,

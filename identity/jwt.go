@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/golang-jwt/jwt/v5"
 )
@@ -65,6 +66,9 @@ func NewJWTVerifier(ctx context.Context, cfg JWTConfig) (*JWTVerifier, error) {
 	v.keys.warm(ctx)
 	return v, nil
 }
+
+// Audiences returns JWTConfig.Audiences: it implements AudienceReporter.
+func (v *JWTVerifier) Audiences() []string { return slices.Clone(v.cfg.JWTConfig.Audiences) }
 
 // Close stops any JWKS fetch in progress and waits for it to end. Verify
 // keeps working with the keys already fetched but fetches no more.

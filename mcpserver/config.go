@@ -54,7 +54,9 @@ type Config struct {
 	// reach it, such as "https://api.example.com/mcp". Required. It is the
 	// "resource" of the protected-resource metadata, the base of the
 	// "resource_metadata" URL in every challenge, and the audience a token
-	// must name (configure the Verifier with it). The endpoint is served at
+	// must name (configure the Verifier with it; New logs a warning when
+	// the Verifier reports audiences, as identity's verifiers do, and none
+	// is this URL). The endpoint is served at
 	// its path. It must use https, except for loopback hosts (development),
 	// and carry no query, fragment or user info. URLs the server announces
 	// always come from here, never from a request's Host or X-Forwarded-*

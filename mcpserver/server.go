@@ -51,12 +51,18 @@ type gatedChains struct {
 }
 
 // New validates cfg and returns a Server with no tools. It fails with a
-// message naming the Config field to fix.
+// message naming the Config field to fix. When the Verifier reports its
+// audiences (identity.AudienceReporter) and none of them is PublicURL, up
+// to a trailing "/", New logs a warning naming both: clients ask for
+// tokens for PublicURL, so such a verifier refuses them unless the
+// authorization server issues tokens for another identifier (as Entra ID
+// and Okta do with api:// audiences, which is why it is not an error).
 func New(cfg Config) (*Server, error) {
 	c, err := validate(cfg)
 	if err != nil {
 		return nil, err
 	}
+	warnAudience(c)
 	s := &Server{cfg: c, policy: scopes.NewPolicy(c.Hierarchy)}
 
 	var opts mcp.ServerOptions
@@ -84,6 +90,30 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.handler = s.buildMux()
 	return s, nil
+}
+
+// warnAudience logs a warning when the Verifier reports audiences and none
+// is PublicURL, with or without a trailing "/".
+func warnAudience(c *config) {
+	ar, ok := c.Verifier.(identity.AudienceReporter)
+	if !ok || c.InsecureDisableAuth {
+		return
+	}
+	auds := ar.Audiences()
+	if len(auds) == 0 {
+		return
+	}
+	want := strings.TrimSuffix(c.PublicURL, "/")
+	for _, a := range auds {
+		if strings.TrimSuffix(a, "/") == want {
+			return
+		}
+	}
+	c.Logger.Warn("mcpserver: the Verifier does not accept Config.PublicURL as audience: "+
+		"clients ask for tokens for PublicURL (the metadata's resource), which it will refuse "+
+		"unless the authorization server issues them for one of its audiences instead "+
+		"(Entra ID and Okta may use an api:// identifier); if not, add PublicURL to the verifier's audiences",
+		slog.String("public_url", c.PublicURL), slog.Any("verifier_audiences", auds))
 }
 
 // MCPServer returns the underlying go-sdk server, to add prompts and
