@@ -81,6 +81,19 @@ type Config struct {
 	// production. Default false.
 	InsecureDisableAuth bool
 
+	// AdditionalScopes are advertised besides the scopes the tools
+	// declare: in the metadata's "scopes_supported" and in the "scope" of
+	// 401 challenges, so that a client signing in asks for them too. Use
+	// them for scopes no tool requires but the server still wants in the
+	// token, such as "openid email profile" for a user's profile, or the
+	// scopes a backend reached on the user's behalf checks. With
+	// StepUpIncludeGrantedScopes, those the caller holds are kept in 403
+	// challenges as well. Each must be an RFC 6749 scope token (printable
+	// ASCII without spaces, quotes or backslashes); offline_access is
+	// refused, since it is never advertised. Duplicates are ignored.
+	// Default none.
+	AdditionalScopes []string
+
 	// Hierarchy, when set, lets granted scopes stand for others ("crm:*"
 	// grants "crm:read") in every scope check. Default nil: exact matching.
 	Hierarchy *scopes.Hierarchy
@@ -305,6 +318,15 @@ func validate(cfg Config) (*config, error) {
 			return nil, errors.New("mcpserver: Config.AuthorizationServers is required: list the issuer URL of at least one authorization server")
 		}
 	}
+	for i, sc := range c.AdditionalScopes {
+		switch {
+		case !isScopeToken(sc):
+			return nil, fmt.Errorf("mcpserver: Config.AdditionalScopes[%d] %q is not a scope (RFC 6749: printable ASCII, no spaces, quotes or backslashes; list one scope per entry)", i, sc)
+		case sc == "offline_access":
+			return nil, fmt.Errorf("mcpserver: Config.AdditionalScopes[%d]: offline_access is never advertised (clients ask for it themselves when they want a refresh token); remove it", i)
+		}
+	}
+	c.AdditionalScopes = scopes.Of(c.AdditionalScopes...).List()
 	if c.InsecureDisableAuth && c.DebugToken {
 		return nil, errors.New("mcpserver: Config.DebugToken needs authentication: it cannot be set with InsecureDisableAuth")
 	}

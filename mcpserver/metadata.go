@@ -7,14 +7,17 @@ import (
 	"strconv"
 
 	"github.com/modelcontextprotocol/go-sdk/oauthex"
+
+	"github.com/idgate/idgate/scopes"
 )
 
 // ProtectedResourceMetadata returns the server's RFC 9728 metadata as it is
 // now: "resource" is Config.PublicURL exactly, "authorization_servers" the
 // configured issuers, "bearer_methods_supported" ["header"],
-// "scopes_supported" the scopes the declared tools name (never
-// offline_access; omitted when none), "resource_name" Config.Name. Nothing
-// comes from a request. The caller may modify the result.
+// "scopes_supported" the scopes the declared tools name and
+// Config.AdditionalScopes, sorted (never offline_access; omitted when
+// none), "resource_name" Config.Name. Nothing comes from a request. The
+// caller may modify the result.
 func (s *Server) ProtectedResourceMetadata() *oauthex.ProtectedResourceMetadata {
 	return &oauthex.ProtectedResourceMetadata{
 		Resource:               s.cfg.PublicURL,
@@ -31,9 +34,14 @@ func (s *Server) ProtectedResourceMetadata() *oauthex.ProtectedResourceMetadata 
 // "resource_metadata" of every challenge.
 func (s *Server) ProtectedResourceMetadataURL() string { return s.cfg.prmURL }
 
-// supportedScopes is the policy's scopes minus offline_access, or nil.
+// supportedScopes is the policy's scopes and Config.AdditionalScopes,
+// sorted, minus offline_access, or nil.
 func (s *Server) supportedScopes() []string {
-	sup := slices.DeleteFunc(s.policy.Supported(), func(sc string) bool { return sc == "offline_access" })
+	sup := s.policy.Supported()
+	if len(s.cfg.AdditionalScopes) > 0 {
+		sup = scopes.Of(append(sup, s.cfg.AdditionalScopes...)...).List()
+	}
+	sup = slices.DeleteFunc(sup, func(sc string) bool { return sc == "offline_access" })
 	if len(sup) == 0 {
 		return nil
 	}

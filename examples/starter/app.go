@@ -85,6 +85,8 @@ func newApp(ctx context.Context, cfg *config, log *slog.Logger) (_ *app, err err
 		PublicURL:            cfg.PublicURL,
 		AuthorizationServers: []string{cfg.Issuer},
 		Verifier:             a.verifier,
+		// OAUTH_SCOPES: advertised in scopes_supported and 401 challenges.
+		AdditionalScopes: cfg.ExtraScopes,
 		// A client that re-authorizes with exactly the challenge's scopes
 		// (the TypeScript SDK does) keeps the tools it could call.
 		StepUpIncludeGrantedScopes: true,
@@ -136,11 +138,6 @@ func (a *app) routes() http.Handler {
 	mux.Handle("GET "+gatewayJWKSPath, a.backend.signer.JWKSHandler())
 	if a.backend.local != nil {
 		mux.Handle("/demo/", http.StripPrefix("/demo", a.backend.local.handler))
-	}
-	if len(a.cfg.ExtraScopes) > 0 {
-		meta := http.HandlerFunc(a.serveMetadata)
-		mux.Handle(wellKnownPRM, meta)
-		mux.Handle(a.metadataPath(), meta)
 	}
 	return mux
 }

@@ -46,8 +46,9 @@ type config struct {
 	// Audiences are the accepted token audiences (OAUTH_AUDIENCE,
 	// comma-separated). Default: PublicURL.
 	Audiences []string
-	// ExtraScopes are advertised in scopes_supported besides the tools'
-	// scopes (OAUTH_SCOPES). Never offline_access. Default none.
+	// ExtraScopes are advertised in scopes_supported and 401 challenges
+	// besides the tools' scopes (OAUTH_SCOPES), as
+	// mcpserver.Config.AdditionalScopes. Never offline_access. Default none.
 	ExtraScopes []string
 	// JWKSURI is the issuer's JWK Set (JWKS_URI). Default: discovered.
 	JWKSURI string

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
-	"slices"
 	"strconv"
 )
 
@@ -42,48 +41,6 @@ func (a *app) mcpPath() string {
 // metadataPath is the path-aware protected-resource metadata path (RFC 9728
 // §3.1), such as /.well-known/oauth-protected-resource/mcp.
 func (a *app) metadataPath() string { return wellKnownPRM + a.mcpPath() }
-
-// serveMetadata serves the protected-resource metadata with the scopes of
-// OAUTH_SCOPES added to the tools' scopes in scopes_supported (never
-// offline_access, which config drops). It stands in for mcpserver's own
-// only when OAUTH_SCOPES is set, and behaves the same: public, GET and
-// HEAD, any origin.
-func (a *app) serveMetadata(w http.ResponseWriter, r *http.Request) {
-	h := w.Header()
-	h.Set("Access-Control-Allow-Origin", "*")
-	switch r.Method {
-	case http.MethodGet, http.MethodHead:
-	case http.MethodOptions:
-		h.Set("Allow", "GET, HEAD, OPTIONS")
-		h.Set("Access-Control-Allow-Methods", "GET, HEAD, OPTIONS")
-		h.Set("Access-Control-Allow-Headers", "Content-Type, Mcp-Protocol-Version")
-		h.Set("Access-Control-Max-Age", "600")
-		w.WriteHeader(http.StatusNoContent)
-		return
-	default:
-		h.Set("Allow", "GET, HEAD, OPTIONS")
-		writeJSONBody(w, http.StatusMethodNotAllowed, map[string]string{"error": "method not allowed"})
-		return
-	}
-	md := a.mcp.ProtectedResourceMetadata()
-	for _, sc := range a.cfg.ExtraScopes {
-		if !slices.Contains(md.ScopesSupported, sc) {
-			md.ScopesSupported = append(md.ScopesSupported, sc)
-		}
-	}
-	b, err := json.Marshal(md)
-	if err != nil {
-		writeJSONBody(w, http.StatusInternalServerError, map[string]string{"error": "cannot encode metadata"})
-		return
-	}
-	h.Set("Content-Type", "application/json")
-	h.Set("Content-Length", strconv.Itoa(len(b)))
-	h.Set("Cache-Control", "public, max-age=60")
-	w.WriteHeader(http.StatusOK)
-	if r.Method != http.MethodHead {
-		_, _ = w.Write(b)
-	}
-}
 
 // serveNoContent answers the browsers' favicon requests with 204.
 func serveNoContent(w http.ResponseWriter, _ *http.Request) {

@@ -79,20 +79,36 @@ func TestDebugToken(t *testing.T) {
 }
 
 // TestExtraScopesAdvertised checks that OAUTH_SCOPES adds to
-// scopes_supported, without offline_access.
+// scopes_supported, without offline_access, and that 401 challenges, of
+// the MCP endpoint and of the REST routes, name the same scopes as the
+// metadata.
 func TestExtraScopesAdvertised(t *testing.T) {
 	e := newTestEnv(t, map[string]string{"OAUTH_SCOPES": "openid email offline_access"})
+	want := []any{"email", "openid", "starter.crm", "starter.echo", "starter.notes", "starter.whoami"}
 	for _, p := range []string{"/.well-known/oauth-protected-resource/mcp", "/.well-known/oauth-protected-resource"} {
 		r := e.do("GET", p, "")
 		require.Equal(t, 200, r.status)
 		require.Equal(t, "*", r.header.Get("Access-Control-Allow-Origin"))
-		got := r.body["scopes_supported"].([]any)
-		require.Equal(t, []any{"starter.crm", "starter.echo", "starter.notes", "starter.whoami", "openid", "email"}, got)
+		require.Equal(t, want, r.body["scopes_supported"])
 		require.Equal(t, e.mcpURL, r.body["resource"])
 	}
 	r := e.do("HEAD", "/.well-known/oauth-protected-resource/mcp", "")
 	require.Equal(t, 200, r.status)
 	require.Empty(t, r.raw)
+
+	scope := `scope="email openid starter.crm starter.echo starter.notes starter.whoami"`
+	for _, p := range []string{"/mcp", "/tools/echo"} {
+		r := e.do("POST", p, `{}`)
+		require.Equal(t, 401, r.status, p)
+		require.Contains(t, r.header.Get("WWW-Authenticate"), scope, p)
+	}
+	// The starter keeps granted advertised scopes in 403 challenges
+	// (StepUpIncludeGrantedScopes): openid among them.
+	tok := e.mint("alice", "openid", "starter.echo")
+	r = e.do("POST", "/mcp", `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"crmExplainAccess","arguments":{}}}`,
+		append(auth(tok), "Content-Type", "application/json", "Accept", "application/json, text/event-stream", "Mcp-Protocol-Version", "2025-06-18")...)
+	require.Equal(t, 403, r.status, r.raw)
+	require.Contains(t, r.header.Get("WWW-Authenticate"), `scope="openid starter.crm starter.echo"`)
 }
 
 // sortStrings sorts s in place.
