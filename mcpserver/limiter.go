@@ -42,18 +42,32 @@ func policyHeader(l Limit) string {
 // has written the response (429 or 503) and recorded the audit decision.
 // It sets the RateLimit headers on w either way.
 func (l *limiter) allow(w http.ResponseWriter, r *http.Request, key string, limit Limit, policy, kind string) bool {
+	switch status := l.admit(w, r, key, limit, policy, kind); status {
+	case 0:
+		return true
+	case http.StatusTooManyRequests:
+		writeError(w, status, "rate limit exceeded")
+	default:
+		writeError(w, status, "rate limiter unavailable")
+	}
+	return false
+}
+
+// admit is allow without the response body: it returns 0 when the request
+// may proceed, else the status to answer (429, or 503 when the store
+// failed), with the headers already set and the audit decision recorded.
+func (l *limiter) admit(w http.ResponseWriter, r *http.Request, key string, limit Limit, policy, kind string) int {
 	res, err := l.cfg.Store.Allow(r.Context(), key, limit)
 	if err != nil {
 		// The key names a user or an address: log only its kind.
 		l.logger.LogAttrs(r.Context(), slog.LevelError, "mcpserver: rate-limit store failed",
 			slog.String("limit", kind), slog.Bool("fail_open", l.cfg.FailOpen), slog.String("error", err.Error()))
 		if l.cfg.FailOpen {
-			return true
+			return 0
 		}
 		audit.EntryFrom(r.Context()).SetDecision(audit.Error, "rate_limit_store")
 		w.Header().Set("Retry-After", "1")
-		writeError(w, http.StatusServiceUnavailable, "rate limiter unavailable")
-		return false
+		return http.StatusServiceUnavailable
 	}
 	// Canonical keys set directly: Header.Set would canonicalise
 	// "RateLimit" into a new string on every request.
@@ -61,12 +75,11 @@ func (l *limiter) allow(w http.ResponseWriter, r *http.Request, key string, limi
 	h[headerRateLimitPolicy] = []string{policy}
 	h[headerRateLimit] = []string{rateLimitValue(limit.Rate, res.Remaining, ceilSeconds(res.Reset))}
 	if res.Allowed {
-		return true
+		return 0
 	}
 	h.Set("Retry-After", strconv.Itoa(max(1, ceilSeconds(res.RetryAfter))))
 	audit.EntryFrom(r.Context()).SetDecision(audit.RateLimited, kind+"_rate_limited")
-	writeError(w, http.StatusTooManyRequests, "rate limit exceeded")
-	return false
+	return http.StatusTooManyRequests
 }
 
 // Header keys of the rate limit, in canonical form (the IETF draft writes
@@ -105,6 +118,17 @@ func (l *limiter) byIP(next http.Handler) http.Handler {
 		if l.allow(w, r, "ip:"+addressKey(l.clientIP(r)), l.cfg.IP, l.ipPolicy, "ip") {
 			next.ServeHTTP(w, r)
 		}
+	})
+}
+
+// byIPWith is byIP with refuse writing the body of a refusal.
+func (l *limiter) byIPWith(next http.Handler, refuse func(http.ResponseWriter, *http.Request, int)) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if status := l.admit(w, r, "ip:"+addressKey(l.clientIP(r)), l.cfg.IP, l.ipPolicy, "ip"); status != 0 {
+			refuse(w, r, status)
+			return
+		}
+		next.ServeHTTP(w, r)
 	})
 }
 

@@ -137,6 +137,32 @@ func (s *Server) MCPServer() *mcp.Server { return s.mcp }
 // /register.
 func (s *Server) Handler() http.Handler { return s.handler }
 
+// LimitByAddress wraps h with the per-address rate limit of the MCP
+// endpoint, for routes of one's own that do costly work before they know
+// the caller, such as verifying a bearer token: the same limit
+// (Config.RateLimit.IP), the same client address (RateLimitConfig's
+// TrustedProxies and X-Forwarded-For rule, an IPv6 client counted by its
+// /64) and the same counter, so that an address has one budget for the
+// MCP endpoint and every route wrapped.
+//
+// A request over the limit gets 429, and 503 when the Store fails (unless
+// RateLimitConfig.FailOpen), with Retry-After; the RateLimit headers are
+// set as on the MCP endpoint, and the decision is recorded in the request's
+// audit entry when h runs behind an audit.Auditor's middleware. refuse,
+// when not nil, writes the body of a refusal, given its status, with the
+// headers already set (to answer in the route's own error format);
+// otherwise the body is the MCP endpoint's short JSON error. With
+// RateLimitConfig.Disabled, h is returned as it is.
+func (s *Server) LimitByAddress(h http.Handler, refuse func(w http.ResponseWriter, r *http.Request, status int)) http.Handler {
+	switch {
+	case s.limiter == nil:
+		return h
+	case refuse == nil:
+		return s.limiter.byIP(h)
+	}
+	return s.limiter.byIPWith(h, refuse)
+}
+
 func (s *Server) buildMux() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle(exactPattern(s.cfg.mcpPath), s.outer(s.mcpInner()))

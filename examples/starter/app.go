@@ -119,7 +119,8 @@ func newApp(ctx context.Context, cfg *config, log *slog.Logger) (_ *app, err err
 //   - the MCP endpoint (PUBLIC_URL's path), the protected-resource metadata,
 //     GET /healthz and GET /debug-token, served by mcpserver;
 //   - GET / (service information) and the favicons (204);
-//   - POST /tools/{name}, the REST form of the tools;
+//   - POST /tools/{name}, the REST form of the tools, behind the MCP
+//     endpoint's per-address limit;
 //   - GET /.well-known/gateway-jwks.json, the key of the backend tokens;
 //   - /demo/, the in-process demo backend (unless DEMO_API_URL names
 //     another).
@@ -133,7 +134,7 @@ func (a *app) routes() http.Handler {
 	for _, f := range []string{"/favicon.ico", "/favicon.png", "/favicon.svg"} {
 		mux.HandleFunc("GET "+f, serveNoContent)
 	}
-	mux.Handle("/tools/{name}", a.auditor.Middleware(http.HandlerFunc(a.serveREST)))
+	mux.Handle("/tools/{name}", a.auditor.Middleware(a.restHandler()))
 	mux.HandleFunc("/tools/{$}", a.serveNoTool)
 	mux.Handle("GET "+gatewayJWKSPath, a.backend.signer.JWKSHandler())
 	if a.backend.local != nil {

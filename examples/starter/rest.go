@@ -53,32 +53,56 @@ type restErrorBody struct {
 	Message string `json:"message"`
 }
 
-// serveREST answers POST /tools/{name}: the same tool as over MCP, for
-// the same verified user, with the same scope check (403 with an
-// insufficient_scope challenge), for the tools the starter declares only.
-// Anything else (an unknown name) is 404 and never reaches the backend.
+// restHandler answers /tools/{name}: the Origin policy, CORS preflights
+// and the method check first, as on the MCP endpoint; then a POST counts
+// against the per-address limit the MCP endpoint applies (the same budget)
+// before serveREST verifies its token.
+func (a *app) restHandler() http.Handler {
+	call := a.mcp.LimitByAddress(http.HandlerFunc(a.serveREST), refuseREST)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rid := requestIDFrom(r.Context())
+		entry := audit.EntryFrom(r.Context())
+		if !a.restOrigin(w, r) {
+			entry.SetDecision(audit.Deny, "origin")
+			writeRESTError(w, http.StatusForbidden, rid, "ORIGIN_NOT_ALLOWED", "this origin may not call the server")
+			return
+		}
+		if r.Method == http.MethodOptions { // a CORS preflight: no credentials
+			w.Header().Set("Allow", restAllowMethods)
+			entry.SetDecision(audit.Allow, "preflight")
+			w.WriteHeader(http.StatusNoContent)
+			return
+		}
+		if r.Method != http.MethodPost {
+			w.Header().Set("Allow", restAllowMethods)
+			writeRESTError(w, http.StatusMethodNotAllowed, rid, "METHOD_NOT_ALLOWED", "call tools with POST")
+			return
+		}
+		call.ServeHTTP(w, r)
+	})
+}
+
+// refuseREST writes the REST body of a request the per-address limit
+// refused (mcpserver has set Retry-After and the RateLimit headers).
+func refuseREST(w http.ResponseWriter, r *http.Request, status int) {
+	rid := requestIDFrom(r.Context())
+	if status == http.StatusTooManyRequests {
+		writeRESTError(w, status, rid, "RATE_LIMITED", "Too many requests, please try again later.")
+		return
+	}
+	writeRESTError(w, status, rid, "UNAVAILABLE", "try again later")
+}
+
+// serveREST answers POST /tools/{name}, once restHandler let it through:
+// the same tool as over MCP, for the same verified user, with the same
+// scope check (403 with an insufficient_scope challenge), for the tools the
+// starter declares only. Anything else (an unknown name) is 404 and never
+// reaches the backend.
 func (a *app) serveREST(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	ctx := r.Context()
 	rid := requestIDFrom(ctx)
 	entry := audit.EntryFrom(ctx)
-	if !a.restOrigin(w, r) {
-		entry.SetDecision(audit.Deny, "origin")
-		writeRESTError(w, http.StatusForbidden, rid, "ORIGIN_NOT_ALLOWED", "this origin may not call the server")
-		return
-	}
-	if r.Method == http.MethodOptions { // a CORS preflight: no credentials
-		w.Header().Set("Allow", restAllowMethods)
-		entry.SetDecision(audit.Allow, "preflight")
-		w.WriteHeader(http.StatusNoContent)
-		return
-	}
-	if r.Method != http.MethodPost {
-		w.Header().Set("Allow", restAllowMethods)
-		writeRESTError(w, http.StatusMethodNotAllowed, rid, "METHOD_NOT_ALLOWED", "call tools with POST")
-		return
-	}
-
 	id, ok := a.authenticate(w, r)
 	if !ok {
 		return

@@ -144,6 +144,33 @@ func TestRESTRateLimit(t *testing.T) {
 	require.Equal(t, 200, r.status, r.raw)
 }
 
+// TestRESTAddressRateLimit checks that the REST routes, which verify
+// tokens, count against the MCP endpoint's per-address limit
+// (RATE_LIMIT_PER_IP_PER_MIN), one budget for both, before any token is
+// verified; CORS preflights are not counted, as on the MCP endpoint.
+func TestRESTAddressRateLimit(t *testing.T) {
+	e := newTestEnv(t, map[string]string{"RATE_LIMIT_PER_IP_PER_MIN": "3", "APP_ORIGIN": "https://app.example.com"})
+	tok := e.mint("alice", allScopes...)
+	for range 5 {
+		r := e.do("OPTIONS", "/tools/echo", "", "Origin", "https://app.example.com", "Access-Control-Request-Method", "POST")
+		require.Equal(t, 204, r.status, r.raw)
+	}
+	require.Equal(t, 401, e.do("POST", "/mcp", `{}`).status)
+	require.Equal(t, 401, e.do("POST", "/tools/echo", `{"message":"hi"}`, auth("not-a-token")...).status)
+	r := e.do("POST", "/tools/echo", `{"message":"hi"}`, auth(tok)...)
+	require.Equal(t, 200, r.status, r.raw)
+
+	r = e.do("POST", "/tools/echo", `{"message":"hi"}`, auth(tok)...)
+	require.Equal(t, 429, r.status, r.raw)
+	require.NotEmpty(t, r.header.Get("Retry-After"))
+	require.Equal(t, "3;w=60", r.header.Get("RateLimit-Policy"))
+	require.Equal(t, "RATE_LIMITED", r.body["error"].(map[string]any)["code"], "the REST error format")
+	require.NotEmpty(t, r.body["requestId"])
+	require.Contains(t, e.logs.String(), `"reason":"ip_rate_limited"`)
+	// The MCP endpoint shares the spent budget.
+	require.Equal(t, 429, e.do("POST", "/mcp", `{}`, auth(tok)...).status)
+}
+
 // keysOf returns the sorted keys of m.
 func keysOf(m map[string]any) []string {
 	var keys []string
