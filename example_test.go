@@ -5,9 +5,11 @@ import (
 	"fmt"
 	"io"
 	"log"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
@@ -111,11 +113,23 @@ func Example_mcpServer() {
 			who := mcpserver.IdentityFrom(req)
 			return nil, SalesSummary{User: who.Subject, Quarter: in.Quarter}, nil
 		})
-	hs := httptest.NewServer(srv.Handler())
+	// Served with a timeout on the request headers (the MCP endpoint bounds
+	// bodies itself: Config.BodyReadTimeout), on a free loopback port here.
+	hs := &http.Server{
+		Addr:              "127.0.0.1:0", // the README: ":8080"
+		Handler:           srv.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+	}
+	ln, err := net.Listen("tcp", hs.Addr)
+	if err != nil {
+		log.Fatal(err)
+	}
+	go hs.Serve(ln) // the README: log.Fatal(hs.ListenAndServe())
 	defer hs.Close()
 
 	// The protected-resource metadata that clients discover.
-	resp, err := http.Get(hs.URL + "/.well-known/oauth-protected-resource/mcp")
+	resp, err := http.Get("http://" + ln.Addr().String() + "/.well-known/oauth-protected-resource/mcp")
 	if err != nil {
 		log.Fatal(err)
 	}

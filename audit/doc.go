@@ -14,7 +14,8 @@
 //	if err != nil {
 //		return err
 //	}
-//	http.ListenAndServe(":8080", aud.Middleware(mux))
+//	hs := &http.Server{Addr: ":8080", Handler: aud.Middleware(mux), ReadHeaderTimeout: 10 * time.Second}
+//	log.Fatal(hs.ListenAndServe())
 //
 // Middleware belongs at the front of the handler chain. It puts an *Entry in
 // the request context; inner layers fill it (EntryFrom(ctx).SetIdentity,

@@ -13,7 +13,21 @@
 //			who := mcpserver.IdentityFrom(req)
 //			return nil, summary(ctx, who.Subject, in), nil
 //		})
-//	http.ListenAndServe(":8080", srv.Handler())
+//	hs := &http.Server{
+//		Addr:              ":8080",
+//		Handler:           srv.Handler(),
+//		ReadHeaderTimeout: 10 * time.Second,
+//		IdleTimeout:       2 * time.Minute,
+//	}
+//	log.Fatal(hs.ListenAndServe())
+//
+// Serve the handler from an http.Server with a ReadHeaderTimeout:
+// http.ListenAndServe has no timeout, so a client trickling its headers
+// would hold a connection for as long as it likes. Request bodies on the
+// MCP endpoint are bounded by Config.BodyReadTimeout (30s by default; the
+// deadline is lifted once the body is in); routes of your own on the same
+// server want http.Server.ReadTimeout too. Leave WriteTimeout at zero:
+// responses may be event streams that last for minutes.
 //
 // Each tool declares the scopes it needs where it is registered. A request
 // to the MCP endpoint goes through, in order: audit (request id, one event

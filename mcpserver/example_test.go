@@ -71,7 +71,7 @@ func Example() {
 			who := mcpserver.IdentityFrom(req)
 			return nil, SalesSummary{User: who.Subject, Quarter: in.Quarter, Total: 42}, nil
 		})
-	hs := httptest.NewServer(srv.Handler()) // http.ListenAndServe(":8080", srv.Handler())
+	hs := httptest.NewServer(srv.Handler()) // in production: an http.Server with ReadHeaderTimeout (see the package doc)
 	defer hs.Close()
 
 	// Alice may read the CRM.

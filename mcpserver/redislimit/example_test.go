@@ -37,6 +37,6 @@ func Example() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	_ = srv // http.ListenAndServe(":8080", srv.Handler())
+	_ = srv // serve srv.Handler() from an http.Server with ReadHeaderTimeout (see package mcpserver)
 	// Export limits.Errors() as a metric beside the server's others.
 }

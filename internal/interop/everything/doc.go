@@ -18,5 +18,6 @@
 //		AuthorizationServers: []string{iss.URL()},
 //		Verifier:             v,
 //	})
-//	http.ListenAndServe("127.0.0.1:8080", srv.Handler())
+//	hs := &http.Server{Addr: "127.0.0.1:8080", Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second}
+//	log.Fatal(hs.ListenAndServe())
 package everything
