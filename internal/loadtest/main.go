@@ -3,7 +3,8 @@
 // same GOGC and GOMAXPROCS for all), starts a test issuer, mints one token
 // per simulated user, and loads each server in turn with the closed-loop
 // MCP client of package loadgen: one session per connection (initialize
-// once), then tools/call echo back to back with a bearer token.
+// once), then tools/call echo back to back with a bearer token (sent to
+// every server, so that all read the same requests).
 //
 // The servers take turns, A B C A B C…, for -rounds rounds of -duration
 // each (the starting server rotates every round), so that drift in the
@@ -27,7 +28,8 @@
 // fixed reply). MCP servers take modifiers: "idgate:json" answers with
 // application/json instead of SSE, "idgate:stateless" runs without
 // sessions, and any server takes "gogc=N" (its GOGC instead of -gogc's)
-// and "gomemlimit=N" (its GOMEMLIMIT, such as 40MiB).
+// and "gomemlimit=N" (its GOMEMLIMIT, such as 40MiB); a modifier starting
+// with "-" is passed to the server as a flag ("idgate:-no-audit").
 //
 // Every loop is bounded in count and time; nothing leaves loopback.
 package main
@@ -67,12 +69,13 @@ type options struct {
 	gomaxprocs  string
 	message     string
 	keep        bool
+	together    int
 }
 
 func main() {
 	var o options
 	flag.StringVar(&o.servers, "servers", "idgate,idgate-noauth,gosdk,gosdk-noauth,floor", "servers to compare, in order (name[:json,stateless])")
-	flag.StringVar(&o.pairs, "pairs", "", "pairs A/B to report the median ratio of (default: every pair of the first server with each other one, and gosdk/gosdk-noauth)")
+	flag.StringVar(&o.pairs, "pairs", "", "pairs A/B to report the median ratio of, separated by commas, or by semicolons when names have commas (default: every pair of the first server with each other one, and gosdk/gosdk-noauth)")
 	flag.StringVar(&o.serverArgs, "server-args", "", "extra arguments per server: name=arg arg;name=arg")
 	flag.IntVar(&o.rounds, "rounds", 5, "rounds (each server is loaded once per round)")
 	flag.DurationVar(&o.duration, "duration", 5*time.Second, "measured window per server per round")
@@ -85,6 +88,7 @@ func main() {
 	flag.StringVar(&o.gomaxprocs, "gomaxprocs", fmt.Sprint(runtime.NumCPU()), "GOMAXPROCS of every server")
 	flag.StringVar(&o.message, "message", loadgen.DefaultMessage, "the echo tool's message")
 	flag.BoolVar(&o.keep, "keep", false, "keep the build directory (binaries and server logs)")
+	flag.IntVar(&o.together, "together", 0, "rounds in which the two servers of each pair are loaded at the same time (0: none)")
 	flag.Parse()
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -113,7 +117,7 @@ func run(ctx context.Context, o options) error {
 			continue
 		}
 		// Modifiers are comma-separated too: glue them back on.
-		if len(specs) > 0 && (s == "json" || s == "stateless" || strings.HasPrefix(s, "gogc=") || strings.HasPrefix(s, "gomemlimit=")) {
+		if len(specs) > 0 && (s == "json" || s == "stateless" || strings.HasPrefix(s, "gogc=") || strings.HasPrefix(s, "gomemlimit=") || strings.HasPrefix(s, "-")) {
 			prev := specs[len(specs)-1]
 			sep := ","
 			if !strings.Contains(prev.name, ":") {
@@ -209,6 +213,24 @@ func run(ctx context.Context, o options) error {
 	}
 	rep.summary(os.Stdout)
 
+	if o.together > 0 {
+		byName := map[string]*process{}
+		for _, p := range procs {
+			byName[p.name] = p
+		}
+		for _, pr := range pairs {
+			for r := range o.together {
+				a, b, err := measureTogether(ctx, byName[pr.a], byName[pr.b], o, tokens[:o.users])
+				if err != nil {
+					return err
+				}
+				rep.addTogether(pr, a, b)
+				fmt.Fprintf(os.Stderr, "together %d %-24s %s\n         %-24s %s\n", r+1, pr.a, a, pr.b, b)
+			}
+		}
+		rep.togetherSummary(os.Stdout)
+	}
+
 	if o.sessions > 0 {
 		for _, p := range procs {
 			if err := procstat.ResetPeakRSS(p.pid); err != nil {
@@ -278,9 +300,9 @@ func measure(ctx context.Context, p *process, o options, tokens []string, conns 
 	if err := p.alive(); err != nil {
 		return measurement{}, err
 	}
-	if !p.kind.auth {
-		tokens = nil
-	}
+	// Every server gets the same requests, bearer token included: a server
+	// with authentication off reads the header and ignores it, as it would
+	// behind clients that hold tokens.
 	var cpu0, cpu1 time.Duration
 	var cpuErr error
 	res, err := loadgen.Run(ctx, loadgen.Config{
@@ -321,6 +343,22 @@ func measure(ctx context.Context, p *process, o options, tokens []string, conns 
 		m.cpuPerReq = (cpu1 - cpu0) / time.Duration(res.Requests)
 	}
 	return m, nil
+}
+
+// measureTogether loads a and b at the same time, each with its own
+// connections, for one window: both see the same interference from the
+// rest of the machine, so their ratio holds better than that of windows
+// taken one after the other.
+func measureTogether(ctx context.Context, a, b *process, o options, tokens []string) (ma, mb measurement, err error) {
+	var errA, errB error
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		mb, errB = measure(ctx, b, o, tokens, o.connections, o.duration)
+	}()
+	ma, errA = measure(ctx, a, o, tokens, o.connections, o.duration)
+	<-done
+	return ma, mb, errors.Join(errA, errB)
 }
 
 // parseServerArgs parses "name=arg arg;name=arg".

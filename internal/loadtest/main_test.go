@@ -20,6 +20,7 @@ func TestParseSpec(t *testing.T) {
 		{in: "idgate:json,gogc=off", wantMods: []string{"json"}},
 		{in: "idgate:gogc=lots", wantErr: "gogc= takes a number"},
 		{in: "starter:gogc=off,gomemlimit=40MiB"},
+		{in: "idgate:-no-audit,-no-ratelimit"},
 		{in: "starter:gomemlimit=MiB", wantErr: "gomemlimit= takes a size"},
 		{in: "idgate:fast", wantErr: "unknown modifier"},
 		{in: "nginx", wantErr: "unknown server"},
@@ -58,6 +59,10 @@ func TestParsePairs(t *testing.T) {
 		{"default: the first with each other, and go-sdk with and without auth", "", specs("idgate", "idgate-noauth", "gosdk", "gosdk-noauth"),
 			[]pair{{"idgate", "idgate-noauth"}, {"idgate", "gosdk"}, {"idgate", "gosdk-noauth"}, {"gosdk", "gosdk-noauth"}}, false},
 		{"explicit", "gosdk/floor", specs("gosdk", "floor"), []pair{{"gosdk", "floor"}}, false},
+		{"names with commas", "idgate:json,stateless/idgate,floor/idgate", specs("idgate", "idgate:json,stateless", "floor"),
+			[]pair{{"idgate:json,stateless", "idgate"}, {"floor", "idgate"}}, false},
+		{"separated by semicolons", "idgate:-x/idgate:-x,-y;idgate:-x,-y/idgate", specs("idgate:-x", "idgate:-x,-y", "idgate"),
+			[]pair{{"idgate:-x", "idgate:-x,-y"}, {"idgate:-x,-y", "idgate"}}, false},
 		{"unknown server", "gosdk/nginx", specs("gosdk", "floor"), nil, true},
 		{"not a pair", "gosdk", specs("gosdk", "floor"), nil, true},
 	}

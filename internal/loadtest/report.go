@@ -32,12 +32,29 @@ func parsePairs(s string, specs []spec) ([]pair, error) {
 		}
 		return out, nil
 	}
-	for _, p := range strings.Split(s, ",") {
-		a, b, ok := strings.Cut(strings.TrimSpace(p), "/")
-		if !ok || !names[a] || !names[b] {
-			return nil, fmt.Errorf("-pairs: %q is not A/B with A and B among -servers", p)
+	// Server names may contain commas (modifiers): pairs are then
+	// separated by ";", else the parts are glued back until they make A/B
+	// with known names.
+	sep := ","
+	if strings.Contains(s, ";") {
+		sep = ";"
+	}
+	cur := ""
+	for _, part := range strings.Split(s, sep) {
+		if cur != "" {
+			cur += sep
 		}
-		out = append(out, pair{a, b})
+		cur += strings.TrimSpace(part)
+		for i := 0; i < len(cur); i++ {
+			if cur[i] == '/' && names[cur[:i]] && names[cur[i+1:]] {
+				out = append(out, pair{cur[:i], cur[i+1:]})
+				cur = ""
+				break
+			}
+		}
+	}
+	if cur != "" {
+		return nil, fmt.Errorf("-pairs: %q is not A/B with A and B among -servers", cur)
 	}
 	return out, nil
 }
@@ -51,10 +68,13 @@ type report struct {
 	peak     map[string]int64
 	sessions map[string]measurement
 	load     string // /proc/loadavg at the start
+	// together are the windows of pairs loaded at the same time.
+	together map[pair][][2]measurement
 }
 
 func newReport(o options, procs []*process, pairs []pair) *report {
-	r := &report{o: o, pairs: pairs, peak: map[string]int64{}, sessions: map[string]measurement{}, load: loadavg()}
+	r := &report{o: o, pairs: pairs, peak: map[string]int64{}, sessions: map[string]measurement{}, load: loadavg(),
+		together: map[pair][][2]measurement{}}
 	for _, p := range procs {
 		r.names = append(r.names, p.name)
 	}
@@ -141,6 +161,35 @@ func (r *report) summary(w io.Writer) {
 			cells = append(cells, fmt.Sprintf("%.0f", round[n].rps))
 		}
 		fmt.Fprintf(w, "| %d | %s |\n", i+1, strings.Join(cells, " | "))
+	}
+}
+
+func (r *report) addTogether(p pair, a, b measurement) {
+	r.together[p] = append(r.together[p], [2]measurement{a, b})
+}
+
+func (r *report) togetherSummary(w io.Writer) {
+	fmt.Fprintf(w, "\n## Pairs loaded together (%d windows of %v, %d connections each; ratio A/B per window)\n\n", r.o.together, r.o.duration, r.o.connections)
+	fmt.Fprintln(w, "| A / B | req/s ratio (median) | min | max | CPU per request B/A (median) | A req/s, B req/s (medians) | per window |")
+	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---|---|")
+	for _, p := range r.pairs {
+		var ratios, cpu, ra, rb []float64
+		for _, ab := range r.together[p] {
+			a, b := ab[0], ab[1]
+			ra, rb = append(ra, a.rps), append(rb, b.rps)
+			if a.rps > 0 && b.rps > 0 {
+				ratios = append(ratios, a.rps/b.rps)
+			}
+			if a.cpuPerReq > 0 && b.cpuPerReq > 0 {
+				cpu = append(cpu, float64(b.cpuPerReq)/float64(a.cpuPerReq))
+			}
+		}
+		var each []string
+		for _, x := range ratios {
+			each = append(each, fmt.Sprintf("%.3f", x))
+		}
+		fmt.Fprintf(w, "| %s / %s | **%.3f** | %.3f | %.3f | %.3f | %.0f, %.0f | %s |\n", p.a, p.b,
+			median(ratios), minOf(ratios), maxOf(ratios), median(cpu), median(ra), median(rb), strings.Join(each, " "))
 	}
 }
 

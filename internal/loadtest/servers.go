@@ -23,7 +23,7 @@ const modulePath = "github.com/idgate/idgate"
 type kind struct {
 	// pkg is the package built into the server's binary.
 	pkg string
-	// auth reports whether the server wants bearer tokens.
+	// auth reports whether the server checks bearer tokens.
 	auth bool
 	// mcp reports whether the server is an MCP server taking -stateless and
 	// -json.
@@ -127,6 +127,9 @@ type spec struct {
 	// memlimit is "gomemlimit=N": this server's GOMEMLIMIT (such as
 	// "40MiB"); default none.
 	memlimit string
+	// flags are modifiers starting with "-", passed to the server as
+	// arguments ("idgate:-no-audit").
+	flags []string
 }
 
 func parseSpec(s string) (spec, error) {
@@ -138,6 +141,10 @@ func parseSpec(s string) (spec, error) {
 	sp := spec{name: s, kind: k}
 	if mods != "" {
 		for _, m := range strings.Split(mods, ",") {
+			if strings.HasPrefix(m, "-") {
+				sp.flags = append(sp.flags, m)
+				continue
+			}
 			if v, ok := strings.CutPrefix(m, "gomemlimit="); ok {
 				if v != "off" && (v == "" || v[0] < '0' || v[0] > '9') {
 					return spec{}, fmt.Errorf("server %q: gomemlimit= takes a size such as 40MiB", s)
@@ -159,7 +166,7 @@ func parseSpec(s string) (spec, error) {
 				}
 				sp.mods = append(sp.mods, m)
 			default:
-				return spec{}, fmt.Errorf("server %q: unknown modifier %q (json, stateless, gogc=N, gomemlimit=N)", s, m)
+				return spec{}, fmt.Errorf("server %q: unknown modifier %q (json, stateless, gogc=N, gomemlimit=N, -flag)", s, m)
 			}
 		}
 	}
@@ -201,6 +208,7 @@ func start(sp spec, bin string, e *env, dir string, gogc, gomaxprocs string, kee
 	for _, m := range sp.mods {
 		args = append(args, "-"+m)
 	}
+	args = append(args, sp.flags...)
 	args = append(args, e.extra[sp.name]...)
 	cmd := exec.Command(bin, args...)
 	if sp.gogc != "" {
