@@ -7,6 +7,7 @@ import (
 	"github.com/idgate/idgate/internal/loadtest/servers/serve"
 )
 
+// A server program serves its handler until SIGINT or SIGTERM.
 func Example() {
 	ctx, stop := serve.Context()
 	defer stop()
