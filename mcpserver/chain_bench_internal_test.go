@@ -25,7 +25,7 @@ const chainBenchCall = `{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{
 // benchChain returns the MCP endpoint's handler chain exactly as Handler
 // builds it, but ending in sink instead of go-sdk, and a request for it
 // with a token granting scopes.
-func benchChain(b *testing.B, sink http.Handler, grant []string, opts ...func(*Config)) (http.Handler, func() *http.Request) {
+func benchChain(b testing.TB, sink http.Handler, grant []string, opts ...func(*Config)) (http.Handler, func() *http.Request) {
 	iss := identitytest.NewIssuer(b)
 	v, err := identity.NewJWTVerifier(context.Background(), identity.JWTConfig{Issuer: iss.URL(), Audiences: []string{iss.Audience()}})
 	if err != nil {

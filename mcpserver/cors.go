@@ -14,35 +14,35 @@ const (
 	corsMaxAge        = "600"
 )
 
-// originPolicy answers CORS preflights and refuses requests whose Origin
+// admitOrigin answers CORS preflights and refuses requests whose Origin
 // header is present and not allowed (SPEC 25): 403, before any
 // authentication, so that a page on another origin cannot use a token it
 // got hold of. Preflights are never authentication-gated (SPEC 3).
-func (s *Server) originPolicy(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		origin, hasOrigin := r.Header["Origin"]
-		h := w.Header()
-		if hasOrigin {
-			h.Add("Vary", "Origin")
-			if len(origin) != 1 || !s.cfg.allowedOrg[origin[0]] {
-				audit.EntryFrom(r.Context()).SetDecision(audit.Deny, "origin")
-				writeError(w, http.StatusForbidden, "origin not allowed")
-				return
-			}
-			h.Set("Access-Control-Allow-Origin", origin[0])
-			h.Set("Access-Control-Expose-Headers", corsExposeHeaders)
+//
+// It reports whether the request goes on, having answered it otherwise.
+func (s *Server) admitOrigin(w http.ResponseWriter, r *http.Request) bool {
+	origin, hasOrigin := r.Header["Origin"]
+	h := w.Header()
+	if hasOrigin {
+		h.Add("Vary", "Origin")
+		if len(origin) != 1 || !s.cfg.allowedOrg[origin[0]] {
+			audit.EntryFrom(r.Context()).SetDecision(audit.Deny, "origin")
+			writeError(w, http.StatusForbidden, "origin not allowed")
+			return false
 		}
-		if r.Method == http.MethodOptions {
-			h.Set("Allow", corsAllowMethods)
-			if hasOrigin && r.Header.Get("Access-Control-Request-Method") != "" {
-				h.Set("Access-Control-Allow-Methods", corsAllowMethods)
-				h.Set("Access-Control-Allow-Headers", corsAllowHeaders)
-				h.Set("Access-Control-Max-Age", corsMaxAge)
-			}
-			audit.EntryFrom(r.Context()).SetDecision(audit.Allow, "preflight")
-			w.WriteHeader(http.StatusNoContent)
-			return
+		h.Set("Access-Control-Allow-Origin", origin[0])
+		h.Set("Access-Control-Expose-Headers", corsExposeHeaders)
+	}
+	if r.Method == http.MethodOptions {
+		h.Set("Allow", corsAllowMethods)
+		if hasOrigin && r.Header.Get("Access-Control-Request-Method") != "" {
+			h.Set("Access-Control-Allow-Methods", corsAllowMethods)
+			h.Set("Access-Control-Allow-Headers", corsAllowHeaders)
+			h.Set("Access-Control-Max-Age", corsMaxAge)
 		}
-		next.ServeHTTP(w, r)
-	})
+		audit.EntryFrom(r.Context()).SetDecision(audit.Allow, "preflight")
+		w.WriteHeader(http.StatusNoContent)
+		return false
+	}
+	return true
 }

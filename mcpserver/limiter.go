@@ -115,10 +115,16 @@ func ceilSeconds(d time.Duration) int {
 // byIP wraps next with the per-address limit.
 func (l *limiter) byIP(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if l.allow(w, r, "ip:"+addressKey(l.clientIP(r)), l.cfg.IP, l.ipPolicy, "ip") {
+		if l.admitIP(w, r) {
 			next.ServeHTTP(w, r)
 		}
 	})
+}
+
+// admitIP is byIP's check: it reports whether the request goes on, having
+// refused it otherwise.
+func (l *limiter) admitIP(w http.ResponseWriter, r *http.Request) bool {
+	return l.allow(w, r, "ip:"+addressKey(l.clientIP(r)), l.cfg.IP, l.ipPolicy, "ip")
 }
 
 // byIPWith is byIP with refuse writing the body of a refusal.

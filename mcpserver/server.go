@@ -191,15 +191,19 @@ func exactPattern(path string) string {
 // outer is the part of the chain before authentication: audit, Origin and
 // CORS, body limit, per-address rate limit; then inner, which starts with
 // the identity middleware.
+//
+// The three checks run one after the other in one handler, not as three
+// nested middlewares: each layer's frame stays on the connection
+// goroutine's stack while go-sdk decodes the request below it, and with
+// all of them the stack outgrew its first 8 KiB on every call (copied to a
+// new one after each garbage collection had shrunk it: ~5 µs a call under
+// load). See docs/benchmarks.md, "where a tools/call's time goes".
 func (s *Server) outer(inner func() http.Handler) http.Handler {
 	var h http.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		inner().ServeHTTP(w, r)
+		if s.admitOrigin(w, r) && s.admitBody(w, r) && (s.limiter == nil || s.limiter.admitIP(w, r)) {
+			inner().ServeHTTP(w, r)
+		}
 	})
-	if s.limiter != nil {
-		h = s.limiter.byIP(h)
-	}
-	h = s.limitBody(h)
-	h = s.originPolicy(h)
 	if s.cfg.Audit != nil {
 		h = s.cfg.Audit.Middleware(h)
 	}
@@ -246,7 +250,7 @@ func (s *Server) gate() *gatedChains {
 	sdk := s.checkHost(s.auditSDK(s.sdk))
 	g := &gatedChains{
 		gen:   gen,
-		mcp:   mw(s.afterAuth(s.stepUp(bindSession(sdk)))),
+		mcp:   mw(s.afterAuthStepUp(bindSession(sdk))),
 		debug: mw(s.afterAuth(http.HandlerFunc(s.serveDebugToken))),
 	}
 	s.gated.Store(g)
@@ -273,40 +277,61 @@ func onAuthFailure(r *http.Request, status int, err error) {
 // rate limit.
 func (s *Server) afterAuth(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		id, ok := identity.FromContext(r.Context())
-		if !ok { // OPTIONS passes the identity middleware without one
+		if s.admitUser(w, r) {
 			next.ServeHTTP(w, r)
-			return
 		}
-		audit.EntryFrom(r.Context()).SetIdentity(id.Subject, id.Issuer, id.ClientID)
-		// "user:" + userKey(id), in one allocation.
-		if s.limiter != nil && !s.limiter.allow(w, r, "user:"+id.Issuer+"|"+id.Subject, s.cfg.RateLimit.User, s.limiter.userPolicy, "user") {
-			return
-		}
-		next.ServeHTTP(w, r)
 	})
 }
 
-// limitBody refuses bodies over Config.MaxBodyBytes: at once when
+// afterAuthStepUp is afterAuth then stepUp in one handler (one frame on
+// the stack below which go-sdk runs, as in outer).
+func (s *Server) afterAuthStepUp(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !s.admitUser(w, r) {
+			return
+		}
+		pb, ok := s.admitStepUp(w, r)
+		if pb != nil {
+			defer s.bodies.put(pb)
+		}
+		if ok {
+			next.ServeHTTP(w, r)
+		}
+	})
+}
+
+// admitUser is afterAuth's check: it reports whether the request goes on,
+// having refused it otherwise.
+func (s *Server) admitUser(w http.ResponseWriter, r *http.Request) bool {
+	id, ok := identity.FromContext(r.Context())
+	if !ok { // OPTIONS passes the identity middleware without one
+		return true
+	}
+	audit.EntryFrom(r.Context()).SetIdentity(id.Subject, id.Issuer, id.ClientID)
+	// "user:" + userKey(id), in one allocation.
+	return s.limiter == nil || s.limiter.allow(w, r, "user:"+id.Issuer+"|"+id.Subject, s.cfg.RateLimit.User, s.limiter.userPolicy, "user")
+}
+
+// admitBody refuses bodies over Config.MaxBodyBytes: at once when
 // Content-Length says so, else while the body is read. It also gives the
 // body Config.BodyReadTimeout to arrive: a read deadline on the connection,
 // which net/http lifts once the body has been read to its end (it then
 // watches the connection for the client going away).
-func (s *Server) limitBody(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.ContentLength > s.cfg.MaxBodyBytes {
-			audit.EntryFrom(r.Context()).SetDecision(audit.Deny, "body_too_large")
-			writeError(w, http.StatusRequestEntityTooLarge, "request body too large")
-			return
-		}
-		if r.Body != nil && r.Body != http.NoBody {
-			r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes)
-			// Not every ResponseWriter can set deadlines; without one the
-			// http.Server's own timeouts are all there is.
-			_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(s.cfg.BodyReadTimeout))
-		}
-		next.ServeHTTP(w, r)
-	})
+//
+// It reports whether the request goes on, having refused it otherwise.
+func (s *Server) admitBody(w http.ResponseWriter, r *http.Request) bool {
+	if r.ContentLength > s.cfg.MaxBodyBytes {
+		audit.EntryFrom(r.Context()).SetDecision(audit.Deny, "body_too_large")
+		writeError(w, http.StatusRequestEntityTooLarge, "request body too large")
+		return false
+	}
+	if r.Body != nil && r.Body != http.NoBody {
+		r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes)
+		// Not every ResponseWriter can set deadlines; without one the
+		// http.Server's own timeouts are all there is.
+		_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(s.cfg.BodyReadTimeout))
+	}
+	return true
 }
 
 // checkHost protects against DNS rebinding: a request that reached a

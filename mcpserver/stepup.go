@@ -19,7 +19,7 @@ import (
 // report the connection closed).
 const CodeInsufficientScope = -32030
 
-// stepUp reads the JSON-RPC body of a POST once (restoring it for the
+// admitStepUp is the step-up check. It reads the JSON-RPC body of a POST once (restoring it for the
 // layers below), and for every tools/call checks the caller's scopes
 // against the tool's requirement before the call is dispatched (SPEC 10).
 // When a call lacks scopes it answers 403 with an insufficient_scope
@@ -32,78 +32,79 @@ const CodeInsufficientScope = -32030
 // The body is read into a pooled buffer and scanned in place
 // (peekMessages): nothing is decoded but the method and the tool name, and
 // an allowed call allocates only the tool name's string.
-func (s *Server) stepUp(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		entry := audit.EntryFrom(r.Context())
-		if r.Method != http.MethodPost || r.Body == nil {
-			entry.SetDecision(audit.Allow, "")
-			next.ServeHTTP(w, r)
-			return
+//
+// It reports whether the request goes on, having answered it otherwise,
+// and returns the pooled body (nil when none was read), which the caller
+// puts back into s.bodies once the request is done with it, go-sdk
+// included. (afterAuthStepUp calls it, so that its frame is not on the
+// stack while go-sdk runs.)
+func (s *Server) admitStepUp(w http.ResponseWriter, r *http.Request) (*pooledBody, bool) {
+	entry := audit.EntryFrom(r.Context())
+	if r.Method != http.MethodPost || r.Body == nil {
+		entry.SetDecision(audit.Allow, "")
+		return nil, true
+	}
+	pb := s.bodies.get()
+	err := pb.readFrom(r.Body)
+	r.Body.Close()
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			entry.SetDecision(audit.Deny, "body_too_large")
+			writeError(w, http.StatusRequestEntityTooLarge, "request body too large")
+			return pb, false
 		}
-		pb := s.bodies.get()
-		defer s.bodies.put(pb)
-		err := pb.readFrom(r.Body)
-		r.Body.Close()
-		if err != nil {
-			var mbe *http.MaxBytesError
-			if errors.As(err, &mbe) {
-				entry.SetDecision(audit.Deny, "body_too_large")
-				writeError(w, http.StatusRequestEntityTooLarge, "request body too large")
-				return
-			}
-			entry.SetDecision(audit.Deny, "bad_body")
-			writeError(w, http.StatusBadRequest, "cannot read request body")
-			return
-		}
-		r.Body = pb
-		msgs, batch, ok := peekMessages(pb.buf, pb.msgs[:0])
-		pb.msgs = msgs
-		if !ok && batch && len(msgs) == peekMaxMessages {
-			// More calls than the check reads: go-sdk would run them all.
-			entry.SetDecision(audit.Deny, "batch_too_large")
-			writeError(w, http.StatusBadRequest, "batch too large")
-			return
-		}
+		entry.SetDecision(audit.Deny, "bad_body")
+		writeError(w, http.StatusBadRequest, "cannot read request body")
+		return pb, false
+	}
+	r.Body = pb
+	msgs, batch, ok := peekMessages(pb.buf, pb.msgs[:0])
+	pb.msgs = msgs
+	if !ok && batch && len(msgs) == peekMaxMessages {
+		// More calls than the check reads: go-sdk would run them all.
+		entry.SetDecision(audit.Deny, "batch_too_large")
+		writeError(w, http.StatusBadRequest, "batch too large")
+		return pb, false
+	}
+	if !ok {
+		// Malformed: let go-sdk answer it.
+		entry.SetDecision(audit.Deny, "malformed_request")
+		return pb, true
+	}
+	var granted scopes.Set
+	if id, _ := identity.FromContext(r.Context()); id != nil {
+		granted = id.Scopes
+	}
+	tool, denied := "", false
+	for i := range msgs {
+		name, ok := callee(&msgs[i])
 		if !ok {
-			// Malformed: let go-sdk answer it.
-			entry.SetDecision(audit.Deny, "malformed_request")
-			next.ServeHTTP(w, r)
-			return
+			continue
 		}
-		var granted scopes.Set
-		if id, _ := identity.FromContext(r.Context()); id != nil {
-			granted = id.Scopes
+		if tool == "" {
+			tool = name
 		}
-		tool, denied := "", false
-		for i := range msgs {
-			name, ok := callee(&msgs[i])
-			if !ok {
-				continue
-			}
-			if tool == "" {
-				tool = name
-			}
-			req, ok := s.policy.Requirement(name)
-			if !ok {
-				continue // go-sdk (or the receiving middleware) answers unknown tool
-			}
-			if req.Check(granted, s.policy.Hierarchy()) != nil {
-				denied = true
-			}
+		req, ok := s.policy.Requirement(name)
+		if !ok {
+			continue // go-sdk (or the receiving middleware) answers unknown tool
 		}
-		method := "batch"
-		if !batch {
-			method = methodName(msgs[0].method)
+		if req.Check(granted, s.policy.Hierarchy()) != nil {
+			denied = true
 		}
-		entry.SetMCP(method, tool)
-		if !denied {
-			entry.SetDecision(audit.Allow, "")
-			next.ServeHTTP(w, r)
-			return
-		}
-		entry.SetDecision(audit.Deny, identity.ErrorCodeInsufficientScope)
-		s.refuseCalls(w, msgs, granted, batch)
-	})
+	}
+	method := "batch"
+	if !batch {
+		method = methodName(msgs[0].method)
+	}
+	entry.SetMCP(method, tool)
+	if !denied {
+		entry.SetDecision(audit.Allow, "")
+		return pb, true
+	}
+	entry.SetDecision(audit.Deny, identity.ErrorCodeInsufficientScope)
+	s.refuseCalls(w, msgs, granted, batch)
+	return pb, false
 }
 
 // callee returns the tool a message calls, when it is a tools/call whose
