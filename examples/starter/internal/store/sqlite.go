@@ -97,41 +97,12 @@ func (s *SQLite) Close() error {
 
 // AddNote implements Store.
 func (s *SQLite) AddNote(ctx context.Context, userKey, text string) (Note, error) {
-	if err := checkUserKey(userKey); err != nil {
-		return Note{}, err
-	}
-	if err := checkNoteText(text); err != nil {
-		return Note{}, err
-	}
-	now := time.Now().UnixMilli()
-	n := Note{ID: newNoteID(now), Text: text, CreatedAt: now}
-	if err := s.insertNotes(ctx, userKey, []Note{n}); err != nil {
-		return Note{}, fmt.Errorf("store: add note: %w", err)
-	}
-	return n, nil
+	return addNote(ctx, userKey, text, s.insertNotes)
 }
 
 // SeedNotes implements Store.
 func (s *SQLite) SeedNotes(ctx context.Context, userKey string, count int) ([]Note, error) {
-	if err := checkUserKey(userKey); err != nil {
-		return nil, err
-	}
-	if err := checkSeedCount(count); err != nil {
-		return nil, err
-	}
-	now := time.Now().UnixMilli()
-	notes := make([]Note, count)
-	for i := range notes {
-		ms := now + int64(i) // as the original: each later note is 1 ms newer
-		notes[i] = Note{ID: newNoteID(ms), Text: seedNoteText(userKey, i+1), CreatedAt: ms}
-	}
-	if count == 0 {
-		return notes, nil
-	}
-	if err := s.insertNotes(ctx, userKey, notes); err != nil {
-		return nil, fmt.Errorf("store: seed notes: %w", err)
-	}
-	return notes, nil
+	return seedNotes(ctx, userKey, count, s.insertNotes)
 }
 
 // insertNotes writes notes for one user in one transaction, all or none,
