@@ -117,19 +117,43 @@ func equalFoldASCII(s, t string) bool {
 
 // isB64Token reports whether s matches RFC 6750's
 // b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"=".
+//
+// It runs on every request, over tokens of a kilobyte or more, so it looks
+// each byte up in a table and ORs the results, eight bytes at a time,
+// instead of branching on each byte (random base64 defeats the branch
+// predictor: 3 ns a byte against well under 1).
 func isB64Token(s string) bool {
-	n := 0
-	for n < len(s) && isB64TokenChar(s[n]) {
-		n++
+	n := len(s)
+	for n > 0 && s[n-1] == '=' {
+		n--
 	}
 	if n == 0 {
 		return false
 	}
-	for n < len(s) && s[n] == '=' {
-		n++
+	s = s[:n] // '=' is not a token character, so no '=' may remain
+	var bad uint8
+	for len(s) >= 8 {
+		c := s[:8]
+		bad |= notB64TokenChar[c[0]] | notB64TokenChar[c[1]] | notB64TokenChar[c[2]] | notB64TokenChar[c[3]] |
+			notB64TokenChar[c[4]] | notB64TokenChar[c[5]] | notB64TokenChar[c[6]] | notB64TokenChar[c[7]]
+		s = s[8:]
 	}
-	return n == len(s)
+	for i := 0; i < len(s); i++ {
+		bad |= notB64TokenChar[s[i]]
+	}
+	return bad == 0
 }
+
+// notB64TokenChar is 1 for every byte that is not a b64token character
+// (before the trailing '='s) and 0 for those that are.
+var notB64TokenChar = func() (t [256]uint8) {
+	for c := range t {
+		if !isB64TokenChar(byte(c)) {
+			t[c] = 1
+		}
+	}
+	return t
+}()
 
 func isB64TokenChar(c byte) bool {
 	switch {
