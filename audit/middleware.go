@@ -83,6 +83,14 @@ func (a *Auditor) Middleware(next http.Handler) http.Handler {
 			if rq.record {
 				a.Record(ctx, rq.event(start, r))
 			}
+			// The Entry outlives the request wherever a layer kept a
+			// pointer to it (mcpserver hands it to go-sdk in the
+			// TokenInfo, which go-sdk keeps with the session), and it
+			// shares rq with the ResponseWriter, which reaches the whole
+			// of net/http's per-request state: let that go now, or every
+			// session keeps its last request's buffers and headers alive
+			// for the garbage collector to mark on every cycle.
+			rq.w.ResponseWriter = spentWriter{}
 			if rq.aborted {
 				panic(http.ErrAbortHandler)
 			}

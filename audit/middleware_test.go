@@ -8,10 +8,12 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"regexp"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+	"weak"
 
 	"github.com/stretchr/testify/require"
 
@@ -486,4 +488,38 @@ func TestMiddlewareNeverWritesAToken(t *testing.T) {
 	m := decodeLine(t, line)
 	require.Equal(t, "/t/[redacted]", m["path"])
 	require.Equal(t, "invalid_token", m["reason"])
+}
+
+// An Entry kept after its request (mcpserver hands it to go-sdk, which
+// keeps it with the session) does not keep the request's ResponseWriter,
+// and with it net/http's per-request state, alive; a write through the
+// writer a handler kept fails instead of reaching the next response.
+func TestMiddlewareEntryDoesNotRetainResponseWriter(t *testing.T) {
+	a, sink := newAuditor(t, audit.Config{})
+	var (
+		kept    *audit.Entry
+		keptW   http.ResponseWriter
+		written weak.Pointer[httptest.ResponseRecorder]
+	)
+	func() {
+		rec := httptest.NewRecorder()
+		written = weak.Make(rec)
+		a.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			kept, keptW = audit.EntryFrom(r.Context()), w
+			io.WriteString(w, "ok")
+		})).ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/mcp", nil))
+		require.Equal(t, "ok", rec.Body.String())
+	}()
+	sink.next(t)
+
+	n, err := keptW.Write([]byte("late"))
+	require.Error(t, err)
+	require.Zero(t, n)
+	for i := 0; i < 5 && written.Value() != nil; i++ {
+		runtime.GC()
+	}
+	require.Nil(t, written.Value(), "the recorder is still reachable from the kept Entry")
+	kept.SetArgs("after the event") // still safe to call: a no-op
+	runtime.KeepAlive(kept)
+	runtime.KeepAlive(keptW)
 }

@@ -49,3 +49,14 @@ func (w *statusWriter) statusOr200() int {
 	}
 	return w.status
 }
+
+// spentWriter stands in for the ResponseWriter of a request that has been
+// answered: writing to it fails, as writing to net/http's own after the
+// handler returned does.
+type spentWriter struct{}
+
+func (spentWriter) Header() http.Header { return http.Header{} }
+
+func (spentWriter) Write([]byte) (int, error) { return 0, http.ErrHandlerTimeout }
+
+func (spentWriter) WriteHeader(int) {}
