@@ -39,6 +39,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log"
 	"os"
 	"os/signal"
@@ -70,6 +71,7 @@ type options struct {
 	message     string
 	keep        bool
 	together    int
+	restart     bool
 }
 
 func main() {
@@ -88,17 +90,20 @@ func main() {
 	flag.StringVar(&o.gomaxprocs, "gomaxprocs", fmt.Sprint(runtime.NumCPU()), "GOMAXPROCS of every server")
 	flag.StringVar(&o.message, "message", loadgen.DefaultMessage, "the echo tool's message")
 	flag.BoolVar(&o.keep, "keep", false, "keep the build directory (binaries and server logs)")
+	flag.BoolVar(&o.restart, "restart", false, "run each alternating window on a freshly started process of its server (nothing carries over from one window to the next: heap, caches, the placement of its memory)")
 	flag.IntVar(&o.together, "together", 0, "rounds in which the two servers of each pair are loaded at the same time (0: none)")
 	flag.Parse()
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, o); err != nil {
+	if err := run(ctx, o, os.Stdout); err != nil {
 		log.Fatal(err)
 	}
 }
 
-func run(ctx context.Context, o options) error {
+// run runs the comparison o describes and writes its report to out
+// (progress goes to standard error).
+func run(ctx context.Context, o options, out io.Writer) error {
 	if o.rounds < 1 || o.rounds > 100 {
 		return errors.New("-rounds must be between 1 and 100")
 	}
@@ -192,26 +197,42 @@ func run(ctx context.Context, o options) error {
 	}
 
 	rep := newReport(o, procs, pairs)
-	rep.header(os.Stdout)
+	rep.header(out)
 	for r := range o.rounds {
 		for i := range procs {
 			p := procs[(r+i)%len(procs)]
+			if o.restart {
+				if p, err = start(p.spec, bins[p.kind.pkg], e, dir, o.gogc, o.gomaxprocs, o.keep); err != nil {
+					return err
+				}
+			}
 			m, err := measure(ctx, p, o, tokens[:o.users], o.connections, o.duration)
+			if err == nil && o.restart {
+				var peak int64
+				if peak, err = procstat.PeakRSS(p.pid); err == nil {
+					rep.peak[p.name] = max(rep.peak[p.name], peak)
+				}
+				p.stop()
+			}
 			if err != nil {
 				return err
 			}
+			m.pid = p.pid
 			rep.add(r, p.name, m)
-			fmt.Fprintf(os.Stderr, "round %d %-24s %s\n", r+1, p.name, m)
+			fmt.Fprintf(os.Stderr, "round %d %-24s %s  pid %d\n", r+1, p.name, m, p.pid)
 		}
 	}
 	for _, p := range procs {
+		if o.restart {
+			break // the peaks are those of the fresh processes
+		}
 		peak, err := procstat.PeakRSS(p.pid)
 		if err != nil {
 			return err
 		}
 		rep.peak[p.name] = peak
 	}
-	rep.summary(os.Stdout)
+	rep.summary(out)
 
 	if o.together > 0 {
 		byName := map[string]*process{}
@@ -228,7 +249,7 @@ func run(ctx context.Context, o options) error {
 				fmt.Fprintf(os.Stderr, "together %d %-24s %s\n         %-24s %s\n", r+1, pr.a, a, pr.b, b)
 			}
 		}
-		rep.togetherSummary(os.Stdout)
+		rep.togetherSummary(out)
 	}
 
 	if o.sessions > 0 {
@@ -246,9 +267,9 @@ func run(ctx context.Context, o options) error {
 			rep.sessions[p.name] = m
 			fmt.Fprintf(os.Stderr, "sessions %-24s %s\n", p.name, m)
 		}
-		rep.sessionSummary(os.Stdout)
+		rep.sessionSummary(out)
 	}
-	rep.footer(os.Stdout)
+	rep.footer(out)
 	return nil
 }
 
@@ -282,6 +303,7 @@ type measurement struct {
 	errors     int
 	firstError error
 	peakRSS    int64
+	pid        int // of the server process measured
 }
 
 func (m measurement) String() string {

@@ -1,9 +1,18 @@
 package main
 
 import (
+	"bytes"
+	"io"
+	"os"
+	"regexp"
+	"strconv"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/idgate/idgate/internal/loadtest/loadgen"
 )
 
 func TestParseSpec(t *testing.T) {
@@ -124,4 +133,64 @@ func TestStarterAnnouncement(t *testing.T) {
 			require.Equal(t, tt.want, got)
 		})
 	}
+}
+
+// With -restart every alternating window runs on a process of its own,
+// started for it and stopped after it, and the report says so.
+func TestRunRestart(t *testing.T) {
+	o := options{
+		servers: "floor,floor:gogc=200", pairs: "floor/floor:gogc=200",
+		rounds: 2, duration: 300 * time.Millisecond, warmup: 100 * time.Millisecond,
+		connections: 2, gogc: "100", gomaxprocs: "1", message: loadgen.DefaultMessage,
+		restart: true,
+	}
+	var out bytes.Buffer
+	progress := captureStderr(t, func() {
+		require.NoError(t, run(t.Context(), o, &out))
+	})
+
+	pids := map[string][]int{}
+	for _, m := range regexp.MustCompile(`(?m)^round \d+ (\S+) .* pid (\d+)$`).FindAllStringSubmatch(progress, -1) {
+		pid, err := strconv.Atoi(m[2])
+		require.NoError(t, err)
+		pids[m[1]] = append(pids[m[1]], pid)
+	}
+	all := map[int]bool{}
+	for _, name := range []string{"floor", "floor:gogc=200"} {
+		require.Len(t, pids[name], 2, "windows of %s in:\n%s", name, progress)
+		for _, pid := range pids[name] {
+			require.False(t, all[pid], "pid %d measured twice", pid)
+			all[pid] = true
+			// Stopped after its window (and reaped: no zombie answers).
+			require.ErrorIs(t, syscall.Kill(pid, 0), syscall.ESRCH, "pid %d still running", pid)
+		}
+	}
+	report := out.String()
+	require.Contains(t, report, "every window on a freshly started server process")
+	row := regexp.MustCompile(`(?m)^\| floor \| (\d+) \|.*\| ([0-9.]+) MiB \| 0 \|$`).FindStringSubmatch(report)
+	require.NotNil(t, row, report)
+	require.NotEqual(t, "0", row[1], "req/s")
+	rss, err := strconv.ParseFloat(row[2], 64)
+	require.NoError(t, err)
+	require.Greater(t, rss, 1.0, "peak RSS of the fresh processes")
+}
+
+// captureStderr runs f with os.Stderr sent to a pipe and returns what was
+// written.
+func captureStderr(t *testing.T, f func()) string {
+	t.Helper()
+	r, w, err := os.Pipe()
+	require.NoError(t, err)
+	saved := os.Stderr
+	os.Stderr = w
+	done := make(chan string)
+	go func() {
+		b, _ := io.ReadAll(r)
+		done <- string(b)
+	}()
+	defer func() { os.Stderr = saved }()
+	f()
+	os.Stderr = saved
+	require.NoError(t, w.Close())
+	return <-done
 }

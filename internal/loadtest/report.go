@@ -94,6 +94,9 @@ func (r *report) header(w io.Writer) {
 		r.o.gogc, r.o.gomaxprocs, r.o.connections, r.o.users)
 	fmt.Fprintf(w, "- %d rounds, each server loaded %v (after %v warm-up) per round, in rotating order\n",
 		r.o.rounds, r.o.duration, r.o.warmup)
+	if r.o.restart {
+		fmt.Fprintf(w, "- every window on a freshly started server process (-restart)\n")
+	}
 	fmt.Fprintf(w, "- load average at start: %s\n\n", r.load)
 }
 
