@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -524,4 +525,41 @@ func TestJWKSNeverDowngradesToPlainHTTP(t *testing.T) {
 			require.Zero(t, plainFetches.Load(), "nothing was fetched over plain http")
 		})
 	}
+}
+
+// The default client closes its connection after each fetch: none stays
+// open to the JWKS endpoint between fetches.
+func TestJWKSFetchKeepsNoIdleConnection(t *testing.T) {
+	iss := identitytest.NewIssuer(t)
+	resp, err := http.Get(iss.JWKSURL())
+	require.NoError(t, err)
+	var jwks json.RawMessage
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&jwks))
+	resp.Body.Close()
+
+	var open atomic.Int64
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Write(jwks)
+	}))
+	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		switch s {
+		case http.StateNew:
+			open.Add(1)
+		case http.StateClosed, http.StateHijacked:
+			open.Add(-1)
+		}
+	}
+	srv.Start()
+	t.Cleanup(srv.Close)
+
+	v, err := identity.NewJWTVerifier(t.Context(), identity.JWTConfig{
+		Issuer: iss.URL(), JWKSURL: srv.URL, Audiences: []string{identitytest.DefaultAudience},
+	})
+	require.NoError(t, err)
+	t.Cleanup(func() { v.Close() })
+	_, err = v.Verify(t.Context(), iss.Mint(t, identitytest.Subject("alice")))
+	require.NoError(t, err) // the keys were fetched
+	require.Eventually(t, func() bool { return open.Load() == 0 }, 5*time.Second, 10*time.Millisecond,
+		"connections to the JWKS endpoint still open: %d", open.Load())
 }

@@ -89,7 +89,10 @@ type JWTConfig struct {
 	ScopeClaims []string
 
 	// HTTPClient fetches discovery documents and the JWKS. Default: a client
-	// with FetchTimeout as its timeout. Whatever the client, every fetch is
+	// with FetchTimeout as its timeout and a transport of its own that
+	// keeps no idle connection (fetches are minutes or hours apart: a
+	// connection kept open in between only holds two goroutines and their
+	// buffers for the garbage collector to scan). Whatever the client, every fetch is
 	// bounded by FetchTimeout and MaxResponseBytes, and a fetch that starts
 	// over https never follows a redirect to plain http (nor does a
 	// discovered jwks_uri drop to http when the issuer uses https).
@@ -226,7 +229,7 @@ func (c JWTConfig) settings() (*jwtSettings, error) {
 		s.UnknownKIDInterval = defaultUnknownKIDInterval
 	}
 	if c.HTTPClient == nil {
-		s.HTTPClient = &http.Client{Timeout: s.FetchTimeout}
+		s.HTTPClient = &http.Client{Timeout: s.FetchTimeout, Transport: fetchTransport()}
 	}
 	s.HTTPClient = noDowngrade(s.HTTPClient)
 	switch {
@@ -284,4 +287,17 @@ func normaliseIssuer(iss string) string { return strings.TrimSuffix(iss, "/") }
 func normaliseType(typ string) string {
 	typ = strings.ToLower(typ)
 	return strings.TrimPrefix(typ, "application/")
+}
+
+// fetchTransport is the default client's transport: http.DefaultTransport's
+// settings (proxy from the environment, dial and TLS timeouts) without
+// keep-alive.
+func fetchTransport() http.RoundTripper {
+	t, ok := http.DefaultTransport.(*http.Transport)
+	if !ok { // replaced by the program: use what it chose
+		return http.DefaultTransport
+	}
+	t = t.Clone()
+	t.DisableKeepAlives = true
+	return t
 }
