@@ -98,6 +98,10 @@ func AddTool[In, Out any](s *Server, t *mcp.Tool, need scopes.Requirement, h mcp
 		}
 	}()
 	s.policyChanged()
+	if tt, th, ok := typedTool(t, wrapped); ok {
+		s.mcp.AddTool(tt, th)
+		return
+	}
 	mcp.AddTool(s.mcp, t, wrapped)
 }
 

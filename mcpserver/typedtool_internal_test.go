@@ -1,0 +1,199 @@
+package mcpserver
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+	"github.com/stretchr/testify/require"
+)
+
+// typedArgs exercises the decoding rules: strings, numbers, slices, a
+// nested pointer, an omitempty field, an unexported field.
+type typedArgs struct {
+	Message string   `json:"message"`
+	Count   int      `json:"count,omitempty"`
+	Ratio   float64  `json:"ratio,omitempty"`
+	Tags    []string `json:"tags,omitempty"`
+	Nested  *struct {
+		X float64 `json:"x"`
+	} `json:"nested,omitempty"`
+	Flag   bool `json:"flag,omitempty"`
+	hidden string
+}
+
+// typedHandler answers according to the message, so that one tool covers
+// every way a handler can return.
+func typedHandler(_ context.Context, _ *mcp.CallToolRequest, in typedArgs) (*mcp.CallToolResult, any, error) {
+	enc, _ := json.Marshal(in)
+	text := &mcp.TextContent{Text: "in: " + string(enc)}
+	switch in.Message {
+	case "error":
+		return nil, nil, errors.New("tool failed")
+	case "wrapped-rpc-error":
+		return nil, nil, fmt.Errorf("wrapped: %w", &jsonrpc.Error{Code: 1234, Message: "inner"})
+	case "rpc-error":
+		return nil, nil, &jsonrpc.Error{Code: jsonrpc.CodeInvalidParams, Message: "bad params"}
+	case "nil-result":
+		return nil, nil, nil
+	case "out-object":
+		return nil, map[string]any{"echo": in.Message, "n": 1}, nil
+	case "out-object-with-content":
+		return &mcp.CallToolResult{Content: []mcp.Content{text}}, map[string]any{"k": "v"}, nil
+	case "out-string-with-content":
+		return &mcp.CallToolResult{Content: []mcp.Content{text}}, "plain", nil
+	case "out-array":
+		return nil, []int{1, 2}, nil
+	case "out-unencodable":
+		return nil, func() {}, nil
+	case "is-error-result":
+		r := &mcp.CallToolResult{Content: []mcp.Content{text}}
+		r.SetError(errors.New("reported"))
+		return r, nil, nil
+	}
+	return &mcp.CallToolResult{Content: []mcp.Content{text}}, nil, nil
+}
+
+// connectTool serves one tool named "t" on a go-sdk server, registered by
+// register, and returns a client session on it (in-memory transports).
+func connectTool(t *testing.T, register func(*mcp.Server)) *mcp.ClientSession {
+	t.Helper()
+	srv := mcp.NewServer(&mcp.Implementation{Name: "s", Version: "1"}, nil)
+	register(srv)
+	st, ct := mcp.NewInMemoryTransports()
+	ss, err := srv.Connect(t.Context(), st, nil)
+	require.NoError(t, err)
+	t.Cleanup(func() { ss.Close() })
+	cs, err := mcp.NewClient(&mcp.Implementation{Name: "c", Version: "1"}, nil).Connect(t.Context(), ct, nil)
+	require.NoError(t, err)
+	t.Cleanup(func() { cs.Close() })
+	return cs
+}
+
+// The fast path gives what go-sdk's typed wrapper gives, over the wire, for
+// every argument and every kind of handler return: same tools/list entry,
+// same results, same protocol errors.
+func TestTypedToolMatchesGoSDK(t *testing.T) {
+	tool := &mcp.Tool{Name: "t", Description: "d"}
+	sdk := connectTool(t, func(s *mcp.Server) { mcp.AddTool(s, tool, typedHandler) })
+	fast := connectTool(t, func(s *mcp.Server) {
+		tt, th, ok := typedTool(tool, typedHandler)
+		require.True(t, ok)
+		s.AddTool(tt, th)
+	})
+
+	listed := func(cs *mcp.ClientSession) string {
+		lr, err := cs.ListTools(t.Context(), nil)
+		require.NoError(t, err)
+		b, err := json.Marshal(lr.Tools)
+		require.NoError(t, err)
+		return string(b)
+	}
+	require.JSONEq(t, listed(sdk), listed(fast))
+
+	deep := strings.Repeat(`{"a":`, 1001) + "1" + strings.Repeat("}", 1001)
+	args := []string{
+		``, `null`, `{}`, `{"message":"hi"}`, `{"message":"h\u00e9\"llo"}`,
+		`{"Message":"case"}`, `{"MESSAGE":"case"}`, `{"message":1}`, `{"message":"hi","extra":1}`,
+		`{"message":"a","message":"b"}`, `{"count":3}`, `{"count":1.5}`, `{"count":12345678901234567890}`,
+		`{"count":-0}`, `{"ratio":1e308}`, `{"ratio":1e400}`, `{"tags":["a","b"]}`, `{"tags":["a",2]}`,
+		`{"tags":null}`, `{"nested":{"x":2}}`, `{"nested":{"X":2}}`, `{"nested":null}`, `{"flag":"true"}`,
+		`{"hidden":"x"}`, `[]`, `"str"`,
+		`{"message":"m","count":3}`, `{"message":"m","count":12345678901234567890}`, `{"message":"m","count":-0}`,
+		`{"message":"m","count":1e2}`, `{"message":"m","ratio":1e308}`, `{"message":"m","ratio":-1.5e-300}`,
+		`{"message":"m","tags":["a","b"]}`, `{"message":"m","tags":[]}`, `{"message":"m","tags":null}`,
+		`{"message":"m","nested":{"x":2}}`, `{"message":"m","nested":{"X":2}}`, `{"message":"m","nested":{}}`,
+		`{"message":"m","nested":null}`, `{"message":"m","flag":true}`, `{"message":"m","hidden":"x"}`,
+		`{"message":"m\ud800"}`, `{"message":"\u0000"}`, `{"message":null}`, ` {"message":"space"} `, `{"message":"` + strings.Repeat("x", 100000) + `"}`,
+		`{"tags":` + strings.Repeat("[", 999) + strings.Repeat("]", 999) + `}`, deep,
+		`{"message":"error"}`, `{"message":"wrapped-rpc-error"}`, `{"message":"rpc-error"}`,
+		`{"message":"nil-result"}`, `{"message":"out-object"}`, `{"message":"out-object-with-content"}`,
+		`{"message":"out-string-with-content"}`, `{"message":"out-array"}`, `{"message":"out-unencodable"}`,
+		`{"message":"is-error-result"}`,
+	}
+	call := func(cs *mcp.ClientSession, raw string) string {
+		p := &mcp.CallToolParams{Name: "t"}
+		if raw != "" {
+			p.Arguments = json.RawMessage(raw)
+		}
+		res, err := cs.CallTool(t.Context(), p)
+		if err != nil {
+			return "error: " + err.Error()
+		}
+		b, err := json.Marshal(res)
+		require.NoError(t, err)
+		return string(b)
+	}
+	for _, raw := range args {
+		name := raw
+		if len(name) > 60 {
+			name = name[:60]
+		}
+		t.Run(name, func(t *testing.T) {
+			want, got := call(sdk, raw), call(fast, raw)
+			require.Equal(t, want, got)
+		})
+	}
+}
+
+// Tools the fast path does not take are left to mcp.AddTool.
+func TestTypedToolDeclines(t *testing.T) {
+	h := func(context.Context, *mcp.CallToolRequest, typedArgs) (*mcp.CallToolResult, any, error) {
+		return nil, nil, nil
+	}
+	_, _, ok := typedTool(&mcp.Tool{Name: "t", InputSchema: map[string]any{"type": "object"}}, h)
+	require.False(t, ok, "input schema given")
+	_, _, ok = typedTool(&mcp.Tool{Name: "t", OutputSchema: map[string]any{"type": "object"}}, h)
+	require.False(t, ok, "output schema given")
+	type out struct{ N int }
+	_, _, ok = typedTool(&mcp.Tool{Name: "t"}, func(context.Context, *mcp.CallToolRequest, typedArgs) (*mcp.CallToolResult, out, error) {
+		return nil, out{}, nil
+	})
+	require.False(t, ok, "typed output")
+	_, _, ok = typedTool(&mcp.Tool{Name: "t"}, func(context.Context, *mcp.CallToolRequest, any) (*mcp.CallToolResult, any, error) {
+		return nil, nil, nil
+	})
+	require.False(t, ok, "In is any")
+	_, _, ok = typedTool(&mcp.Tool{Name: "t"}, func(context.Context, *mcp.CallToolRequest, map[string]any) (*mcp.CallToolResult, any, error) {
+		return nil, nil, nil
+	})
+	require.False(t, ok, "In is a map")
+	_, _, ok = typedTool(&mcp.Tool{Name: "t"}, func(context.Context, *mcp.CallToolRequest, *typedArgs) (*mcp.CallToolResult, any, error) {
+		return nil, nil, nil
+	})
+	require.True(t, ok, "In is a pointer to a struct")
+}
+
+// The same holds for a pointer to a struct as In.
+func TestTypedToolPointerInMatchesGoSDK(t *testing.T) {
+	h := func(ctx context.Context, req *mcp.CallToolRequest, in *typedArgs) (*mcp.CallToolResult, any, error) {
+		if in == nil {
+			return nil, nil, errors.New("nil input")
+		}
+		return typedHandler(ctx, req, *in)
+	}
+	tool := &mcp.Tool{Name: "t"}
+	sdk := connectTool(t, func(s *mcp.Server) { mcp.AddTool(s, tool, h) })
+	fast := connectTool(t, func(s *mcp.Server) {
+		tt, th, ok := typedTool(tool, h)
+		require.True(t, ok)
+		s.AddTool(tt, th)
+	})
+	for _, raw := range []string{`{}`, `null`, `{"message":"hi","count":2}`, `{"message":"out-object"}`, `{"message":"m","nested":{"x":1}}`} {
+		var want, got string
+		for _, side := range []struct {
+			cs  *mcp.ClientSession
+			out *string
+		}{{sdk, &want}, {fast, &got}} {
+			res, err := side.cs.CallTool(t.Context(), &mcp.CallToolParams{Name: "t", Arguments: json.RawMessage(raw)})
+			b, _ := json.Marshal(res)
+			*side.out = fmt.Sprintf("%s %v", b, err)
+		}
+		require.Equal(t, want, got, raw)
+	}
+}
