@@ -14,7 +14,9 @@ import (
 )
 
 // typedArgs exercises the decoding rules: strings, numbers, slices, a
-// nested pointer, an omitempty field, an unexported field.
+// nested pointer, omitempty fields. (An unexported field would be skipped
+// by both the schema and the decoder; "hidden" in the arguments is an
+// unknown property either way.)
 type typedArgs struct {
 	Message string   `json:"message"`
 	Count   int      `json:"count,omitempty"`
@@ -23,8 +25,7 @@ type typedArgs struct {
 	Nested  *struct {
 		X float64 `json:"x"`
 	} `json:"nested,omitempty"`
-	Flag   bool `json:"flag,omitempty"`
-	hidden string
+	Flag bool `json:"flag,omitempty"`
 }
 
 // typedHandler answers according to the message, so that one tool covers
