@@ -41,11 +41,12 @@ func AuditArgs(redact func(args map[string]any) map[string]any) ToolOption {
 // AddTool panics when need is nil or names an invalid scope, and when
 // mcp.AddTool panics (an invalid schema).
 //
-// For the common shape of tool (t without schemas, Out of type any, In a
-// struct or a pointer to one) AddTool does what go-sdk's typed wrapper
-// does itself — the same inferred schema, defaults, validation, decoding
-// and results — without the two 32 KiB decoder buffers go-sdk allocates
-// per call, about a quarter of what a tools/call allocates.
+// For the common shape of tool (t without schemas, In a struct or a
+// pointer to one) AddTool does what go-sdk's typed wrapper does itself —
+// the same inferred schemas, defaults, validation, decoding and results —
+// without the 32 KiB decoder buffers go-sdk allocates per call (two for
+// the arguments, one more for a typed output), about a quarter of what a
+// tools/call allocates.
 //
 // The scope check happens three times, so that no path skips it: before
 // dispatch at the HTTP layer (a real 403 with an insufficient_scope

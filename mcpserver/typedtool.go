@@ -16,21 +16,42 @@ import (
 // that does what mcp.AddTool's typed wrapper does for h (validate the
 // arguments against the schema inferred from In, decode them into In, call
 // h, turn its error and its output into the result), for the tools where
-// that is simple: no schema given in t, and an Out of type any (no output
-// schema). ok is false for any other tool, which is then registered with
+// that is simple: no schema given in t, and In a struct (or a pointer to
+// one). ok is false for any other tool, which is then registered with
 // mcp.AddTool as it is.
 //
 // Why: go-sdk's typed wrapper decodes the arguments twice through its
 // internal/json, whose every decode allocates a fresh 32 KiB buffer (a
-// segmentio Decoder over the bytes). That is 64 of the ~275 KiB a
+// segmentio Decoder over the bytes), and a typed output once more. That is 64 of the ~275 KiB a
 // tools/call allocates, and the garbage collector it drives was a third of
 // a loaded server's CPU (docs/benchmarks.md: 1.35× the calls per second).
 // Here the same parser decodes in place (segmentio's Parse, with the flag
 // go-sdk sets: struct fields match keys exactly), after the same nesting
 // limit. TestTypedToolMatchesGoSDK holds the two to the same results.
 func typedTool[In, Out any](t *mcp.Tool, h mcp.ToolHandlerFor[In, Out]) (*mcp.Tool, mcp.ToolHandler, bool) {
-	if t.InputSchema != nil || t.OutputSchema != nil || reflect.TypeFor[Out]() != reflect.TypeFor[any]() {
+	if t.InputSchema != nil || t.OutputSchema != nil {
 		return nil, nil, false
+	}
+	// The output schema, inferred from Out unless Out is any; for a
+	// pointer Out, the zero value of its element stands in for a nil
+	// result (a typed nil would encode as null).
+	var (
+		outSchema   *jsonschema.Schema
+		outResolved *jsonschema.Resolved
+		elemZero    any
+	)
+	if ot := reflect.TypeFor[Out](); ot != reflect.TypeFor[any]() {
+		if ot.Kind() == reflect.Pointer {
+			ot = ot.Elem()
+			elemZero = reflect.Zero(ot).Interface()
+		}
+		var err error
+		if outSchema, err = jsonschema.ForType(ot, &jsonschema.ForOptions{}); err != nil || outSchema == nil {
+			return nil, nil, false // mcp.AddTool reports it
+		}
+		if outResolved, err = outSchema.Resolve(&jsonschema.ResolveOptions{ValidateDefaults: true}); err != nil {
+			return nil, nil, false
+		}
 	}
 	rt := reflect.TypeFor[In]()
 	if rt.Kind() == reflect.Pointer {
@@ -49,6 +70,9 @@ func typedTool[In, Out any](t *mcp.Tool, h mcp.ToolHandlerFor[In, Out]) (*mcp.To
 	}
 	tt := *t
 	tt.InputSchema = schema
+	if outSchema != nil {
+		tt.OutputSchema = outSchema
+	}
 	handler := func(ctx context.Context, req *mcp.CallToolRequest) (*mcp.CallToolResult, error) {
 		args, err := checkArguments(req.Params.Arguments, resolved)
 		if err != nil {
@@ -68,10 +92,25 @@ func typedTool[In, Out any](t *mcp.Tool, h mcp.ToolHandlerFor[In, Out]) (*mcp.To
 		if res == nil {
 			res = &mcp.CallToolResult{}
 		}
-		if v := any(out); v != nil && res.InputRequests == nil {
+		v := any(out)
+		switch {
+		case res.InputRequests != nil:
+			v = nil // input requests go without content
+		case elemZero != nil:
+			var zero Out
+			if v == any(zero) {
+				v = elemZero
+			}
+		}
+		if v != nil {
 			b, err := json.Marshal(v)
 			if err != nil {
 				return nil, fmt.Errorf("marshaling output: %w", err)
+			}
+			if outResolved != nil {
+				if b, err = checkOutput(b, outResolved); err != nil {
+					return nil, fmt.Errorf("validating tool output: %w", err)
+				}
 			}
 			res.StructuredContent = json.RawMessage(b)
 			switch {
@@ -108,6 +147,40 @@ func checkArguments(raw json.RawMessage, resolved *jsonschema.Resolved) ([]byte,
 		return nil, fmt.Errorf("marshalling with defaults: %v", err)
 	}
 	return b, nil
+}
+
+// checkOutput validates a tool's encoded output against the output
+// schema, after applying its defaults to an object (or to {} when the
+// output is null and the schema is an object's), and returns the output
+// encoded again when defaults were applied.
+func checkOutput(b []byte, resolved *jsonschema.Resolved) ([]byte, error) {
+	var v any
+	if len(b) > 0 {
+		if err := decodeExact(b, &v); err != nil {
+			return nil, fmt.Errorf("unmarshaling output: %w", err)
+		}
+	}
+	applied := false
+	if _, ok := v.(map[string]any); ok || v == nil && resolved.Schema().Type == "object" {
+		if v == nil {
+			v = make(map[string]any)
+		}
+		if err := resolved.ApplyDefaults(&v); err != nil {
+			return nil, fmt.Errorf("applying schema defaults:\n%w", err)
+		}
+		applied = true
+	}
+	if err := resolved.Validate(&v); err != nil {
+		return nil, err
+	}
+	if !applied {
+		return b, nil
+	}
+	out, err := json.Marshal(v)
+	if err != nil {
+		return nil, fmt.Errorf("marshalling with defaults: %v", err)
+	}
+	return out, nil
 }
 
 // maxArgumentDepth is the deepest nesting of arrays and objects decoded,

@@ -151,11 +151,6 @@ func TestTypedToolDeclines(t *testing.T) {
 	require.False(t, ok, "input schema given")
 	_, _, ok = typedTool(&mcp.Tool{Name: "t", OutputSchema: map[string]any{"type": "object"}}, h)
 	require.False(t, ok, "output schema given")
-	type out struct{ N int }
-	_, _, ok = typedTool(&mcp.Tool{Name: "t"}, func(context.Context, *mcp.CallToolRequest, typedArgs) (*mcp.CallToolResult, out, error) {
-		return nil, out{}, nil
-	})
-	require.False(t, ok, "typed output")
 	_, _, ok = typedTool(&mcp.Tool{Name: "t"}, func(context.Context, *mcp.CallToolRequest, any) (*mcp.CallToolResult, any, error) {
 		return nil, nil, nil
 	})
@@ -197,4 +192,113 @@ func TestTypedToolPointerInMatchesGoSDK(t *testing.T) {
 		}
 		require.Equal(t, want, got, raw)
 	}
+}
+
+// compareTool registers h both ways and requires the same tools/list entry
+// and the same result for every argument.
+func compareTool[In, Out any](t *testing.T, h mcp.ToolHandlerFor[In, Out], args ...string) {
+	t.Helper()
+	tool := &mcp.Tool{Name: "t"}
+	sdk := connectTool(t, func(s *mcp.Server) { mcp.AddTool(s, tool, h) })
+	fast := connectTool(t, func(s *mcp.Server) {
+		tt, th, ok := typedTool(tool, h)
+		require.True(t, ok)
+		s.AddTool(tt, th)
+	})
+	lw, err := sdk.ListTools(t.Context(), nil)
+	require.NoError(t, err)
+	lg, err := fast.ListTools(t.Context(), nil)
+	require.NoError(t, err)
+	bw, _ := json.Marshal(lw.Tools)
+	bg, _ := json.Marshal(lg.Tools)
+	require.JSONEq(t, string(bw), string(bg))
+	for _, raw := range args {
+		var want, got string
+		for _, side := range []struct {
+			cs  *mcp.ClientSession
+			out *string
+		}{{sdk, &want}, {fast, &got}} {
+			res, err := side.cs.CallTool(t.Context(), &mcp.CallToolParams{Name: "t", Arguments: json.RawMessage(raw)})
+			b, _ := json.Marshal(res)
+			*side.out = fmt.Sprintf("%s %v", b, err)
+		}
+		require.Equal(t, want, got, raw)
+	}
+}
+
+type outStruct struct {
+	N int      `json:"n"`
+	S string   `json:"s,omitempty"`
+	L []string `json:"l"`
+}
+
+// badOut encodes as something its inferred schema refuses.
+type badOut struct{}
+
+func (badOut) MarshalJSON() ([]byte, error) { return []byte(`{"n":"x"}`), nil }
+
+// Typed outputs: the output schema, the structured content, the text
+// fallback, the zero value for a nil pointer, and output validation errors
+// are go-sdk's.
+func TestTypedToolOutputMatchesGoSDK(t *testing.T) {
+	args := []string{`{"message":"value"}`, `{"message":"zero"}`, `{"message":"with-content"}`, `{"message":"error"}`, `{}`}
+	pick := func(in typedArgs) (*mcp.CallToolResult, bool, error) {
+		switch in.Message {
+		case "with-content":
+			return &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: "c"}}}, true, nil
+		case "error":
+			return nil, false, errors.New("failed")
+		case "zero":
+			return nil, false, nil
+		}
+		return nil, true, nil
+	}
+	t.Run("struct", func(t *testing.T) {
+		compareTool(t, func(_ context.Context, _ *mcp.CallToolRequest, in typedArgs) (*mcp.CallToolResult, outStruct, error) {
+			res, full, err := pick(in)
+			if !full {
+				return res, outStruct{}, err
+			}
+			return res, outStruct{N: 7, S: in.Message, L: []string{"a"}}, err
+		}, args...)
+	})
+	t.Run("pointer", func(t *testing.T) {
+		compareTool(t, func(_ context.Context, _ *mcp.CallToolRequest, in typedArgs) (*mcp.CallToolResult, *outStruct, error) {
+			res, full, err := pick(in)
+			if !full {
+				return res, nil, err
+			}
+			return res, &outStruct{N: 1, L: nil}, err
+		}, args...)
+	})
+	t.Run("slice", func(t *testing.T) {
+		compareTool(t, func(_ context.Context, _ *mcp.CallToolRequest, in typedArgs) (*mcp.CallToolResult, []int, error) {
+			res, full, err := pick(in)
+			if !full {
+				return res, nil, err
+			}
+			return res, []int{1, 2, 3}, err
+		}, args...)
+	})
+	t.Run("map", func(t *testing.T) {
+		compareTool(t, func(_ context.Context, _ *mcp.CallToolRequest, in typedArgs) (*mcp.CallToolResult, map[string]int, error) {
+			res, full, err := pick(in)
+			if !full {
+				return res, nil, err
+			}
+			return res, map[string]int{"k": 1}, err
+		}, args...)
+	})
+	t.Run("string", func(t *testing.T) {
+		compareTool(t, func(_ context.Context, _ *mcp.CallToolRequest, in typedArgs) (*mcp.CallToolResult, string, error) {
+			res, _, err := pick(in)
+			return res, in.Message, err
+		}, args...)
+	})
+	t.Run("invalid output", func(t *testing.T) {
+		compareTool(t, func(_ context.Context, _ *mcp.CallToolRequest, in typedArgs) (*mcp.CallToolResult, badOut, error) {
+			res, _, err := pick(in)
+			return res, badOut{}, err
+		}, args...)
+	})
 }
