@@ -22,9 +22,10 @@ import (
 //
 // Why: go-sdk's typed wrapper decodes the arguments twice through its
 // internal/json, whose every decode allocates a fresh 32 KiB buffer (a
-// segmentio Decoder over the bytes), and a typed output once more. That is 64 of the ~275 KiB a
-// tools/call allocates, and the garbage collector it drives was a third of
-// a loaded server's CPU (docs/benchmarks.md: 1.35× the calls per second).
+// segmentio Decoder over the bytes), and a typed output once more: 64 of
+// the ~275 KiB an echo tools/call allocated, in a server where the garbage
+// collector they drive is a large share of the CPU (docs/benchmarks.md:
+// +16% calls per second for idgate, +20% without auth).
 // Here the same parser decodes in place (segmentio's Parse, with the flag
 // go-sdk sets: struct fields match keys exactly), after the same nesting
 // limit. TestTypedToolMatchesGoSDK holds the two to the same results.
@@ -45,12 +46,9 @@ func typedTool[In, Out any](t *mcp.Tool, h mcp.ToolHandlerFor[In, Out]) (*mcp.To
 			ot = ot.Elem()
 			elemZero = reflect.Zero(ot).Interface()
 		}
-		var err error
-		if outSchema, err = jsonschema.ForType(ot, &jsonschema.ForOptions{}); err != nil || outSchema == nil {
+		var ok bool
+		if outSchema, outResolved, ok = inferSchema(ot); !ok {
 			return nil, nil, false // mcp.AddTool reports it
-		}
-		if outResolved, err = outSchema.Resolve(&jsonschema.ResolveOptions{ValidateDefaults: true}); err != nil {
-			return nil, nil, false
 		}
 	}
 	rt := reflect.TypeFor[In]()
@@ -60,13 +58,9 @@ func typedTool[In, Out any](t *mcp.Tool, h mcp.ToolHandlerFor[In, Out]) (*mcp.To
 	if rt.Kind() != reflect.Struct {
 		return nil, nil, false // any, maps and the like: go-sdk's own rules
 	}
-	schema, err := jsonschema.ForType(rt, &jsonschema.ForOptions{})
-	if err != nil || schema == nil || schema.Type != "object" {
+	schema, resolved, ok := inferSchema(rt)
+	if !ok || schema.Type != "object" {
 		return nil, nil, false // mcp.AddTool reports it
-	}
-	resolved, err := schema.Resolve(&jsonschema.ResolveOptions{ValidateDefaults: true})
-	if err != nil {
-		return nil, nil, false
 	}
 	tt := *t
 	tt.InputSchema = schema
@@ -125,6 +119,20 @@ func typedTool[In, Out any](t *mcp.Tool, h mcp.ToolHandlerFor[In, Out]) (*mcp.To
 	return &tt, handler, true
 }
 
+// inferSchema infers the JSON schema of rt and resolves it, as go-sdk does
+// for a typed tool's input and output.
+func inferSchema(rt reflect.Type) (*jsonschema.Schema, *jsonschema.Resolved, bool) {
+	schema, err := jsonschema.ForType(rt, &jsonschema.ForOptions{})
+	if err != nil || schema == nil {
+		return nil, nil, false
+	}
+	resolved, err := schema.Resolve(&jsonschema.ResolveOptions{ValidateDefaults: true})
+	if err != nil {
+		return nil, nil, false
+	}
+	return schema, resolved, true
+}
+
 // checkArguments decodes the arguments into a map (absent arguments are
 // {}), applies the schema's defaults, validates, and returns the map
 // encoded again: the form the typed handler's value is decoded from.
@@ -135,18 +143,7 @@ func checkArguments(raw json.RawMessage, resolved *jsonschema.Resolved) ([]byte,
 			return nil, fmt.Errorf("unmarshaling arguments: %w", err)
 		}
 	}
-	var v any = m
-	if err := resolved.ApplyDefaults(&v); err != nil {
-		return nil, fmt.Errorf("applying schema defaults:\n%w", err)
-	}
-	if err := resolved.Validate(&v); err != nil {
-		return nil, err
-	}
-	b, err := json.Marshal(v)
-	if err != nil {
-		return nil, fmt.Errorf("marshalling with defaults: %v", err)
-	}
-	return b, nil
+	return applySchema(m, resolved, true, nil)
 }
 
 // checkOutput validates a tool's encoded output against the output
@@ -160,27 +157,32 @@ func checkOutput(b []byte, resolved *jsonschema.Resolved) ([]byte, error) {
 			return nil, fmt.Errorf("unmarshaling output: %w", err)
 		}
 	}
-	applied := false
-	if _, ok := v.(map[string]any); ok || v == nil && resolved.Schema().Type == "object" {
-		if v == nil {
-			v = make(map[string]any)
-		}
+	_, isObject := v.(map[string]any)
+	if v == nil && resolved.Schema().Type == "object" {
+		v, isObject = make(map[string]any), true
+	}
+	return applySchema(v, resolved, isObject, b)
+}
+
+// applySchema applies resolved's defaults to v when withDefaults, validates
+// v, and returns it encoded again if defaults were applied, else orig.
+func applySchema(v any, resolved *jsonschema.Resolved, withDefaults bool, orig []byte) ([]byte, error) {
+	if withDefaults {
 		if err := resolved.ApplyDefaults(&v); err != nil {
 			return nil, fmt.Errorf("applying schema defaults:\n%w", err)
 		}
-		applied = true
 	}
 	if err := resolved.Validate(&v); err != nil {
 		return nil, err
 	}
-	if !applied {
-		return b, nil
+	if !withDefaults {
+		return orig, nil
 	}
-	out, err := json.Marshal(v)
+	b, err := json.Marshal(v)
 	if err != nil {
 		return nil, fmt.Errorf("marshalling with defaults: %v", err)
 	}
-	return out, nil
+	return b, nil
 }
 
 // maxArgumentDepth is the deepest nesting of arrays and objects decoded,

@@ -80,23 +80,6 @@ func connectTool(t *testing.T, register func(*mcp.Server)) *mcp.ClientSession {
 // every argument and every kind of handler return: same tools/list entry,
 // same results, same protocol errors.
 func TestTypedToolMatchesGoSDK(t *testing.T) {
-	tool := &mcp.Tool{Name: "t", Description: "d"}
-	sdk := connectTool(t, func(s *mcp.Server) { mcp.AddTool(s, tool, typedHandler) })
-	fast := connectTool(t, func(s *mcp.Server) {
-		tt, th, ok := typedTool(tool, typedHandler)
-		require.True(t, ok)
-		s.AddTool(tt, th)
-	})
-
-	listed := func(cs *mcp.ClientSession) string {
-		lr, err := cs.ListTools(t.Context(), nil)
-		require.NoError(t, err)
-		b, err := json.Marshal(lr.Tools)
-		require.NoError(t, err)
-		return string(b)
-	}
-	require.JSONEq(t, listed(sdk), listed(fast))
-
 	deep := strings.Repeat(`{"a":`, 1001) + "1" + strings.Repeat("}", 1001)
 	args := []string{
 		``, `null`, `{}`, `{"message":"hi"}`, `{"message":"h\u00e9\"llo"}`,
@@ -117,29 +100,7 @@ func TestTypedToolMatchesGoSDK(t *testing.T) {
 		`{"message":"out-string-with-content"}`, `{"message":"out-array"}`, `{"message":"out-unencodable"}`,
 		`{"message":"is-error-result"}`,
 	}
-	call := func(cs *mcp.ClientSession, raw string) string {
-		p := &mcp.CallToolParams{Name: "t"}
-		if raw != "" {
-			p.Arguments = json.RawMessage(raw)
-		}
-		res, err := cs.CallTool(t.Context(), p)
-		if err != nil {
-			return "error: " + err.Error()
-		}
-		b, err := json.Marshal(res)
-		require.NoError(t, err)
-		return string(b)
-	}
-	for _, raw := range args {
-		name := raw
-		if len(name) > 60 {
-			name = name[:60]
-		}
-		t.Run(name, func(t *testing.T) {
-			want, got := call(sdk, raw), call(fast, raw)
-			require.Equal(t, want, got)
-		})
-	}
+	compareTool(t, typedHandler, args...)
 }
 
 // Tools the fast path does not take are left to mcp.AddTool.
@@ -167,35 +128,17 @@ func TestTypedToolDeclines(t *testing.T) {
 
 // The same holds for a pointer to a struct as In.
 func TestTypedToolPointerInMatchesGoSDK(t *testing.T) {
-	h := func(ctx context.Context, req *mcp.CallToolRequest, in *typedArgs) (*mcp.CallToolResult, any, error) {
+	compareTool(t, func(ctx context.Context, req *mcp.CallToolRequest, in *typedArgs) (*mcp.CallToolResult, any, error) {
 		if in == nil {
 			return nil, nil, errors.New("nil input")
 		}
 		return typedHandler(ctx, req, *in)
-	}
-	tool := &mcp.Tool{Name: "t"}
-	sdk := connectTool(t, func(s *mcp.Server) { mcp.AddTool(s, tool, h) })
-	fast := connectTool(t, func(s *mcp.Server) {
-		tt, th, ok := typedTool(tool, h)
-		require.True(t, ok)
-		s.AddTool(tt, th)
-	})
-	for _, raw := range []string{`{}`, `null`, `{"message":"hi","count":2}`, `{"message":"out-object"}`, `{"message":"m","nested":{"x":1}}`} {
-		var want, got string
-		for _, side := range []struct {
-			cs  *mcp.ClientSession
-			out *string
-		}{{sdk, &want}, {fast, &got}} {
-			res, err := side.cs.CallTool(t.Context(), &mcp.CallToolParams{Name: "t", Arguments: json.RawMessage(raw)})
-			b, _ := json.Marshal(res)
-			*side.out = fmt.Sprintf("%s %v", b, err)
-		}
-		require.Equal(t, want, got, raw)
-	}
+	}, `{}`, `null`, `{"message":"hi","count":2}`, `{"message":"out-object"}`, `{"message":"m","nested":{"x":1}}`)
 }
 
-// compareTool registers h both ways and requires the same tools/list entry
-// and the same result for every argument.
+// compareTool registers h both ways (go-sdk's typed wrapper, typedTool)
+// and requires, over go-sdk's client, the same tools/list entry and the
+// same result or error for every argument.
 func compareTool[In, Out any](t *testing.T, h mcp.ToolHandlerFor[In, Out], args ...string) {
 	t.Helper()
 	tool := &mcp.Tool{Name: "t"}
@@ -218,7 +161,11 @@ func compareTool[In, Out any](t *testing.T, h mcp.ToolHandlerFor[In, Out], args 
 			cs  *mcp.ClientSession
 			out *string
 		}{{sdk, &want}, {fast, &got}} {
-			res, err := side.cs.CallTool(t.Context(), &mcp.CallToolParams{Name: "t", Arguments: json.RawMessage(raw)})
+			p := &mcp.CallToolParams{Name: "t"}
+			if raw != "" { // "" sends no arguments at all
+				p.Arguments = json.RawMessage(raw)
+			}
+			res, err := side.cs.CallTool(t.Context(), p)
 			b, _ := json.Marshal(res)
 			*side.out = fmt.Sprintf("%s %v", b, err)
 		}
