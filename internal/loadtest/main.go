@@ -217,7 +217,6 @@ func run(ctx context.Context, o options, out io.Writer) error {
 			if err != nil {
 				return err
 			}
-			m.pid = p.pid
 			rep.add(r, p.name, m)
 			fmt.Fprintf(os.Stderr, "round %d %-24s %s  pid %d\n", r+1, p.name, m, p.pid)
 		}
@@ -303,7 +302,6 @@ type measurement struct {
 	errors     int
 	firstError error
 	peakRSS    int64
-	pid        int // of the server process measured
 }
 
 func (m measurement) String() string {
