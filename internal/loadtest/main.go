@@ -72,6 +72,7 @@ type options struct {
 	keep        bool
 	together    int
 	restart     bool
+	base        string
 }
 
 func main() {
@@ -92,6 +93,7 @@ func main() {
 	flag.BoolVar(&o.keep, "keep", false, "keep the build directory (binaries and server logs)")
 	flag.BoolVar(&o.restart, "restart", false, "run each alternating window on a freshly started process of its server (nothing carries over from one window to the next: heap, caches, the placement of its memory)")
 	flag.IntVar(&o.together, "together", 0, "rounds in which the two servers of each pair are loaded at the same time (0: none)")
+	flag.StringVar(&o.base, "base", "", "a checkout of another commit (git worktree add DIR COMMIT) that servers named kind@base are built from, to compare two commits in one run")
 	flag.Parse()
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -159,7 +161,7 @@ func run(ctx context.Context, o options, out io.Writer) error {
 		defer os.RemoveAll(dir)
 	}
 	fmt.Fprintln(os.Stderr, "building servers…")
-	bins, err := build(ctx, specs, dir)
+	bins, err := build(ctx, specs, dir, o.base)
 	if err != nil {
 		return err
 	}
@@ -189,7 +191,7 @@ func run(ctx context.Context, o options, out io.Writer) error {
 		}
 	}()
 	for _, sp := range specs {
-		p, err := start(sp, bins[sp.kind.pkg], e, dir, o.gogc, o.gomaxprocs, o.keep)
+		p, err := start(sp, bins[sp.binKey()], e, dir, o.gogc, o.gomaxprocs, o.keep)
 		if err != nil {
 			return err
 		}
@@ -202,7 +204,7 @@ func run(ctx context.Context, o options, out io.Writer) error {
 		for i := range procs {
 			p := procs[(r+i)%len(procs)]
 			if o.restart {
-				if p, err = start(p.spec, bins[p.kind.pkg], e, dir, o.gogc, o.gomaxprocs, o.keep); err != nil {
+				if p, err = start(p.spec, bins[p.binKey()], e, dir, o.gogc, o.gomaxprocs, o.keep); err != nil {
 					return err
 				}
 			}

@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"io"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -33,6 +35,8 @@ func TestParseSpec(t *testing.T) {
 		{in: "starter:gomemlimit=MiB", wantErr: "gomemlimit= takes a size"},
 		{in: "idgate:fast", wantErr: "unknown modifier"},
 		{in: "nginx", wantErr: "unknown server"},
+		{in: "idgate@base:json", wantMods: []string{"json"}},
+		{in: "nginx@base", wantErr: "unknown server"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.in, func(t *testing.T) {
@@ -44,8 +48,35 @@ func TestParseSpec(t *testing.T) {
 			require.NoError(t, err)
 			require.Equal(t, tt.in, sp.name)
 			require.Equal(t, tt.wantMods, sp.mods)
+			require.Equal(t, strings.Contains(tt.in, "@base"), sp.base)
 		})
 	}
+}
+
+// A server named kind@base is built from the -base checkout: the run
+// fails without one or with a directory that holds no checkout, and
+// measures it beside this checkout's server otherwise.
+func TestRunBase(t *testing.T) {
+	o := options{
+		servers: "floor,floor@base", pairs: "floor/floor@base",
+		rounds: 1, duration: 200 * time.Millisecond, warmup: 100 * time.Millisecond,
+		connections: 2, gogc: "100", gomaxprocs: "1", message: loadgen.DefaultMessage,
+	}
+	captureStderr(t, func() {
+		require.ErrorContains(t, run(t.Context(), o, io.Discard), "-base names no checkout")
+		o.base = t.TempDir()
+		require.ErrorContains(t, run(t.Context(), o, io.Discard), "build internal/loadtest/servers/floor@base")
+	})
+
+	root, err := filepath.Abs("../..") // this checkout stands in for another
+	require.NoError(t, err)
+	o.base = root
+	var out bytes.Buffer
+	captureStderr(t, func() {
+		require.NoError(t, run(t.Context(), o, &out))
+	})
+	require.Regexp(t, `(?m)^\| floor@base \| [1-9]\d* \|`, out.String())
+	require.Regexp(t, `(?m)^\| floor / floor@base \| \*\*[0-9.]+\*\*`, out.String())
 }
 
 func TestParsePairs(t *testing.T) {

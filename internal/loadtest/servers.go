@@ -122,6 +122,9 @@ func kindNames() []string {
 type spec struct {
 	name string // as written
 	kind kind
+	// base is set for "kind@base": the server built from the -base
+	// checkout instead of this one.
+	base bool
 	mods []string // "json", "stateless"
 	gogc string   // "gogc=N": this server's GOGC instead of -gogc
 	// memlimit is "gomemlimit=N": this server's GOMEMLIMIT (such as
@@ -134,11 +137,12 @@ type spec struct {
 
 func parseSpec(s string) (spec, error) {
 	base, mods, _ := strings.Cut(s, ":")
+	base, fromBase := strings.CutSuffix(base, "@base")
 	k, ok := kinds()[base]
 	if !ok {
-		return spec{}, fmt.Errorf("unknown server %q (known: %s)", base, strings.Join(kindNames(), ", "))
+		return spec{}, fmt.Errorf("unknown server %q (known: %s, each also as name@base)", base, strings.Join(kindNames(), ", "))
 	}
-	sp := spec{name: s, kind: k}
+	sp := spec{name: s, kind: k, base: fromBase}
 	if mods != "" {
 		for _, m := range strings.Split(mods, ",") {
 			if strings.HasPrefix(m, "-") {
@@ -183,22 +187,40 @@ type process struct {
 }
 
 // build compiles the binaries of specs into dir and returns them by
-// package.
-func build(ctx context.Context, specs []spec, dir string) (map[string]string, error) {
+// binKey. Servers named "kind@base" are built in baseDir, a checkout of
+// another commit.
+func build(ctx context.Context, specs []spec, dir, baseDir string) (map[string]string, error) {
 	bins := map[string]string{}
 	for _, sp := range specs {
-		if _, ok := bins[sp.kind.pkg]; ok {
+		if _, ok := bins[sp.binKey()]; ok {
 			continue
 		}
 		bin := filepath.Join(dir, filepath.Base(sp.kind.pkg))
 		cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, modulePath+"/"+sp.kind.pkg)
+		if sp.base {
+			if baseDir == "" {
+				return nil, fmt.Errorf("server %q: -base names no checkout to build it from", sp.name)
+			}
+			bin += "-base"
+			cmd = exec.CommandContext(ctx, "go", "build", "-o", bin, "./"+sp.kind.pkg)
+			cmd.Dir = baseDir
+		}
 		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 		if err := cmd.Run(); err != nil {
-			return nil, fmt.Errorf("build %s: %w", sp.kind.pkg, err)
+			return nil, fmt.Errorf("build %s: %w", sp.binKey(), err)
 		}
-		bins[sp.kind.pkg] = bin
+		bins[sp.binKey()] = bin
 	}
 	return bins, nil
+}
+
+// binKey names the binary sp runs: its package, and "@base" when built
+// from the -base checkout.
+func (sp spec) binKey() string {
+	if sp.base {
+		return sp.kind.pkg + "@base"
+	}
+	return sp.kind.pkg
 }
 
 // start runs the server of sp with the given GC settings and waits (at
