@@ -38,7 +38,7 @@ func typedTool[In, Out any](t *mcp.Tool, h mcp.ToolHandlerFor[In, Out]) (*mcp.To
 	// result (a typed nil would encode as null).
 	var (
 		outSchema   *jsonschema.Schema
-		outResolved *jsonschema.Resolved
+		outResolved *toolSchema
 		elemZero    any
 	)
 	if ot := reflect.TypeFor[Out](); ot != reflect.TypeFor[any]() {
@@ -58,7 +58,7 @@ func typedTool[In, Out any](t *mcp.Tool, h mcp.ToolHandlerFor[In, Out]) (*mcp.To
 	if rt.Kind() != reflect.Struct {
 		return nil, nil, false // any, maps and the like: go-sdk's own rules
 	}
-	schema, resolved, ok := inferSchema(rt)
+	schema, in, ok := inferSchema(rt)
 	if !ok || schema.Type != "object" {
 		return nil, nil, false // mcp.AddTool reports it
 	}
@@ -68,7 +68,7 @@ func typedTool[In, Out any](t *mcp.Tool, h mcp.ToolHandlerFor[In, Out]) (*mcp.To
 		tt.OutputSchema = outSchema
 	}
 	handler := func(ctx context.Context, req *mcp.CallToolRequest) (*mcp.CallToolResult, error) {
-		args, err := checkArguments(req.Params.Arguments, resolved)
+		args, err := checkArguments(req.Params.Arguments, in)
 		if err != nil {
 			return errorResult(fmt.Errorf("validating \"arguments\": %v", err)), nil
 		}
@@ -119,9 +119,15 @@ func typedTool[In, Out any](t *mcp.Tool, h mcp.ToolHandlerFor[In, Out]) (*mcp.To
 	return &tt, handler, true
 }
 
+// toolSchema is a resolved schema and its quick form, if it has one.
+type toolSchema struct {
+	resolved *jsonschema.Resolved
+	quick    *quickSchema // nil: validate with resolved only
+}
+
 // inferSchema infers the JSON schema of rt and resolves it, as go-sdk does
 // for a typed tool's input and output.
-func inferSchema(rt reflect.Type) (*jsonschema.Schema, *jsonschema.Resolved, bool) {
+func inferSchema(rt reflect.Type) (*jsonschema.Schema, *toolSchema, bool) {
 	schema, err := jsonschema.ForType(rt, &jsonschema.ForOptions{})
 	if err != nil || schema == nil {
 		return nil, nil, false
@@ -130,27 +136,27 @@ func inferSchema(rt reflect.Type) (*jsonschema.Schema, *jsonschema.Resolved, boo
 	if err != nil {
 		return nil, nil, false
 	}
-	return schema, resolved, true
+	return schema, &toolSchema{resolved: resolved, quick: compileQuick(schema)}, true
 }
 
 // checkArguments decodes the arguments into a map (absent arguments are
 // {}), applies the schema's defaults, validates, and returns the map
 // encoded again: the form the typed handler's value is decoded from.
-func checkArguments(raw json.RawMessage, resolved *jsonschema.Resolved) ([]byte, error) {
+func checkArguments(raw json.RawMessage, ts *toolSchema) ([]byte, error) {
 	m := make(map[string]any)
 	if len(raw) > 0 {
 		if err := decodeExact(raw, &m); err != nil {
 			return nil, fmt.Errorf("unmarshaling arguments: %w", err)
 		}
 	}
-	return applySchema(m, resolved, true, nil)
+	return applySchema(m, ts, true, nil)
 }
 
 // checkOutput validates a tool's encoded output against the output
 // schema, after applying its defaults to an object (or to {} when the
 // output is null and the schema is an object's), and returns the output
 // encoded again when defaults were applied.
-func checkOutput(b []byte, resolved *jsonschema.Resolved) ([]byte, error) {
+func checkOutput(b []byte, ts *toolSchema) ([]byte, error) {
 	var v any
 	if len(b) > 0 {
 		if err := decodeExact(b, &v); err != nil {
@@ -158,22 +164,28 @@ func checkOutput(b []byte, resolved *jsonschema.Resolved) ([]byte, error) {
 		}
 	}
 	_, isObject := v.(map[string]any)
-	if v == nil && resolved.Schema().Type == "object" {
+	if v == nil && ts.resolved.Schema().Type == "object" {
 		v, isObject = make(map[string]any), true
 	}
-	return applySchema(v, resolved, isObject, b)
+	return applySchema(v, ts, isObject, b)
 }
 
-// applySchema applies resolved's defaults to v when withDefaults, validates
-// v, and returns it encoded again if defaults were applied, else orig.
-func applySchema(v any, resolved *jsonschema.Resolved, withDefaults bool, orig []byte) ([]byte, error) {
-	if withDefaults {
-		if err := resolved.ApplyDefaults(&v); err != nil {
-			return nil, fmt.Errorf("applying schema defaults:\n%w", err)
+// applySchema applies the schema's defaults to v when withDefaults,
+// validates v, and returns it encoded again if defaults were applied, else
+// orig. A value the quick form finds valid skips both steps: that form has
+// no defaults, and jsonschema-go would accept the value (the value is
+// encoded again all the same, so that what the handler's value is decoded
+// from does not depend on which check ran).
+func applySchema(v any, ts *toolSchema, withDefaults bool, orig []byte) ([]byte, error) {
+	if ts.quick == nil || !ts.quick.valid(v) {
+		if withDefaults {
+			if err := ts.resolved.ApplyDefaults(&v); err != nil {
+				return nil, fmt.Errorf("applying schema defaults:\n%w", err)
+			}
 		}
-	}
-	if err := resolved.Validate(&v); err != nil {
-		return nil, err
+		if err := ts.resolved.Validate(&v); err != nil {
+			return nil, err
+		}
 	}
 	if !withDefaults {
 		return orig, nil
