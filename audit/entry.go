@@ -13,6 +13,7 @@ import (
 // EntryFrom(ctx).SetX(...) whether or not Middleware is installed. Calls made
 // after the event was written are ignored.
 type Entry struct {
+	w         *statusWriter // the request's, set by Middleware
 	mu        sync.Mutex
 	written   bool
 	subject   string
@@ -86,6 +87,18 @@ func (e *Entry) SetArgs(v any) {
 	if !e.written {
 		e.args = v
 	}
+}
+
+// Status returns the final status sent so far through the ResponseWriter
+// Middleware gave the handlers (200 once a body was written without one),
+// or 0 when nothing was sent yet or e is nil. A layer that wraps another
+// handler reads it after that handler returned to learn how the request
+// ended, without a ResponseWriter of its own around it.
+func (e *Entry) Status() int {
+	if e == nil || e.w == nil || !e.w.wroteHeader {
+		return 0
+	}
+	return e.w.status
 }
 
 // finish marks e written and copies its fields into ev. Later Set calls are

@@ -67,6 +67,7 @@ func (a *Auditor) Middleware(next http.Handler) http.Handler {
 			record: r.Method != http.MethodOptions && !slices.Contains(a.skipPaths, r.URL.Path),
 			w:      statusWriter{ResponseWriter: w},
 		}
+		rq.entry.w = &rq.w
 		if rq.id == "" {
 			rq.id = r.Header.Get(RequestIDHeader)
 			if !validRequestID(rq.id) {

@@ -222,6 +222,46 @@ func TestMiddlewareEntry(t *testing.T) {
 	}, eventFields(t, sink.next(t)))
 }
 
+// Entry.Status tells a layer how the handlers it wrapped ended the
+// request: 0 before anything was sent (and 1xx does not count), the status
+// written, 200 for a body without one; the event agrees.
+func TestEntryStatus(t *testing.T) {
+	for _, tt := range []struct {
+		name  string
+		write func(http.ResponseWriter)
+		want  int
+	}{
+		{"nothing", func(http.ResponseWriter) {}, 0},
+		{"status", func(w http.ResponseWriter) { w.WriteHeader(http.StatusTeapot) }, http.StatusTeapot},
+		{"informational then status", func(w http.ResponseWriter) {
+			w.WriteHeader(http.StatusEarlyHints)
+			w.WriteHeader(http.StatusNotFound)
+		}, http.StatusNotFound},
+		{"body", func(w http.ResponseWriter) { io.WriteString(w, "x") }, http.StatusOK},
+		{"flush", func(w http.ResponseWriter) { http.NewResponseController(w).Flush() }, http.StatusOK},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			a, sink := newAuditor(t, audit.Config{})
+			inner := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				require.Zero(t, audit.EntryFrom(r.Context()).Status(), "before the handler wrote")
+				tt.write(w)
+			})
+			var got int
+			srv := serve(t, a, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				inner.ServeHTTP(w, r)
+				got = audit.EntryFrom(r.Context()).Status()
+			}))
+			do(t, http.MethodGet, srv.URL+"/", nil)
+			require.Equal(t, tt.want, got)
+			wantEvent := float64(tt.want)
+			if tt.want == 0 {
+				wantEvent = 200 // net/http sends 200 for a handler that wrote nothing
+			}
+			require.Equal(t, wantEvent, eventFields(t, sink.next(t))["status"])
+		})
+	}
+}
+
 func TestEntryNilSafe(t *testing.T) {
 	e := audit.EntryFrom(context.Background())
 	require.Nil(t, e)
@@ -231,6 +271,7 @@ func TestEntryNilSafe(t *testing.T) {
 		e.SetDecision(audit.Deny, "r")
 		e.SetArgs(1)
 	})
+	require.Zero(t, e.Status())
 }
 
 func TestMiddlewareSkips(t *testing.T) {

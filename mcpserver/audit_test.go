@@ -56,6 +56,8 @@ func TestAuditEveryPath(t *testing.T) {
 				`{"jsonrpc":"2.0","id":5,"method":"tools/call","params":{"name":"salesWrite","arguments":{"account":"acme","secret":"hunter2"}}}`,
 				aliceHdr, 200, "allow", "", "salesWrite", `{"account":"acme","secret":"[masked]"}`},
 			{"unknown tool", http.MethodPost, callBody(6, "nope"), aliceHdr, 200, "deny", "unknown_tool", "nope", ""},
+			{"rebound host", http.MethodPost, initializeBody, with(bearer(e.alice), []string{"Host", "evil.example"}), 403, "deny", "host", "", ""},
+			{"request go-sdk refuses", http.MethodPost, callBody(8, "whoami"), with(bearer(e.alice), []string{"Mcp-Protocol-Version", "1999-01-01"}), 400, "deny", "bad_request", "whoami", ""},
 		}
 		if strings.HasSuffix(t.Name(), "/stateful") {
 			tests = append(tests, struct {
@@ -68,7 +70,18 @@ func TestAuditEveryPath(t *testing.T) {
 				wantTool     string
 				wantArgs     string
 			}{"session of another user", http.MethodPost, callBody(7, "whoami"),
-				with(bearer(e.bob), proto, []string{"Mcp-Session-Id", aliceHdr[len(aliceHdr)-1]}), 403, "deny", "session_user_mismatch", "whoami", ""})
+				with(bearer(e.bob), proto, []string{"Mcp-Session-Id", aliceHdr[len(aliceHdr)-1]}), 403, "deny", "session_user_mismatch", "whoami", ""},
+				struct {
+					name         string
+					method, body string
+					headers      []string
+					wantStatus   int
+					wantDecision string
+					wantReason   string
+					wantTool     string
+					wantArgs     string
+				}{"unknown session", http.MethodPost, callBody(9, "whoami"),
+					with(bearer(e.alice), proto, []string{"Mcp-Session-Id", "no-such-session"}), 404, "deny", "unknown_session", "whoami", ""})
 		}
 		for _, tc := range tests {
 			t.Run(tc.name, func(t *testing.T) {

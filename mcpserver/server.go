@@ -77,7 +77,7 @@ func New(cfg Config) (*Server, error) {
 		SessionTimeout: c.SessionTimeout,
 		EventStore:     c.EventStore,
 		Logger:         c.Logger,
-		// idgate checks the Host header itself (checkHost), knowing the
+		// idgate checks the Host header itself (toSDK), knowing the
 		// public host; go-sdk's check refuses it behind a local proxy.
 		DisableLocalhostProtection: true,
 		MaxRequestBodyBytes:        c.MaxBodyBytes,
@@ -214,7 +214,7 @@ func (s *Server) outer(inner func() http.Handler) http.Handler {
 // endpoint.
 func (s *Server) mcpInner() func() http.Handler {
 	if s.cfg.InsecureDisableAuth {
-		sdk := s.checkHost(s.auditSDK(s.sdk))
+		sdk := s.toSDK(s.sdk)
 		return func() http.Handler { return sdk }
 	}
 	return func() http.Handler { return s.gate().mcp }
@@ -247,7 +247,7 @@ func (s *Server) gate() *gatedChains {
 		})
 		return &gatedChains{mcp: broken, debug: broken}
 	}
-	sdk := s.checkHost(s.auditSDK(s.sdk))
+	sdk := s.toSDK(s.sdk)
 	g := &gatedChains{
 		gen:   gen,
 		mcp:   mw(s.afterAuthStepUp(bindSession(sdk))),
@@ -334,39 +334,34 @@ func (s *Server) admitBody(w http.ResponseWriter, r *http.Request) bool {
 	return true
 }
 
-// checkHost protects against DNS rebinding: a request that reached a
-// loopback address must name a loopback host or the public host. (go-sdk's
-// own check, turned off, would refuse the public host behind a local
-// reverse proxy.)
-func (s *Server) checkHost(next http.Handler) http.Handler {
+// toSDK is the end of the chain, in one handler (one frame on the stack
+// while go-sdk serves the request, as in outer): it protects against DNS
+// rebinding, then hands the request to go-sdk and records in the audit
+// entry how go-sdk ended it.
+//
+// DNS rebinding: a request that reached a loopback address must name a
+// loopback host or the public host. (go-sdk's own check, turned off, would
+// refuse the public host behind a local reverse proxy.)
+//
+// go-sdk's own refusals (unknown session, a session bound to another user,
+// a bad request) replace the decision the step-up layer had set to allow;
+// the status is the one the audit middleware's ResponseWriter saw, so no
+// second wrapper is needed.
+func (s *Server) toSDK(next http.Handler) http.Handler {
 	public := s.cfg.publicURL.Host
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		entry := audit.EntryFrom(r.Context())
 		if local, ok := r.Context().Value(http.LocalAddrContextKey).(net.Addr); ok && local != nil &&
 			isLoopbackAddr(local.String()) && !isLoopbackAddr(r.Host) && !strings.EqualFold(r.Host, public) {
-			audit.EntryFrom(r.Context()).SetDecision(audit.Deny, "host")
+			entry.SetDecision(audit.Deny, "host")
 			writeError(w, http.StatusForbidden, "host not allowed")
 			return
 		}
 		next.ServeHTTP(w, r)
-	})
-}
-
-// auditSDK records go-sdk's own refusals (unknown session, a session bound
-// to another user, a bad request) in the audit entry, which the step-up
-// layer had set to allow.
-func (s *Server) auditSDK(next http.Handler) http.Handler {
-	if s.cfg.Audit == nil {
-		return next
-	}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		entry := audit.EntryFrom(r.Context())
 		if entry == nil {
-			next.ServeHTTP(w, r)
 			return
 		}
-		sw := &statusWriter{ResponseWriter: w}
-		next.ServeHTTP(sw, r)
-		switch st := sw.status; {
+		switch st := entry.Status(); {
 		case st == http.StatusForbidden:
 			entry.SetDecision(audit.Deny, "session_user_mismatch")
 		case st == http.StatusNotFound:
@@ -380,38 +375,6 @@ func (s *Server) auditSDK(next http.Handler) http.Handler {
 		}
 	})
 }
-
-// statusWriter remembers the status written through it.
-type statusWriter struct {
-	http.ResponseWriter
-	status int
-}
-
-func (w *statusWriter) WriteHeader(code int) {
-	if w.status == 0 {
-		w.status = code
-	}
-	w.ResponseWriter.WriteHeader(code)
-}
-
-func (w *statusWriter) Write(b []byte) (int, error) {
-	if w.status == 0 {
-		w.status = http.StatusOK
-	}
-	return w.ResponseWriter.Write(b)
-}
-
-// Flush implements http.Flusher, for SSE.
-func (w *statusWriter) Flush() {
-	if f, ok := w.ResponseWriter.(http.Flusher); ok {
-		f.Flush()
-		return
-	}
-	_ = http.NewResponseController(w.ResponseWriter).Flush()
-}
-
-// Unwrap lets http.ResponseController reach the writer underneath.
-func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // serveHealth answers GET /healthz.
 func serveHealth(w http.ResponseWriter, r *http.Request) {
