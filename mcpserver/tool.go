@@ -41,9 +41,10 @@ func AuditArgs(redact func(args map[string]any) map[string]any) ToolOption {
 // AddTool panics when need is nil or names an invalid scope, and when
 // mcp.AddTool panics (an invalid schema).
 //
-// For the common shape of tool (t without schemas, In a struct or a
-// pointer to one) AddTool does what go-sdk's typed wrapper does itself —
-// the same inferred schemas, defaults, validation, decoding and results —
+// For the common shape of tool (In a struct or a pointer to one, t's
+// schemas unset or given as *jsonschema.Schema) AddTool does what go-sdk's
+// typed wrapper does itself — the same schemas, defaults, validation,
+// decoding and results —
 // without the 32 KiB decoder buffers go-sdk allocates per call (two for
 // the arguments, one more for a typed output), about a quarter of what a
 // tools/call allocates.

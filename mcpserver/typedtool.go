@@ -14,11 +14,11 @@ import (
 
 // typedTool returns t with its input schema and a go-sdk raw ToolHandler
 // that does what mcp.AddTool's typed wrapper does for h (validate the
-// arguments against the schema inferred from In, decode them into In, call
-// h, turn its error and its output into the result), for the tools where
-// that is simple: no schema given in t, and In a struct (or a pointer to
-// one). ok is false for any other tool, which is then registered with
-// mcp.AddTool as it is.
+// arguments against t's input schema or the one inferred from In, decode
+// them into In, call h, turn its error and its output into the result), for
+// the tools where that is simple: In a struct (or a pointer to one), and
+// t's schemas unset or given as *jsonschema.Schema. ok is false for any
+// other tool, which is then registered with mcp.AddTool as it is.
 //
 // Why: go-sdk's typed wrapper decodes the arguments twice through its
 // internal/json, whose every decode allocates a fresh 32 KiB buffer (a
@@ -30,25 +30,23 @@ import (
 // go-sdk sets: struct fields match keys exactly), after the same nesting
 // limit. TestTypedToolMatchesGoSDK holds the two to the same results.
 func typedTool[In, Out any](t *mcp.Tool, h mcp.ToolHandlerFor[In, Out]) (*mcp.Tool, mcp.ToolHandler, bool) {
-	if t.InputSchema != nil || t.OutputSchema != nil {
-		return nil, nil, false
-	}
-	// The output schema, inferred from Out unless Out is any; for a
-	// pointer Out, the zero value of its element stands in for a nil
-	// result (a typed nil would encode as null).
+	// The output schema: the one given, or inferred from Out unless Out is
+	// any; for a pointer Out, the zero value of its element stands in for
+	// a nil result (a typed nil would encode as null).
 	var (
 		outSchema   *jsonschema.Schema
 		outResolved *toolSchema
 		elemZero    any
 	)
-	if ot := reflect.TypeFor[Out](); ot != reflect.TypeFor[any]() {
-		if ot.Kind() == reflect.Pointer {
-			ot = ot.Elem()
-			elemZero = reflect.Zero(ot).Interface()
-		}
+	ot := reflect.TypeFor[Out]()
+	if ot.Kind() == reflect.Pointer {
+		ot = ot.Elem()
+		elemZero = reflect.Zero(ot).Interface()
+	}
+	if t.OutputSchema != nil || reflect.TypeFor[Out]() != reflect.TypeFor[any]() {
 		var ok bool
-		if outSchema, outResolved, ok = inferSchema(ot); !ok {
-			return nil, nil, false // mcp.AddTool reports it
+		if outSchema, outResolved, ok = schemaFor(t.OutputSchema, ot); !ok {
+			return nil, nil, false // mcp.AddTool handles or reports it
 		}
 	}
 	rt := reflect.TypeFor[In]()
@@ -58,9 +56,9 @@ func typedTool[In, Out any](t *mcp.Tool, h mcp.ToolHandlerFor[In, Out]) (*mcp.To
 	if rt.Kind() != reflect.Struct {
 		return nil, nil, false // any, maps and the like: go-sdk's own rules
 	}
-	schema, in, ok := inferSchema(rt)
+	schema, in, ok := schemaFor(t.InputSchema, rt)
 	if !ok || schema.Type != "object" {
-		return nil, nil, false // mcp.AddTool reports it
+		return nil, nil, false // mcp.AddTool handles or reports it
 	}
 	tt := *t
 	tt.InputSchema = schema
@@ -125,6 +123,22 @@ type toolSchema struct {
 	quick    *quickSchema // nil: validate with resolved only
 }
 
+// schemaFor returns the schema go-sdk's typed wrapper uses for a tool's
+// input or output, resolved as it resolves it: the one given in the Tool
+// when it is a *jsonschema.Schema, else the one inferred from rt. ok is
+// false for a schema given in another form (go-sdk converts those itself)
+// and for one that does not resolve.
+func schemaFor(given any, rt reflect.Type) (*jsonschema.Schema, *toolSchema, bool) {
+	if given == nil {
+		return inferSchema(rt)
+	}
+	schema, ok := given.(*jsonschema.Schema)
+	if !ok || schema == nil {
+		return nil, nil, false
+	}
+	return resolveSchema(schema)
+}
+
 // inferSchema infers the JSON schema of rt and resolves it, as go-sdk does
 // for a typed tool's input and output.
 func inferSchema(rt reflect.Type) (*jsonschema.Schema, *toolSchema, bool) {
@@ -132,6 +146,11 @@ func inferSchema(rt reflect.Type) (*jsonschema.Schema, *toolSchema, bool) {
 	if err != nil || schema == nil {
 		return nil, nil, false
 	}
+	return resolveSchema(schema)
+}
+
+// resolveSchema resolves schema as go-sdk does and compiles its quick form.
+func resolveSchema(schema *jsonschema.Schema) (*jsonschema.Schema, *toolSchema, bool) {
 	resolved, err := schema.Resolve(&jsonschema.ResolveOptions{ValidateDefaults: true})
 	if err != nil {
 		return nil, nil, false

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/google/jsonschema-go/jsonschema"
 	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 	"github.com/stretchr/testify/require"
@@ -109,9 +110,15 @@ func TestTypedToolDeclines(t *testing.T) {
 		return nil, nil, nil
 	}
 	_, _, ok := typedTool(&mcp.Tool{Name: "t", InputSchema: map[string]any{"type": "object"}}, h)
-	require.False(t, ok, "input schema given")
+	require.False(t, ok, "input schema given as a map")
 	_, _, ok = typedTool(&mcp.Tool{Name: "t", OutputSchema: map[string]any{"type": "object"}}, h)
-	require.False(t, ok, "output schema given")
+	require.False(t, ok, "output schema given as a map")
+	_, _, ok = typedTool(&mcp.Tool{Name: "t", InputSchema: &jsonschema.Schema{Type: "string"}}, h)
+	require.False(t, ok, "input schema not an object's")
+	_, _, ok = typedTool(&mcp.Tool{Name: "t", InputSchema: &jsonschema.Schema{Type: "object", Pattern: "("}}, h)
+	require.False(t, ok, "input schema that does not resolve")
+	_, _, ok = typedTool(&mcp.Tool{Name: "t", InputSchema: &jsonschema.Schema{Type: "object"}, OutputSchema: &jsonschema.Schema{Type: "object"}}, h)
+	require.True(t, ok, "schemas given as *jsonschema.Schema")
 	_, _, ok = typedTool(&mcp.Tool{Name: "t"}, func(context.Context, *mcp.CallToolRequest, any) (*mcp.CallToolResult, any, error) {
 		return nil, nil, nil
 	})
@@ -141,7 +148,12 @@ func TestTypedToolPointerInMatchesGoSDK(t *testing.T) {
 // same result or error for every argument.
 func compareTool[In, Out any](t *testing.T, h mcp.ToolHandlerFor[In, Out], args ...string) {
 	t.Helper()
-	tool := &mcp.Tool{Name: "t"}
+	compareToolDecl(t, &mcp.Tool{Name: "t"}, h, args...)
+}
+
+// compareToolDecl is compareTool for a tool declared as tool (named "t").
+func compareToolDecl[In, Out any](t *testing.T, tool *mcp.Tool, h mcp.ToolHandlerFor[In, Out], args ...string) {
+	t.Helper()
 	sdk := connectTool(t, func(s *mcp.Server) { mcp.AddTool(s, tool, h) })
 	fast := connectTool(t, func(s *mcp.Server) {
 		tt, th, ok := typedTool(tool, h)
@@ -183,6 +195,48 @@ type outStruct struct {
 type badOut struct{}
 
 func (badOut) MarshalJSON() ([]byte, error) { return []byte(`{"n":"x"}`), nil }
+
+// Schemas given in the Tool (as *jsonschema.Schema) are used as go-sdk
+// uses them: their defaults, enum, bounds, required and extra properties
+// decide, whatever In looks like; a given output schema validates a typed
+// output and an untyped one.
+func TestTypedToolGivenSchemasMatchGoSDK(t *testing.T) {
+	num := func(f float64) *float64 { return &f }
+	in := &jsonschema.Schema{
+		Type:        "object",
+		Description: "given",
+		Properties: map[string]*jsonschema.Schema{
+			"message": {Type: "string", Enum: []any{"hi", "error", "out-object", "nil-result", "out-array"}},
+			"count":   {Type: "integer", Default: json.RawMessage(`7`), Minimum: num(0)},
+			"ratio":   {Type: "number", Maximum: num(1)},
+			"tags":    {Type: "array", Items: &jsonschema.Schema{Type: "string"}},
+			"other":   {Type: "string"},
+		},
+		Required: []string{"message"},
+	}
+	args := []string{
+		``, `{}`, `{"message":"hi"}`, `{"message":"bye"}`, `{"message":"hi","count":-1}`, `{"message":"hi","count":3}`,
+		`{"message":"hi","ratio":2}`, `{"message":"hi","ratio":0.5}`, `{"message":"hi","tags":["a",1]}`,
+		`{"message":"hi","other":"not in In"}`, `{"message":"hi","unknown":1}`, `{"Message":"hi"}`,
+		`{"message":"error"}`, `{"message":"out-object"}`, `{"message":"nil-result"}`, `{"message":"out-array"}`,
+	}
+	compareToolDecl(t, &mcp.Tool{Name: "t", InputSchema: in}, typedHandler, args...)
+
+	out := &jsonschema.Schema{Type: "object", Properties: map[string]*jsonschema.Schema{
+		"echo": {Type: "string"}, "n": {Type: "integer", Default: json.RawMessage(`5`)},
+	}, Required: []string{"echo"}}
+	compareToolDecl(t, &mcp.Tool{Name: "t", InputSchema: in, OutputSchema: out}, typedHandler, args...)
+	typedOut := func(_ context.Context, _ *mcp.CallToolRequest, in typedArgs) (*mcp.CallToolResult, *outStruct, error) {
+		if in.Message == "nil-result" {
+			return nil, nil, nil
+		}
+		return nil, &outStruct{N: in.Count, S: in.Message}, nil
+	}
+	outS := &jsonschema.Schema{Type: "object", Properties: map[string]*jsonschema.Schema{
+		"n": {Type: "integer", Maximum: num(5)}, "s": {Type: "string", Default: json.RawMessage(`"d"`)}, "l": {Type: "null"},
+	}}
+	compareToolDecl(t, &mcp.Tool{Name: "t", OutputSchema: outS}, typedOut, args...)
+}
 
 // Typed outputs: the output schema, the structured content, the text
 // fallback, the zero value for a nil pointer, and output validation errors
