@@ -13,6 +13,19 @@ import (
 	"github.com/idgate/idgate/mcpserver"
 )
 
+// auditCase is a request of TestAuditEveryPath and the event it must
+// produce.
+type auditCase struct {
+	name         string
+	method, body string
+	headers      []string
+	wantStatus   int
+	wantDecision string
+	wantReason   string
+	wantTool     string
+	wantArgs     string // JSON of the args attribute; "" none
+}
+
 // Every path a request can take produces one audit event with the right
 // decision and reason (SPEC 26: and no token anywhere).
 func TestAuditEveryPath(t *testing.T) {
@@ -33,16 +46,7 @@ func TestAuditEveryPath(t *testing.T) {
 		aliceHdr := with(bearer(e.alice), proto, session(e.alice))
 		bobHdr := with(bearer(e.bob), proto, session(e.bob))
 
-		tests := []struct {
-			name         string
-			method, body string
-			headers      []string
-			wantStatus   int
-			wantDecision string
-			wantReason   string
-			wantTool     string
-			wantArgs     string // JSON of the args attribute; "" none
-		}{
+		tests := []auditCase{
 			{"no token", http.MethodPost, initializeBody, nil, 401, "deny", "missing_token", "", ""},
 			{"bad token", http.MethodPost, initializeBody, bearer(expired), 401, "deny", "invalid_token", "", ""},
 			{"malformed request", http.MethodPost, initializeBody, []string{"Authorization", "Bearer a b"}, 400, "deny", "invalid_request", "", ""},
@@ -60,27 +64,10 @@ func TestAuditEveryPath(t *testing.T) {
 			{"request go-sdk refuses", http.MethodPost, callBody(8, "whoami"), with(bearer(e.alice), []string{"Mcp-Protocol-Version", "1999-01-01"}), 400, "deny", "bad_request", "whoami", ""},
 		}
 		if strings.HasSuffix(t.Name(), "/stateful") {
-			tests = append(tests, struct {
-				name         string
-				method, body string
-				headers      []string
-				wantStatus   int
-				wantDecision string
-				wantReason   string
-				wantTool     string
-				wantArgs     string
-			}{"session of another user", http.MethodPost, callBody(7, "whoami"),
-				with(bearer(e.bob), proto, []string{"Mcp-Session-Id", aliceHdr[len(aliceHdr)-1]}), 403, "deny", "session_user_mismatch", "whoami", ""},
-				struct {
-					name         string
-					method, body string
-					headers      []string
-					wantStatus   int
-					wantDecision string
-					wantReason   string
-					wantTool     string
-					wantArgs     string
-				}{"unknown session", http.MethodPost, callBody(9, "whoami"),
+			tests = append(tests,
+				auditCase{"session of another user", http.MethodPost, callBody(7, "whoami"),
+					with(bearer(e.bob), proto, []string{"Mcp-Session-Id", aliceHdr[len(aliceHdr)-1]}), 403, "deny", "session_user_mismatch", "whoami", ""},
+				auditCase{"unknown session", http.MethodPost, callBody(9, "whoami"),
 					with(bearer(e.alice), proto, []string{"Mcp-Session-Id", "no-such-session"}), 404, "deny", "unknown_session", "whoami", ""})
 		}
 		for _, tc := range tests {
