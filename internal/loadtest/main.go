@@ -124,7 +124,7 @@ func run(ctx context.Context, o options, out io.Writer) error {
 			continue
 		}
 		// Modifiers are comma-separated too: glue them back on.
-		if len(specs) > 0 && (s == "json" || s == "stateless" || strings.HasPrefix(s, "gogc=") || strings.HasPrefix(s, "gomemlimit=") || strings.HasPrefix(s, "-")) {
+		if len(specs) > 0 && (s == "json" || s == "stateless" || strings.HasPrefix(s, "gogc=") || strings.HasPrefix(s, "gomemlimit=") || strings.HasPrefix(s, "godebug=") || strings.HasPrefix(s, "-")) {
 			prev := specs[len(specs)-1]
 			sep := ","
 			if !strings.Contains(prev.name, ":") {

@@ -36,6 +36,8 @@ func TestParseSpec(t *testing.T) {
 		{in: "idgate:fast", wantErr: "unknown modifier"},
 		{in: "nginx", wantErr: "unknown server"},
 		{in: "idgate@base:json", wantMods: []string{"json"}},
+		{in: "idgate:godebug=gcshrinkstackoff=1,godebug=madvdontneed=1"},
+		{in: "idgate:godebug=gcshrinkstackoff", wantErr: "godebug= takes a setting"},
 		{in: "nginx@base", wantErr: "unknown server"},
 	}
 	for _, tt := range tests {

@@ -130,6 +130,9 @@ type spec struct {
 	// memlimit is "gomemlimit=N": this server's GOMEMLIMIT (such as
 	// "40MiB"); default none.
 	memlimit string
+	// godebug is "godebug=K=V": this server's GODEBUG (one setting; the
+	// modifier may be given more than once).
+	godebug []string
 	// flags are modifiers starting with "-", passed to the server as
 	// arguments ("idgate:-no-audit").
 	flags []string
@@ -156,6 +159,13 @@ func parseSpec(s string) (spec, error) {
 				sp.memlimit = v
 				continue
 			}
+			if v, ok := strings.CutPrefix(m, "godebug="); ok {
+				if k, _, ok := strings.Cut(v, "="); !ok || k == "" {
+					return spec{}, fmt.Errorf("server %q: godebug= takes a setting such as gcshrinkstackoff=1", s)
+				}
+				sp.godebug = append(sp.godebug, v)
+				continue
+			}
 			if v, ok := strings.CutPrefix(m, "gogc="); ok {
 				if v == "" || strings.Trim(v, "0123456789") != "" && v != "off" {
 					return spec{}, fmt.Errorf("server %q: gogc= takes a number or off", s)
@@ -170,7 +180,7 @@ func parseSpec(s string) (spec, error) {
 				}
 				sp.mods = append(sp.mods, m)
 			default:
-				return spec{}, fmt.Errorf("server %q: unknown modifier %q (json, stateless, gogc=N, gomemlimit=N, -flag)", s, m)
+				return spec{}, fmt.Errorf("server %q: unknown modifier %q (json, stateless, gogc=N, gomemlimit=N, godebug=K=V, -flag)", s, m)
 			}
 		}
 	}
@@ -239,6 +249,14 @@ func start(sp spec, bin string, e *env, dir string, gogc, gomaxprocs string, kee
 	cmd.Env = append(os.Environ(), "GOGC="+gogc, "GOMAXPROCS="+gomaxprocs)
 	if sp.memlimit != "" {
 		cmd.Env = append(cmd.Env, "GOMEMLIMIT="+sp.memlimit)
+	}
+	if len(sp.godebug) > 0 {
+		// After the harness's own: the last GODEBUG in the environment wins.
+		settings := sp.godebug
+		if g := os.Getenv("GODEBUG"); g != "" {
+			settings = append([]string{g}, settings...)
+		}
+		cmd.Env = append(cmd.Env, "GODEBUG="+strings.Join(settings, ","))
 	}
 	if sp.kind.environ != nil {
 		cmd.Env = append(cmd.Env, sp.kind.environ(e)...)
