@@ -34,14 +34,58 @@ const passThroughSkew = 24 * time.Hour
 // reads. go-sdk then hands it to handlers as req.Extra.TokenInfo, fresh on
 // every POST, and binds each session to TokenInfo.UserID
 // ("<issuer>|<subject>"), refusing another user's token on it (SPEC 23).
+//
+// auth.RequireBearerToken splits the Authorization header with
+// strings.Fields before it calls the verifier: over a JWT of ~1 KB that was
+// a tenth of the whole chain's work, spent on a token already parsed and
+// verified. So the header holds a short placeholder while go-sdk's
+// middleware parses it, and the verifier, which go-sdk calls right after,
+// puts the request's own header back before anything else reads it (go-sdk
+// hands the header map to tool handlers as req.Extra.Header).
 func bindSession(next http.Handler) http.Handler {
-	return auth.RequireBearerToken(passThrough, &auth.RequireBearerTokenOptions{
+	opts := &auth.RequireBearerTokenOptions{
 		AllowMissingExpiration: true,
 		ClockSkew:              passThroughSkew,
-	})(next)
+	}
+	plain := auth.RequireBearerToken(func(ctx context.Context, _ string, _ *http.Request) (*auth.TokenInfo, error) {
+		return passThrough(ctx)
+	}, opts)(next)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, ok := identity.FromContext(r.Context()); !ok {
+			plain.ServeHTTP(w, r) // no identity (OPTIONS): go-sdk decides, as it always did
+			return
+		}
+		orig, had := r.Header[headerAuthorization]
+		restored := false
+		restore := func() {
+			if !restored {
+				restored = true
+				if had {
+					r.Header[headerAuthorization] = orig
+				} else {
+					delete(r.Header, headerAuthorization)
+				}
+			}
+		}
+		defer restore() // go-sdk refused before verifying: unreachable
+		r.Header[headerAuthorization] = placeholderAuthorization
+		verify := func(ctx context.Context, _ string, _ *http.Request) (*auth.TokenInfo, error) {
+			restore()
+			return passThrough(ctx)
+		}
+		auth.RequireBearerToken(verify, opts)(next).ServeHTTP(w, r)
+	})
 }
 
-func passThrough(ctx context.Context, _ string, r *http.Request) (*auth.TokenInfo, error) {
+// headerAuthorization is the canonical key of the Authorization header.
+const headerAuthorization = "Authorization"
+
+// placeholderAuthorization is what go-sdk's middleware parses instead of
+// the request's token. It is never modified.
+var placeholderAuthorization = []string{"Bearer -"}
+
+// passThrough returns the auth.TokenInfo of the identity in ctx.
+func passThrough(ctx context.Context) (*auth.TokenInfo, error) {
 	id, ok := identity.FromContext(ctx)
 	if !ok {
 		// Unreachable behind the identity middleware; refuse all the same.
