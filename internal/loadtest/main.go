@@ -28,8 +28,13 @@
 // fixed reply). MCP servers take modifiers: "idgate:json" answers with
 // application/json instead of SSE, "idgate:stateless" runs without
 // sessions, and any server takes "gogc=N" (its GOGC instead of -gogc's)
-// and "gomemlimit=N" (its GOMEMLIMIT, such as 40MiB); a modifier starting
-// with "-" is passed to the server as a flag ("idgate:-no-audit").
+// "gomemlimit=N" (its GOMEMLIMIT, such as 40MiB) and "godebug=K=V" (one
+// GODEBUG setting); a modifier starting with "-" is passed to the server
+// as a flag ("idgate:-no-audit").
+//
+// With -base DIR, a checkout of another commit (git worktree add DIR
+// COMMIT), a server named "kind@base" is built from DIR, so that two
+// commits are measured in the same run ("idgate,idgate@base").
 //
 // Every loop is bounded in count and time; nothing leaves loopback.
 package main
