@@ -226,3 +226,35 @@ func mustJSON(t *testing.T, v any) string {
 	require.NoError(t, err)
 	return string(b)
 }
+
+// FuzzQuickSchema holds the quick form to jsonschema-go's verdict on any
+// JSON the arguments of a tool can be: a value the quick form accepted and
+// jsonschema-go refused would reach a handler unvalidated.
+func FuzzQuickSchema(f *testing.F) {
+	for _, seed := range []string{
+		`{}`, `{"s":"x","in":{"x":1}}`, `{"s":"x","in":{"x":1.5,"n":2,"tg":["a"],"m":{"k":true}}}`,
+		`{"s":"x","in":{"x":1},"ip":null,"il":[{"x":0}],"ipl":[null,{"x":1}],"mm":{"a":{"x":2}},"a":[1,{"b":null}]}`,
+		`{"s":null}`, `{"s":"x","in":{"x":1},"i":1e300}`, `{"s":"x","in":{"x":1},"l":[[1,2],[3.5]]}`,
+		`{"message":"m","count":3,"tags":["a"],"nested":{"x":2}}`, `{"message":"m","extra":1}`, `[]`, `"s"`, `null`,
+	} {
+		f.Add([]byte(seed))
+	}
+	var schemas []*toolSchema
+	for _, rt := range []reflect.Type{reflect.TypeFor[quickArgs](), reflect.TypeFor[typedArgs](), reflect.TypeFor[quickInner]()} {
+		_, ts, ok := inferSchema(rt)
+		require.True(f, ok)
+		require.NotNil(f, ts.quick)
+		schemas = append(schemas, ts)
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var v any
+		if decodeExact(b, &v) != nil {
+			return
+		}
+		for _, ts := range schemas {
+			if ts.quick.valid(v) {
+				require.NoError(t, ts.resolved.Validate(&v), "%s", b)
+			}
+		}
+	})
+}
