@@ -55,6 +55,25 @@ func TestParseSpec(t *testing.T) {
 	}
 }
 
+// A server's runtime variables: its own GOGC over the harness's, its
+// GOMEMLIMIT, and its GODEBUG settings after the harness's GODEBUG.
+func TestRuntimeEnv(t *testing.T) {
+	for _, tt := range []struct {
+		spec, godebug string
+		want          []string
+	}{
+		{"idgate", "", []string{"GOGC=100", "GOMAXPROCS=2"}},
+		{"idgate", "gctrace=1", []string{"GOGC=100", "GOMAXPROCS=2"}},
+		{"idgate:gogc=400,gomemlimit=1GiB", "", []string{"GOGC=400", "GOMAXPROCS=2", "GOMEMLIMIT=1GiB"}},
+		{"idgate:godebug=gcshrinkstackoff=1,godebug=madvdontneed=1", "", []string{"GOGC=100", "GOMAXPROCS=2", "GODEBUG=gcshrinkstackoff=1,madvdontneed=1"}},
+		{"idgate:godebug=gcshrinkstackoff=1", "gctrace=1", []string{"GOGC=100", "GOMAXPROCS=2", "GODEBUG=gctrace=1,gcshrinkstackoff=1"}},
+	} {
+		sp, err := parseSpec(tt.spec)
+		require.NoError(t, err)
+		require.Equal(t, tt.want, runtimeEnv(sp, "100", "2", tt.godebug), tt.spec)
+	}
+}
+
 // A server named kind@base is built from the -base checkout: the run
 // fails without one or with a directory that holds no checkout, and
 // measures it beside this checkout's server otherwise.

@@ -224,6 +224,29 @@ func build(ctx context.Context, specs []spec, dir, baseDir string) (map[string]s
 	return bins, nil
 }
 
+// runtimeEnv returns the Go runtime's variables for the server of sp: its
+// GOGC (sp's own, else gogc), GOMAXPROCS, GOMEMLIMIT when set, and GODEBUG
+// when sp sets any, after the harness's own (godebug) so that sp's win.
+// They go after the harness's environment: exec keeps the last value of a
+// variable.
+func runtimeEnv(sp spec, gogc, gomaxprocs, godebug string) []string {
+	if sp.gogc != "" {
+		gogc = sp.gogc
+	}
+	env := []string{"GOGC=" + gogc, "GOMAXPROCS=" + gomaxprocs}
+	if sp.memlimit != "" {
+		env = append(env, "GOMEMLIMIT="+sp.memlimit)
+	}
+	if len(sp.godebug) > 0 {
+		settings := sp.godebug
+		if godebug != "" {
+			settings = append([]string{godebug}, settings...)
+		}
+		env = append(env, "GODEBUG="+strings.Join(settings, ","))
+	}
+	return env
+}
+
 // binKey names the binary sp runs: its package, and "@base" when built
 // from the -base checkout.
 func (sp spec) binKey() string {
@@ -243,21 +266,7 @@ func start(sp spec, bin string, e *env, dir string, gogc, gomaxprocs string, kee
 	args = append(args, sp.flags...)
 	args = append(args, e.extra[sp.name]...)
 	cmd := exec.Command(bin, args...)
-	if sp.gogc != "" {
-		gogc = sp.gogc
-	}
-	cmd.Env = append(os.Environ(), "GOGC="+gogc, "GOMAXPROCS="+gomaxprocs)
-	if sp.memlimit != "" {
-		cmd.Env = append(cmd.Env, "GOMEMLIMIT="+sp.memlimit)
-	}
-	if len(sp.godebug) > 0 {
-		// After the harness's own: the last GODEBUG in the environment wins.
-		settings := sp.godebug
-		if g := os.Getenv("GODEBUG"); g != "" {
-			settings = append([]string{g}, settings...)
-		}
-		cmd.Env = append(cmd.Env, "GODEBUG="+strings.Join(settings, ","))
-	}
+	cmd.Env = append(os.Environ(), runtimeEnv(sp, gogc, gomaxprocs, os.Getenv("GODEBUG"))...)
 	if sp.kind.environ != nil {
 		cmd.Env = append(cmd.Env, sp.kind.environ(e)...)
 	}
