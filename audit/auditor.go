@@ -58,12 +58,15 @@ type Config struct {
 // An Auditor writes audit events. Create it with New; it is safe for
 // concurrent use.
 type Auditor struct {
-	logger    *slog.Logger
-	message   string
-	level     slog.Level
-	skipPaths []string
-	maxArgs   int
-	hashers   sync.Pool // of *subjectHasher
+	logger  *slog.Logger
+	message string
+	level   slog.Level
+	// levelAndMessage is `"level":…,"msg":…` as slog's JSON handler
+	// writes them, for JSONHandler's fast path.
+	levelAndMessage []byte
+	skipPaths       []string
+	maxArgs         int
+	hashers         sync.Pool // of *subjectHasher
 	// recent remembers the hashes of recent subjects (a server sees the
 	// same users again and again): a direct-mapped table indexed by a
 	// hash of the subject, read and written without locks.
@@ -105,6 +108,7 @@ func New(cfg Config) (*Auditor, error) {
 	if a.message == "" {
 		a.message = "audit"
 	}
+	a.levelAndMessage = appendJSONString(append(appendJSONString(append([]byte(nil), `"level":`...), a.level.String()), `,"msg":`...), a.message)
 	if a.maxArgs == 0 {
 		a.maxArgs = DefaultMaxArgsBytes
 	}

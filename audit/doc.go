@@ -33,6 +33,14 @@
 //	 "client_id":"cli","mcp_method":"tools/call","tool":"notes.add",
 //	 "decision":"deny","reason":"insufficient_scope","status":403,"duration_us":1250}
 //
+// # Speed
+//
+// Record builds a slog.Record and hands it to the Logger's handler, which
+// costs about 1.5 µs per event with slog's JSON handler. A JSONHandler
+// (NewJSONHandler) writes the same bytes as slog's JSON handler, for events
+// and for any other record, and lets Record encode events itself: about
+// 0.4 µs and no allocation. Use it wherever slog.NewJSONHandler would do.
+//
 // # Tokens
 //
 // The package never receives a token and callers must not put one in an

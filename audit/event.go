@@ -107,39 +107,75 @@ func (a *Auditor) Record(ctx context.Context, e Event) {
 	if t.IsZero() {
 		t = time.Now()
 	}
-	d := e.Decision
-	if d == "" {
-		d = DecisionFromStatus(e.Status)
+	var f eventFields
+	a.fields(&f, &e)
+	if jh, ok := h.(*JSONHandler); ok && jh.fast && a.writeEvent(jh, t, &f) {
+		return
 	}
 	// Collect the attributes first and add them at once: slog.Record then
 	// allocates its overflow slice once instead of growing it.
-	var buf [13]slog.Attr
+	var buf [len(fieldKeys) + 3]slog.Attr
 	attrs := buf[:0]
-	str := func(key, value string) {
-		if value != "" {
-			attrs = append(attrs, slog.String(key, truncate(redact(value))))
+	for i, v := range f.str {
+		if v != "" || i == decisionField {
+			attrs = append(attrs, slog.String(fieldKeys[i], v))
 		}
 	}
-	str("request_id", e.RequestID)
-	str("http_method", e.HTTPMethod)
-	str("path", e.Path)
-	str("sub", a.HashSubject(e.Subject))
-	str("iss", e.Issuer)
-	str("client_id", e.ClientID)
-	str("mcp_method", e.MCPMethod)
-	str("tool", e.Tool)
-	attrs = append(attrs, slog.String("decision", redact(string(d))))
-	str("reason", e.Reason)
 	attrs = append(attrs,
-		slog.Int("status", e.Status),
-		slog.Int64("duration_us", e.Duration.Microseconds()),
+		slog.Int("status", f.status),
+		slog.Int64("duration_us", f.durationUS),
 	)
-	if e.Args != nil {
-		attrs = append(attrs, a.argsAttr(e.Args))
+	switch {
+	case f.argsJSON != nil:
+		attrs = append(attrs, slog.Any("args", json.RawMessage(f.argsJSON)))
+	case f.hasArgs:
+		attrs = append(attrs, slog.String("args", f.argsText))
 	}
 	r := slog.NewRecord(t, a.level, a.message, 0)
 	r.AddAttrs(attrs...)
 	_ = h.Handle(ctx, r) // a failing log sink has nowhere better to report to
+}
+
+// fieldKeys are the keys of eventFields.str, in the order Record writes
+// them.
+var fieldKeys = [...]string{"request_id", "http_method", "path", "sub", "iss", "client_id", "mcp_method", "tool", "decision", "reason"}
+
+// decisionField is the index of "decision" in fieldKeys, the one string
+// attribute written even when empty.
+const decisionField = 8
+
+// eventFields are the values Record writes for an Event.
+type eventFields struct {
+	str        [len(fieldKeys)]string // redacted and cut; "" (but decision): not written
+	status     int
+	durationUS int64
+	hasArgs    bool
+	argsJSON   []byte // the args' JSON, redacted, if written as JSON
+	argsText   string // else what is written instead of them
+}
+
+// fields fills f with what Record writes for e.
+func (a *Auditor) fields(f *eventFields, e *Event) {
+	d := e.Decision
+	if d == "" {
+		d = DecisionFromStatus(e.Status)
+	}
+	for i, v := range [len(fieldKeys)]string{e.RequestID, e.HTTPMethod, e.Path, a.HashSubject(e.Subject),
+		e.Issuer, e.ClientID, e.MCPMethod, e.Tool, string(d), e.Reason} {
+		if v != "" {
+			v = redact(v)
+			if i != decisionField {
+				v = truncate(v)
+			}
+		}
+		f.str[i] = v
+	}
+	f.status = e.Status
+	f.durationUS = e.Duration.Microseconds()
+	if e.Args != nil {
+		f.hasArgs = true
+		f.argsJSON, f.argsText = a.encodeArgs(e.Args)
+	}
 }
 
 // MaxAttrBytes is the most Record writes of a string field of an Event:
@@ -159,14 +195,15 @@ func truncate(s string) string {
 	return s[:cut] + "…"
 }
 
-// argsAttr encodes args as JSON for the "args" attribute.
-func (a *Auditor) argsAttr(args any) slog.Attr {
+// encodeArgs encodes args as JSON for the "args" attribute. It returns the
+// redacted JSON, or, when args cannot be written, the text written instead.
+func (a *Auditor) encodeArgs(args any) (js []byte, text string) {
 	b, err := json.Marshal(args)
 	switch {
 	case err != nil:
-		return slog.String("args", "[unencodable]")
+		return nil, "[unencodable]"
 	case a.maxArgs >= 0 && len(b) > a.maxArgs:
-		return slog.String("args", "[omitted: "+strconv.Itoa(len(b))+" bytes]")
+		return nil, "[omitted: " + strconv.Itoa(len(b)) + " bytes]"
 	}
-	return slog.Any("args", json.RawMessage(redactBytes(b)))
+	return redactBytes(b), ""
 }
