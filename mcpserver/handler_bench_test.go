@@ -64,7 +64,7 @@ func handlerCall(b *testing.B, h http.Handler, token string, stateful bool) func
 
 // BenchmarkHandler serves one tools/call echo through Server.Handler
 // without a network or a client, so that ns/op is the server's CPU per
-// call: "chain" is the whole idgate chain (audit to a JSON handler on
+// call: "chain" is the whole idgate chain (audit to audit.JSONHandler on
 // io.Discard, Origin policy, body limit, both rate limits, JWT verification
 // with the token cached, step-up check, session binding); "noauth" the
 // same server with InsecureDisableAuth and neither audit nor rate limits;
@@ -73,7 +73,7 @@ func BenchmarkHandler(b *testing.B) {
 	iss := identitytest.NewIssuer(b)
 	token := iss.Mint(b, identitytest.Subject("alice"), identitytest.Scopes("echo"))
 	chain := func(b *testing.B, stateless bool) http.Handler {
-		aud, err := audit.New(audit.Config{Logger: slog.New(slog.NewJSONHandler(discard{}, nil)), SubjectKey: []byte("0123456789abcdef0123456789abcdef")})
+		aud, err := audit.New(audit.Config{Logger: slog.New(audit.NewJSONHandler(discard{}, nil)), SubjectKey: []byte("0123456789abcdef0123456789abcdef")})
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -29,6 +29,7 @@ import (
 type flags struct {
 	addr, issuer, jwksURL, audience  string
 	noAuth, noAudit, noRateLimit     bool
+	slogAudit                        bool
 	stateless, jsonResp              bool
 	auditOut, cpuProfile, memProfile string
 }
@@ -41,6 +42,7 @@ func main() {
 	flag.StringVar(&f.audience, "audience", "https://mcp.example.com/mcp", "public URL of the MCP endpoint, the tokens' audience")
 	flag.BoolVar(&f.noAuth, "insecure-disable-auth", false, "serve without authentication (mcpserver InsecureDisableAuth)")
 	flag.BoolVar(&f.noAudit, "no-audit", false, "write no audit events")
+	flag.BoolVar(&f.slogAudit, "slog-audit", false, "write audit events through slog's JSON handler instead of audit.JSONHandler")
 	flag.BoolVar(&f.noRateLimit, "no-ratelimit", false, "disable rate limiting")
 	flag.BoolVar(&f.stateless, "stateless", false, "serve MCP without sessions")
 	flag.BoolVar(&f.jsonResp, "json", false, "answer POSTs with application/json instead of SSE")
@@ -110,8 +112,12 @@ func run(f flags) error {
 			defer file.Close()
 			out = file
 		}
+		var h slog.Handler = audit.NewJSONHandler(out, nil)
+		if f.slogAudit {
+			h = slog.NewJSONHandler(out, nil)
+		}
 		a, err := audit.New(audit.Config{
-			Logger:     slog.New(slog.NewJSONHandler(out, nil)),
+			Logger:     slog.New(h),
 			SubjectKey: []byte("loadtest-subject-key-0123456789ab"),
 		})
 		if err != nil {
