@@ -8,7 +8,7 @@
 // it:
 //
 //	aud, err := audit.New(audit.Config{
-//		Logger:     slog.New(slog.NewJSONHandler(os.Stderr, nil)),
+//		Logger:     slog.New(audit.NewJSONHandler(os.Stderr, nil)), // or any slog.Logger
 //		SubjectKey: key, // ≥16 random bytes, kept secret
 //	})
 //	if err != nil {

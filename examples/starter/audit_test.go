@@ -59,4 +59,5 @@ func TestAuditEvents(t *testing.T) {
 	require.Equal(t, "deny", events["audit-rest-2"]["decision"])
 	require.Equal(t, "insufficient_scope", events["audit-rest-2"]["reason"])
 	require.Contains(t, mcpTools, "whoami")
+	require.Equal(t, defaultServiceName, events["audit-rest-1"]["service"], "events carry the logger's attributes")
 }

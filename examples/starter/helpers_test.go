@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -87,7 +86,8 @@ func newTestEnvWith(t *testing.T, iss *identitytest.Issuer, env map[string]strin
 	}
 	cfg, _, err := loadConfig(e.env, false)
 	require.NoError(t, err)
-	a, err := newApp(context.Background(), cfg, slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
+	// The logger the starter runs with (JSON, audit's handler), at debug.
+	a, err := newApp(context.Background(), cfg, newLogger(e.logs, &config{Debug: true, ServiceName: cfg.ServiceName}))
 	require.NoError(t, err)
 	e.app = a
 	srv.Config.Handler = a.Handler()

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/idgate/idgate/audit"
 )
 
 // shutdownTimeout is how long requests in flight get to finish after
@@ -159,13 +161,14 @@ func shutdown(srv *http.Server, a *app, log *slog.Logger) error {
 }
 
 // newLogger returns the logger: text in -dev mode, JSON otherwise, at debug
-// level with DEBUG.
+// level with DEBUG. The JSON handler is audit's: it writes what slog's
+// writes, and audit events through it cost a quarter as much.
 func newLogger(w io.Writer, cfg *config) *slog.Logger {
 	opts := &slog.HandlerOptions{Level: slog.LevelInfo}
 	if cfg.Debug {
 		opts.Level = slog.LevelDebug
 	}
-	var h slog.Handler = slog.NewJSONHandler(w, opts)
+	var h slog.Handler = audit.NewJSONHandler(w, opts)
 	if cfg.Dev {
 		h = slog.NewTextHandler(w, opts)
 	}
