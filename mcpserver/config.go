@@ -439,6 +439,16 @@ func isLoopbackHost(host string) bool {
 	return err == nil && ip.IsLoopback()
 }
 
+// isLoopbackLocal reports whether a connection's local address is a
+// loopback one; for a TCP address without formatting it (which would cost
+// an allocation on every request).
+func isLoopbackLocal(a net.Addr) bool {
+	if t, ok := a.(*net.TCPAddr); ok && t != nil {
+		return t.IP.IsLoopback()
+	}
+	return a != nil && isLoopbackAddr(a.String())
+}
+
 // isLoopbackAddr is isLoopbackHost for "host:port" or a bare host.
 func isLoopbackAddr(addr string) bool {
 	if host, _, err := net.SplitHostPort(addr); err == nil {

@@ -351,8 +351,8 @@ func (s *Server) toSDK(next http.Handler) http.Handler {
 	public := s.cfg.publicURL.Host
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		entry := audit.EntryFrom(r.Context())
-		if local, ok := r.Context().Value(http.LocalAddrContextKey).(net.Addr); ok && local != nil &&
-			isLoopbackAddr(local.String()) && !isLoopbackAddr(r.Host) && !strings.EqualFold(r.Host, public) {
+		if local, ok := r.Context().Value(http.LocalAddrContextKey).(net.Addr); ok &&
+			isLoopbackLocal(local) && !isLoopbackAddr(r.Host) && !strings.EqualFold(r.Host, public) {
 			entry.SetDecision(audit.Deny, "host")
 			writeError(w, http.StatusForbidden, "host not allowed")
 			return
