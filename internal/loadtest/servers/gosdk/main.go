@@ -33,6 +33,7 @@ func main() {
 		issuer    = flag.String("issuer", "", "issuer URL (required unless -noauth)")
 		jwksURL   = flag.String("jwks", "", "JWKS URL (required unless -noauth)")
 		audience  = flag.String("audience", "https://mcp.example.com/mcp", "the tokens' audience")
+		scope     = flag.String("scope", echo.Scope, "the scope a token must grant")
 		noAuth    = flag.Bool("noauth", false, "serve without authentication")
 		stateless = flag.Bool("stateless", false, "serve MCP without sessions")
 		jsonResp  = flag.Bool("json", false, "answer POSTs with application/json instead of SSE")
@@ -65,7 +66,7 @@ func main() {
 			log.Fatal(err)
 		}
 		h = auth.RequireBearerToken(verifier(kf, *issuer, *audience), &auth.RequireBearerTokenOptions{
-			Scopes: []string{echo.Scope},
+			Scopes: []string{*scope},
 		})(h)
 	}
 	mux := http.NewServeMux()
