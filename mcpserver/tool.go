@@ -42,7 +42,7 @@ func AuditArgs(redact func(args map[string]any) map[string]any) ToolOption {
 // mcp.AddTool panics (an invalid schema).
 //
 // For the common shape of tool (In a struct or a pointer to one, t's
-// schemas unset or given as *jsonschema.Schema) AddTool does what go-sdk's
+// schemas unset or given in any form) AddTool does what go-sdk's
 // typed wrapper does itself — the same schemas, defaults, validation,
 // decoding and results —
 // without the 32 KiB decoder buffers go-sdk allocates per call (two for

@@ -17,8 +17,10 @@ import (
 // arguments against t's input schema or the one inferred from In, decode
 // them into In, call h, turn its error and its output into the result), for
 // the tools where that is simple: In a struct (or a pointer to one), and
-// t's schemas unset or given as *jsonschema.Schema. ok is false for any
-// other tool, which is then registered with mcp.AddTool as it is.
+// t's schemas unset or given in any form go-sdk accepts (a
+// *jsonschema.Schema, or a map or raw JSON that converts to one). ok is
+// false for any other tool, which is then registered with mcp.AddTool as
+// it is.
 //
 // Why: go-sdk's typed wrapper decodes the arguments twice through its
 // internal/json, whose every decode allocates a fresh 32 KiB buffer (a
@@ -60,9 +62,13 @@ func typedTool[In, Out any](t *mcp.Tool, h mcp.ToolHandlerFor[In, Out]) (*mcp.To
 	if !ok || schema.Type != "object" {
 		return nil, nil, false // mcp.AddTool handles or reports it
 	}
+	// A schema given stays in the Tool as it was given (tools/list shows
+	// it so), as with mcp.AddTool; an inferred one is set.
 	tt := *t
-	tt.InputSchema = schema
-	if outSchema != nil {
+	if t.InputSchema == nil {
+		tt.InputSchema = schema
+	}
+	if t.OutputSchema == nil && outSchema != nil {
 		tt.OutputSchema = outSchema
 	}
 	handler := func(ctx context.Context, req *mcp.CallToolRequest) (*mcp.CallToolResult, error) {
@@ -125,15 +131,24 @@ type toolSchema struct {
 
 // schemaFor returns the schema go-sdk's typed wrapper uses for a tool's
 // input or output, resolved as it resolves it: the one given in the Tool
-// when it is a *jsonschema.Schema, else the one inferred from rt. ok is
-// false for a schema given in another form (go-sdk converts those itself)
-// and for one that does not resolve.
+// (a *jsonschema.Schema, or anything else converted to one through its
+// JSON), else the one inferred from rt. ok is false for a given schema that
+// does not convert and for one that does not resolve; go-sdk then reports
+// it.
 func schemaFor(given any, rt reflect.Type) (*jsonschema.Schema, *toolSchema, bool) {
 	if given == nil {
 		return inferSchema(rt)
 	}
 	schema, ok := given.(*jsonschema.Schema)
-	if !ok || schema == nil {
+	if !ok {
+		// Another form (a map, json.RawMessage, a struct): converted
+		// through its JSON, as go-sdk converts it.
+		b, err := json.Marshal(given)
+		if err != nil || decodeExact(b, &schema) != nil {
+			return nil, nil, false
+		}
+	}
+	if schema == nil {
 		return nil, nil, false
 	}
 	return resolveSchema(schema)

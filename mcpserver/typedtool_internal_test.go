@@ -110,9 +110,15 @@ func TestTypedToolDeclines(t *testing.T) {
 		return nil, nil, nil
 	}
 	_, _, ok := typedTool(&mcp.Tool{Name: "t", InputSchema: map[string]any{"type": "object"}}, h)
-	require.False(t, ok, "input schema given as a map")
-	_, _, ok = typedTool(&mcp.Tool{Name: "t", OutputSchema: map[string]any{"type": "object"}}, h)
-	require.False(t, ok, "output schema given as a map")
+	require.True(t, ok, "input schema given as a map")
+	_, _, ok = typedTool(&mcp.Tool{Name: "t", OutputSchema: json.RawMessage(`{"type":"object"}`)}, h)
+	require.True(t, ok, "output schema given as raw JSON")
+	_, _, ok = typedTool(&mcp.Tool{Name: "t", InputSchema: map[string]any{"type": "object", "properties": 1}}, h)
+	require.False(t, ok, "input schema that does not convert")
+	_, _, ok = typedTool(&mcp.Tool{Name: "t", InputSchema: json.RawMessage(`null`)}, h)
+	require.False(t, ok, "input schema that converts to nothing")
+	_, _, ok = typedTool(&mcp.Tool{Name: "t", InputSchema: func() {}}, h)
+	require.False(t, ok, "input schema that does not encode")
 	_, _, ok = typedTool(&mcp.Tool{Name: "t", InputSchema: &jsonschema.Schema{Type: "string"}}, h)
 	require.False(t, ok, "input schema not an object's")
 	_, _, ok = typedTool(&mcp.Tool{Name: "t", InputSchema: &jsonschema.Schema{Type: "object", Pattern: "("}}, h)
@@ -236,6 +242,38 @@ func TestTypedToolGivenSchemasMatchGoSDK(t *testing.T) {
 		"n": {Type: "integer", Maximum: num(5)}, "s": {Type: "string", Default: json.RawMessage(`"d"`)}, "l": {Type: "null"},
 	}}
 	compareToolDecl(t, &mcp.Tool{Name: "t", OutputSchema: outS}, typedOut, args...)
+
+	// The same schemas as maps and as raw JSON, as go-sdk takes them too;
+	// a keyword jsonschema.Schema does not know stays in tools/list.
+	for _, form := range []struct {
+		name string
+		conv func(*jsonschema.Schema) any
+	}{
+		{"map", func(s *jsonschema.Schema) any {
+			var m map[string]any
+			b, _ := json.Marshal(s)
+			require.NoError(t, json.Unmarshal(b, &m))
+			m["x-note"] = "kept"
+			return m
+		}},
+		{"raw JSON", func(s *jsonschema.Schema) any {
+			b, _ := json.Marshal(s)
+			return json.RawMessage(b)
+		}},
+	} {
+		t.Run(form.name, func(t *testing.T) {
+			tool := &mcp.Tool{Name: "t", InputSchema: form.conv(in), OutputSchema: form.conv(out)}
+			tt, _, ok := typedTool(tool, typedHandler)
+			require.True(t, ok, "takes idgate's path")
+			require.Equal(t, tool.InputSchema, tt.InputSchema, "registered as given, as go-sdk does")
+			require.Equal(t, tool.OutputSchema, tt.OutputSchema, "registered as given, as go-sdk does")
+			compareToolDecl(t, tool, typedHandler, args...)
+			tool = &mcp.Tool{Name: "t", OutputSchema: form.conv(outS)}
+			_, _, ok = typedTool(tool, typedOut)
+			require.True(t, ok, "takes idgate's path")
+			compareToolDecl(t, tool, typedOut, args...)
+		})
+	}
 }
 
 // Typed outputs: the output schema, the structured content, the text
