@@ -3,6 +3,7 @@ package audit_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
@@ -92,7 +93,7 @@ var loggerVariants = []loggerVariant{
 	{"debug level", &slog.HandlerOptions{Level: slog.LevelDebug}, func(l *slog.Logger) *slog.Logger { return l }},
 	{"with attrs", nil, func(l *slog.Logger) *slog.Logger {
 		return l.With("service", "crm\n\"x\"").With(slog.Int("replica", 3), slog.Group("build", "rev", "abc", "dirty", false),
-			slog.Time("started", time.Date(2026, 11, 27, 6, 0, 0, 5, time.UTC)), slog.Any("ids", []int{1, 2}), slog.Group("empty"))
+			slog.Time("started", time.Date(2026, 11, 27, 6, 0, 0, 5, time.UTC)), slog.Any("ids", []int{1, 2}), slog.Group("empty"), slog.Group("", "inline", 1), slog.Any("err", errors.New("e\n")))
 	}},
 	{"with empty attrs", nil, func(l *slog.Logger) *slog.Logger { return l.With().With(slog.Group("g")) }},
 	{"group", nil, func(l *slog.Logger) *slog.Logger { return l.With("service", "crm").WithGroup("req").With("n", 1) }},
