@@ -108,7 +108,8 @@ func New(cfg Config) (*Auditor, error) {
 	if a.message == "" {
 		a.message = "audit"
 	}
-	a.levelAndMessage = appendJSONString(append(appendJSONString(append([]byte(nil), `"level":`...), a.level.String()), `,"msg":`...), a.message)
+	lm := appendJSONString([]byte(`"level":`), a.level.String())
+	a.levelAndMessage = appendJSONString(append(lm, `,"msg":`...), a.message)
 	if a.maxArgs == 0 {
 		a.maxArgs = DefaultMaxArgsBytes
 	}
