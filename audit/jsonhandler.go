@@ -5,6 +5,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"strconv"
 	"sync"
 	"time"
 	"unicode/utf8"
@@ -148,9 +149,9 @@ func (a *Auditor) writeEvent(h *JSONHandler, t time.Time, f *eventFields) bool {
 		b = appendJSONString(b, v)
 	}
 	b = append(b, `,"status":`...)
-	b = appendInt(b, int64(f.status))
+	b = strconv.AppendInt(b, int64(f.status), 10)
 	b = append(b, `,"duration_us":`...)
-	b = appendInt(b, f.durationUS)
+	b = strconv.AppendInt(b, f.durationUS, 10)
 	if f.hasArgs {
 		b = append(b, `,"args":`...)
 		if f.argsJSON != nil {
@@ -166,30 +167,6 @@ func (a *Auditor) writeEvent(h *JSONHandler, t time.Time, f *eventFields) bool {
 		lineBuffers.Put(bp)
 	}
 	return true
-}
-
-// appendInt appends the decimal form of n.
-func appendInt(b []byte, n int64) []byte {
-	if n >= 0 && n < 10 {
-		return append(b, byte('0'+n))
-	}
-	var digits [20]byte
-	i := len(digits)
-	u := uint64(n)
-	if n < 0 {
-		u = uint64(-n)
-	}
-	for u >= 10 {
-		i--
-		digits[i] = byte('0' + u%10)
-		u /= 10
-	}
-	i--
-	digits[i] = byte('0' + u)
-	if n < 0 {
-		b = append(b, '-')
-	}
-	return append(b, digits[i:]...)
 }
 
 // jsonSafe[c] is true for the ASCII bytes written as they are inside a JSON

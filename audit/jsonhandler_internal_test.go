@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"log/slog"
-	"strconv"
 	"testing"
 	"time"
 
@@ -55,11 +54,4 @@ type recordSeen struct {
 func (h recordSeen) Handle(ctx context.Context, r slog.Record) error {
 	*h.seen = true
 	return h.Handler.Handle(ctx, r)
-}
-
-// TestAppendInt: every boundary of the decimal form.
-func TestAppendInt(t *testing.T) {
-	for _, n := range []int64{0, 1, 9, 10, 99, 100, -1, -9, -10, 1<<63 - 1, -1 << 63, 1234567890} {
-		require.Equal(t, strconv.FormatInt(n, 10), string(appendInt([]byte("x"), n))[1:])
-	}
 }
