@@ -138,6 +138,17 @@ type Config struct {
 	// a text/event-stream. Default false (SSE).
 	JSONResponse bool
 
+	// GoSDKTransport serves the MCP endpoint with go-sdk's
+	// StreamableHTTPHandler alone. By default, in the mode that allows it
+	// (stateful, SSE answers, no EventStore, no
+	// ServerOptions.GetSessionID), idgate keeps the session table itself
+	// and answers plain calls (tools/call, tools/list, ping) without
+	// go-sdk's HTTP-level decoding, which allocates 32 KiB four times per
+	// request; every other request goes to go-sdk's own transport for the
+	// session, and the answers on the wire are go-sdk's. See the package
+	// documentation, "Transport". Default false.
+	GoSDKTransport bool
+
 	// SessionTimeout closes sessions idle for this long; a client that
 	// comes back later gets 404 and starts a new session, as MCP
 	// prescribes. Every initialize opens a session and few clients ever
@@ -457,4 +468,11 @@ func isLoopbackAddr(addr string) bool {
 		return isLoopbackHost(host)
 	}
 	return isLoopbackHost(addr)
+}
+
+// direct reports whether the direct transport serves the MCP endpoint
+// (Config.GoSDKTransport).
+func (c *config) direct() bool {
+	return !c.GoSDKTransport && !c.Stateless && !c.JSONResponse && c.EventStore == nil &&
+		(c.ServerOptions == nil || c.ServerOptions.GetSessionID == nil)
 }

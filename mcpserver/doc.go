@@ -48,6 +48,25 @@
 // only its user can. Stateless mode serves several replicas behind a load
 // balancer.
 //
+// # Transport
+//
+// In the default mode (sessions, SSE answers, no EventStore, no
+// ServerOptions.GetSessionID) the server keeps the session table itself and
+// connects each session to go-sdk's own mcp.StreamableServerTransport. A
+// plain call (tools/call, tools/list or ping: one message with an integer
+// or plain string id and no _meta, on an initialized session, with an
+// Mcp-Protocol-Version header before 2026-07-28) is read once, by the same
+// scanner the scope check uses, and answered on an SSE stream written by
+// idgate: the messages its handler sends in its context (logs,
+// elicitation) and then its response, framed as go-sdk frames them.
+// Everything else goes to the session's go-sdk transport. The answers on
+// the wire are go-sdk's (TestDirectTransportMatchesGoSDK compares them
+// request by request); what changes is the cost: go-sdk's handler decodes
+// each POST four times before its server sees it, each time allocating a
+// 32 KiB buffer, which made up more than half of a plain call's CPU.
+// Config.GoSDKTransport serves every request with go-sdk's
+// StreamableHTTPHandler instead.
+//
 // The server publishes RFC 9728 protected-resource metadata computed from
 // configuration and the declared tools, never from request headers. It
 // never acts as an authorization server: /authorize, /token and /register

@@ -28,6 +28,9 @@ const cacheScopePrivate = "private"
 //     outcome).
 func (s *Server) receiving(next mcp.MethodHandler) mcp.MethodHandler {
 	return func(ctx context.Context, method string, req mcp.Request) (mcp.Result, error) {
+		if s.direct != nil {
+			ctx = s.direct.relate(ctx, req)
+		}
 		switch method {
 		case "tools/list":
 			res, err := next(ctx, method, req)

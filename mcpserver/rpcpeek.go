@@ -18,6 +18,8 @@ type peeked struct {
 	id     []byte // raw "id" value; nil when absent
 	method []byte // raw "method" value; nil when absent
 	params []byte // raw "params" value; nil when absent
+	// version is the raw "jsonrpc" value; nil when absent.
+	version []byte
 }
 
 // peekMessages reads a JSON-RPC body, one message or a batch, in one pass
@@ -182,6 +184,8 @@ func (p *jsonPeeker) message() (peeked, bool) {
 			m.method = value
 		case keyIs(key, "params"):
 			m.params = value
+		case keyIs(key, "jsonrpc"):
+			m.version = value
 		}
 	})
 	return m, ok

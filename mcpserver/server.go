@@ -22,10 +22,13 @@ import (
 // Handler. It is safe for concurrent use; tools may be added while it
 // serves.
 type Server struct {
-	cfg     *config
-	policy  *scopes.Policy
-	mcp     *mcp.Server
-	sdk     http.Handler
+	cfg    *config
+	policy *scopes.Policy
+	mcp    *mcp.Server
+	sdk    http.Handler
+	// direct is the direct transport, when it serves the endpoint (then
+	// also sdk); nil when go-sdk's handler does.
+	direct  *directTable
 	limiter *limiter
 	mirror  *asMirror
 	handler http.Handler
@@ -71,7 +74,27 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.mcp = mcp.NewServer(&mcp.Implementation{Name: c.Name, Version: c.Version}, &opts)
 	s.mcp.AddReceivingMiddleware(s.receiving)
-	s.sdk = mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return s.mcp }, &mcp.StreamableHTTPOptions{
+	if c.direct() {
+		s.direct = newDirectTable(s.mcp, &opts, c.SessionTimeout, !c.InsecureDisableAuth)
+		s.sdk = s.direct
+	} else {
+		s.sdk = s.sdkHandler()
+	}
+	if !c.RateLimit.Disabled {
+		s.limiter = newLimiter(c.RateLimit, c.Logger)
+	}
+	if c.MirrorAuthorizationServerMetadata {
+		s.mirror = newASMirror(c.AuthorizationServers[0], c.HTTPClient, c.MirrorTTL, c.Logger)
+	}
+	s.handler = s.buildMux()
+	return s, nil
+}
+
+// sdkHandler returns go-sdk's handler for the MCP endpoint, configured
+// from Config.
+func (s *Server) sdkHandler() http.Handler {
+	c := s.cfg
+	return mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return s.mcp }, &mcp.StreamableHTTPOptions{
 		Stateless:      c.Stateless,
 		JSONResponse:   c.JSONResponse,
 		SessionTimeout: c.SessionTimeout,
@@ -82,14 +105,6 @@ func New(cfg Config) (*Server, error) {
 		DisableLocalhostProtection: true,
 		MaxRequestBodyBytes:        c.MaxBodyBytes,
 	})
-	if !c.RateLimit.Disabled {
-		s.limiter = newLimiter(c.RateLimit, c.Logger)
-	}
-	if c.MirrorAuthorizationServerMetadata {
-		s.mirror = newASMirror(c.AuthorizationServers[0], c.HTTPClient, c.MirrorTTL, c.Logger)
-	}
-	s.handler = s.buildMux()
-	return s, nil
 }
 
 // warnAudience logs a warning when the Verifier reports audiences and none
@@ -248,9 +263,14 @@ func (s *Server) gate() *gatedChains {
 		return &gatedChains{mcp: broken, debug: broken}
 	}
 	sdk := s.toSDK(s.sdk)
+	if s.direct == nil {
+		// go-sdk's handler reads the caller from the request's context;
+		// the direct transport binds its slow path itself.
+		sdk = bindSession(sdk)
+	}
 	g := &gatedChains{
 		gen:   gen,
-		mcp:   mw(s.afterAuthStepUp(bindSession(sdk))),
+		mcp:   mw(s.afterAuthStepUp(sdk)),
 		debug: mw(s.afterAuth(http.HandlerFunc(s.serveDebugToken))),
 	}
 	s.gated.Store(g)

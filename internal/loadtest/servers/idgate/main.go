@@ -30,6 +30,7 @@ type flags struct {
 	addr, issuer, jwksURL, audience  string
 	noAuth, noAudit, noRateLimit     bool
 	slogAudit                        bool
+	goSDKTransport                   bool
 	stateless, jsonResp              bool
 	auditOut, cpuProfile, memProfile string
 }
@@ -43,6 +44,7 @@ func main() {
 	flag.BoolVar(&f.noAuth, "insecure-disable-auth", false, "serve without authentication (mcpserver InsecureDisableAuth)")
 	flag.BoolVar(&f.noAudit, "no-audit", false, "write no audit events")
 	flag.BoolVar(&f.slogAudit, "slog-audit", false, "write audit events through slog's JSON handler instead of audit.JSONHandler")
+	flag.BoolVar(&f.goSDKTransport, "gosdk-transport", false, "serve with go-sdk's StreamableHTTPHandler alone (mcpserver GoSDKTransport)")
 	flag.BoolVar(&f.noRateLimit, "no-ratelimit", false, "disable rate limiting")
 	flag.BoolVar(&f.stateless, "stateless", false, "serve MCP without sessions")
 	flag.BoolVar(&f.jsonResp, "json", false, "answer POSTs with application/json instead of SSE")
@@ -69,11 +71,12 @@ func run(f flags) error {
 	}()
 
 	cfg := mcpserver.Config{
-		Name:         "loadtest",
-		PublicURL:    f.audience,
-		Stateless:    f.stateless,
-		JSONResponse: f.jsonResp,
-		Logger:       slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
+		Name:           "loadtest",
+		PublicURL:      f.audience,
+		Stateless:      f.stateless,
+		GoSDKTransport: f.goSDKTransport,
+		JSONResponse:   f.jsonResp,
+		Logger:         slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
 		RateLimit: mcpserver.RateLimitConfig{
 			Disabled: f.noRateLimit,
 			// High enough never to refuse the harness; counted like any

@@ -1,0 +1,834 @@
+package mcpserver
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/modelcontextprotocol/go-sdk/auth"
+	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/idgate/idgate/identity"
+)
+
+// The direct transport.
+//
+// go-sdk's StreamableHTTPHandler decodes a POST four times before the
+// server sees it (as a batch, as a message, its method, its _meta), each
+// time through a decoder that allocates a fresh 32 KiB buffer: for a plain
+// tools/call that is more than half of the server's CPU, most of it
+// allocation and garbage collection (docs/benchmarks.md). None of it can be
+// configured away, so in the default mode (stateful, SSE answers, no event
+// store) idgate keeps the session table itself, as go-sdk's handler
+// would, and connects each session to go-sdk's own StreamableServerTransport
+// through a Connection that also takes messages from idgate:
+//
+//   - a plain call (tools/call, tools/list or ping, one message, an
+//     integer or plain string id, params without _meta, on an initialized
+//     session, with an Mcp-Protocol-Version header of a version before
+//     2026-07-28) is read once, by the scanner the step-up check uses
+//     (peekMessages), handed to the server as a jsonrpc.Request, and
+//     answered on an SSE stream written here: the messages the call's
+//     handler sends in its context (progress, logs, elicitation) and then
+//     its response, framed as go-sdk frames them;
+//   - everything else (initialize, notifications, the client's responses,
+//     batches, GET streams, other methods, anything unusual) goes to the
+//     session's StreamableServerTransport, which handles it exactly as
+//     under go-sdk's handler.
+//
+// The checks go-sdk's handler makes before its transport are made here
+// with the same statuses and messages: Mcp-Protocol-Version, Content-Type,
+// Accept, the session and the user bound to it (403 for another user's
+// token), the body size; and those its transport reads from a request
+// context idgate cannot set (batches after 2025-06-18, protocol 2026-07-28
+// on a stateful server). TestDirectTransportMatchesGoSDK holds the two to
+// the same answers on the wire.
+
+// protocolVersionNew is the first protocol version go-sdk serves only
+// statelessly.
+const protocolVersionNew = "2026-07-28"
+
+// protocolVersionNoBatch is the first protocol version without JSON-RPC
+// batches.
+const protocolVersionNoBatch = "2025-06-18"
+
+const (
+	headerSessionID       = "Mcp-Session-Id"
+	headerProtocolVersion = "Mcp-Protocol-Version"
+	headerLastEventID     = "Last-Event-ID"
+)
+
+// directTable is the session table of the direct transport; ServeHTTP
+// serves the MCP endpoint after idgate's chain.
+type directTable struct {
+	srv *mcp.Server
+	// versions are the protocol versions the server accepts in
+	// Mcp-Protocol-Version; legacy those before protocolVersionNew.
+	versions, legacy []string
+	timeout          time.Duration
+	// slow serves a request on its session's go-sdk transport (behind
+	// bindSession when authentication is on, which puts the caller's
+	// auth.TokenInfo where go-sdk reads it).
+	slow http.Handler
+	// tokenInfo returns the auth.TokenInfo of a request's caller (nil
+	// without authentication), for the calls answered directly.
+	tokenInfo func(*http.Request) *auth.TokenInfo
+
+	mu       sync.Mutex
+	sessions map[string]*directSession
+
+	// calls maps the *mcp.RequestExtra of each call answered directly to
+	// its *directCall, for the receiving middleware (relate).
+	calls sync.Map
+	// answered counts the calls answered directly (tests read it).
+	answered atomic.Uint64
+}
+
+// newDirectTable returns the direct transport of srv. authOn says whether
+// requests reach it with an identity.
+func newDirectTable(srv *mcp.Server, opts *mcp.ServerOptions, timeout time.Duration, authOn bool) *directTable {
+	t := &directTable{srv: srv, timeout: timeout, sessions: make(map[string]*directSession)}
+	t.versions = mcp.SupportedProtocolVersions()
+	if opts != nil && len(opts.SupportedProtocolVersions) > 0 {
+		t.versions = slices.DeleteFunc(t.versions, func(v string) bool {
+			return !slices.Contains(opts.SupportedProtocolVersions, v)
+		})
+	}
+	for _, v := range t.versions {
+		if v < protocolVersionNew {
+			t.legacy = append(t.legacy, v)
+		}
+	}
+	var slow http.Handler = http.HandlerFunc(t.serveSlow)
+	t.tokenInfo = func(*http.Request) *auth.TokenInfo { return nil }
+	if authOn {
+		slow = bindSession(slow)
+		t.tokenInfo = func(r *http.Request) *auth.TokenInfo {
+			ti, err := passThrough(r.Context())
+			if err != nil {
+				return nil
+			}
+			return ti
+		}
+	}
+	t.slow = slow
+	return t
+}
+
+// directSession is one session of the table.
+type directSession struct {
+	id   string
+	user string // userKey of the identity that opened it; "" without auth
+	t    *mcp.StreamableServerTransport
+	conn *directConn
+	ss   *mcp.ServerSession
+	// ready is set once the server has the session's initialize params:
+	// before that go-sdk refuses calls, and they all go its way.
+	ready atomic.Bool
+
+	timeout time.Duration
+	timerMu sync.Mutex
+	refs    int
+	timer   *time.Timer
+}
+
+// sessionKey is the context key of the *directSession a slow request is
+// for.
+type sessionKey struct{}
+
+func (t *directTable) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	// go-sdk's handler: a version given must be one the server speaks (or
+	// a newer one, refused below for calls).
+	if v := r.Header.Get(headerProtocolVersion); v != "" && v < protocolVersionNew && !slices.Contains(t.versions, v) {
+		http.Error(w, fmt.Sprintf("Bad Request: Unsupported protocol version (supported versions: %s)", strings.Join(t.versions, ",")), http.StatusBadRequest)
+		return
+	}
+	switch r.Method {
+	case http.MethodPost:
+		t.servePOST(w, r)
+	case http.MethodGet:
+		if _, streamOK := accepts(r.Header.Values("Accept")); !streamOK {
+			http.Error(w, "Accept must contain 'text/event-stream' for GET requests", http.StatusBadRequest)
+			return
+		}
+		if r.Header.Get(headerSessionID) == "" {
+			http.Error(w, "Bad Request: GET requires an Mcp-Session-Id header", http.StatusBadRequest)
+			return
+		}
+		if s := t.lookup(w, r); s != nil {
+			t.toSlow(w, r, s)
+		}
+	case http.MethodDelete:
+		if r.Header.Get(headerSessionID) == "" {
+			http.Error(w, "Bad Request: DELETE requires an Mcp-Session-Id header", http.StatusBadRequest)
+			return
+		}
+		if s := t.lookup(w, r); s != nil {
+			s.ss.Close()
+			w.WriteHeader(http.StatusNoContent)
+		}
+	default:
+		w.Header().Set("Allow", "GET, POST, DELETE")
+		http.Error(w, "Method Not Allowed", http.StatusMethodNotAllowed)
+	}
+}
+
+// lookup returns the session the request names, or nil having answered
+// 404 (unknown) or 403 (bound to another user), as go-sdk does.
+func (t *directTable) lookup(w http.ResponseWriter, r *http.Request) *directSession {
+	t.mu.Lock()
+	s := t.sessions[r.Header.Get(headerSessionID)]
+	t.mu.Unlock()
+	if s == nil {
+		http.Error(w, "session not found", http.StatusNotFound)
+		return nil
+	}
+	if s.user != "" {
+		id, _ := identity.FromContext(r.Context())
+		if id == nil || !isUser(id, s.user) {
+			http.Error(w, "session user mismatch", http.StatusForbidden)
+			return nil
+		}
+	}
+	return s
+}
+
+// isUser reports whether userKey(id) == key, without building it.
+func isUser(id *identity.Identity, key string) bool {
+	return len(key) == len(id.Issuer)+1+len(id.Subject) &&
+		strings.HasPrefix(key, id.Issuer) && key[len(id.Issuer)] == '|' && strings.HasSuffix(key, id.Subject)
+}
+
+// toSlow serves r on s's go-sdk transport.
+func (t *directTable) toSlow(w http.ResponseWriter, r *http.Request, s *directSession) {
+	t.slow.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), sessionKey{}, s)))
+}
+
+func (t *directTable) serveSlow(w http.ResponseWriter, r *http.Request) {
+	r.Context().Value(sessionKey{}).(*directSession).t.ServeHTTP(w, r)
+}
+
+func (t *directTable) servePOST(w http.ResponseWriter, r *http.Request) {
+	if baseMediaType(r.Header.Get("Content-Type")) != "application/json" {
+		http.Error(w, "Content-Type must be 'application/json'", http.StatusUnsupportedMediaType)
+		return
+	}
+	if jsonOK, streamOK := accepts(r.Header.Values("Accept")); !jsonOK || !streamOK {
+		http.Error(w, "Accept must contain both 'application/json' and 'text/event-stream'", http.StatusBadRequest)
+		return
+	}
+	var s *directSession
+	if r.Header.Get(headerSessionID) != "" {
+		if s = t.lookup(w, r); s == nil {
+			return
+		}
+		s.startPOST()
+		defer s.endPOST()
+	}
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			http.Error(w, fmt.Sprintf("request body exceeds %d bytes", mbe.Limit), http.StatusRequestEntityTooLarge)
+			return
+		}
+		http.Error(w, "failed to read body", http.StatusBadRequest)
+		return
+	}
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	var one [1]peeked
+	msgs, batch, ok := peekMessages(body, one[:0])
+	version := r.Header.Get(headerProtocolVersion)
+	if ok && !t.versionAllows(w, msgs, batch, version) {
+		return
+	}
+	if s == nil {
+		t.open(w, r)
+		return
+	}
+	if ok && !batch && version != "" && version < protocolVersionNew &&
+		len(r.Header.Values(headerLastEventID)) == 0 && s.isReady() {
+		if req, ok := directRequest(&msgs[0]); ok {
+			t.direct(w, r, s, req)
+			return
+		}
+	}
+	t.toSlow(w, r, s)
+}
+
+// versionAllows makes the checks of go-sdk's transport that depend on the
+// request's protocol version, which it reads from a context value of its
+// own, out of idgate's reach: no batch from 2025-06-18 on, and no call in
+// protocol 2026-07-28 (by header or by _meta) on a stateful server but
+// server/discover. It reports whether the request goes on, having
+// answered it otherwise.
+func (t *directTable) versionAllows(w http.ResponseWriter, msgs []peeked, batch bool, version string) bool {
+	effective := version
+	if effective == "" {
+		effective = "2025-03-26"
+	}
+	if batch && effective >= protocolVersionNoBatch {
+		http.Error(w, fmt.Sprintf("JSON-RPC batching is not supported in %s and later (request version: %s)", protocolVersionNoBatch, effective), http.StatusBadRequest)
+		return false
+	}
+	for i := range msgs {
+		m := &msgs[i]
+		if m.method == nil {
+			continue
+		}
+		isCall := m.id != nil && !bytes.Equal(m.id, []byte("null"))
+		if !(isCall && effective >= protocolVersionNew) && metaProtocolVersion(m.params) == "" {
+			continue
+		}
+		if methodIs(m.method, "server/discover") {
+			continue
+		}
+		data, _ := json.Marshal(mcp.UnsupportedProtocolVersionData{Supported: t.legacy, Requested: effective})
+		var id jsonrpc.ID
+		if isCall {
+			id, _ = parseID(m.id)
+		}
+		writeJSONRPCError(w, http.StatusBadRequest, id, &jsonrpc.Error{
+			Code:    mcp.CodeUnsupportedProtocolVersion,
+			Message: fmt.Sprintf("protocol version %q is not supported by this server", effective),
+			Data:    data,
+		})
+		return false
+	}
+	return true
+}
+
+// open creates a session for a POST without Mcp-Session-Id and serves the
+// POST on it, as go-sdk's handler does; a session whose initialization
+// failed is closed at once.
+func (t *directTable) open(w http.ResponseWriter, r *http.Request) {
+	s := &directSession{id: rand.Text(), timeout: t.timeout}
+	if id, ok := identity.FromContext(r.Context()); ok {
+		s.user = userKey(id)
+	}
+	s.t = &mcp.StreamableServerTransport{SessionID: s.id}
+	s.conn = newDirectConn(s.t, func() { t.closed(s) })
+	ss, err := t.srv.Connect(r.Context(), s.conn, nil)
+	if err != nil {
+		http.Error(w, "failed connection", http.StatusInternalServerError)
+		return
+	}
+	s.ss = ss
+	if s.timeout > 0 {
+		s.timer = time.AfterFunc(s.timeout, func() { ss.Close() })
+	}
+	t.mu.Lock()
+	t.sessions[s.id] = s
+	t.mu.Unlock()
+	defer func() {
+		if ss.InitializeParams() == nil {
+			ss.Close()
+		}
+	}()
+	s.startPOST()
+	defer s.endPOST()
+	t.toSlow(w, r, s)
+}
+
+// closed forgets s once its connection is closed.
+func (t *directTable) closed(s *directSession) {
+	s.stopTimer()
+	t.mu.Lock()
+	if t.sessions[s.id] == s {
+		delete(t.sessions, s.id)
+	}
+	t.mu.Unlock()
+}
+
+// isReady reports whether the server has s's initialize params.
+func (s *directSession) isReady() bool {
+	if s.ready.Load() {
+		return true
+	}
+	if s.ss.InitializeParams() == nil {
+		return false
+	}
+	s.ready.Store(true)
+	return true
+}
+
+// startPOST pauses the idle timeout while a POST is served.
+func (s *directSession) startPOST() {
+	if s.timeout <= 0 {
+		return
+	}
+	s.timerMu.Lock()
+	defer s.timerMu.Unlock()
+	if s.timer == nil {
+		return
+	}
+	if s.refs == 0 {
+		s.timer.Stop()
+	}
+	s.refs++
+}
+
+// endPOST restarts the idle timeout when no POST is being served.
+func (s *directSession) endPOST() {
+	if s.timeout <= 0 {
+		return
+	}
+	s.timerMu.Lock()
+	defer s.timerMu.Unlock()
+	if s.timer == nil {
+		return
+	}
+	s.refs--
+	if s.refs == 0 {
+		s.timer.Reset(s.timeout)
+	}
+}
+
+func (s *directSession) stopTimer() {
+	s.timerMu.Lock()
+	defer s.timerMu.Unlock()
+	if s.timer != nil {
+		s.timer.Stop()
+		s.timer = nil
+	}
+}
+
+// directRequest returns the request m is when it is a plain call the
+// direct path answers: method tools/call (with params), tools/list or ping
+// (params optional), "jsonrpc":"2.0", an id that is an integer of at most
+// 15 digits or a string of plain ASCII without escapes, params an object
+// without _meta. Anything else goes go-sdk's way.
+func directRequest(m *peeked) (*jsonrpc.Request, bool) {
+	if string(m.version) != `"2.0"` || m.id == nil {
+		return nil, false
+	}
+	var method string
+	switch string(m.method) {
+	case `"tools/call"`:
+		method = "tools/call"
+		if m.params == nil {
+			return nil, false
+		}
+	case `"tools/list"`:
+		method = "tools/list"
+	case `"ping"`:
+		method = "ping"
+	default:
+		return nil, false
+	}
+	id, ok := plainID(m.id)
+	if !ok {
+		return nil, false
+	}
+	if m.params != nil && (m.params[0] != '{' || hasKey(m.params, "_meta")) {
+		return nil, false
+	}
+	return &jsonrpc.Request{ID: id, Method: method, Params: json.RawMessage(m.params)}, true
+}
+
+// plainID parses an id the direct path takes: what go-sdk's decoder makes
+// of it (a number as a float64 converted to int64, a string as it is).
+func plainID(raw []byte) (jsonrpc.ID, bool) {
+	switch {
+	case len(raw) >= 2 && raw[0] == '"':
+		inner := raw[1 : len(raw)-1]
+		if bytes.IndexByte(inner, '\\') >= 0 || !plainASCII(inner) {
+			return jsonrpc.ID{}, false
+		}
+		id, err := jsonrpc.MakeID(string(inner))
+		return id, err == nil
+	case len(raw) > 0 && len(raw) <= 16:
+		digits := raw
+		if digits[0] == '-' {
+			digits = digits[1:]
+		}
+		if len(digits) == 0 || len(digits) > 15 || (len(digits) > 1 && digits[0] == '0') {
+			return jsonrpc.ID{}, false
+		}
+		for _, c := range digits {
+			if c < '0' || c > '9' {
+				return jsonrpc.ID{}, false
+			}
+		}
+		n, err := strconv.ParseInt(string(raw), 10, 64)
+		if err != nil {
+			return jsonrpc.ID{}, false
+		}
+		id, err := jsonrpc.MakeID(float64(n))
+		return id, err == nil
+	}
+	return jsonrpc.ID{}, false
+}
+
+// parseID decodes any raw id as go-sdk does.
+func parseID(raw []byte) (jsonrpc.ID, error) {
+	var v any
+	if err := json.Unmarshal(raw, &v); err != nil {
+		return jsonrpc.ID{}, err
+	}
+	return jsonrpc.MakeID(v)
+}
+
+// hasKey reports whether the JSON object obj has the member key (compared
+// after unescaping, as go-sdk's decoder compares).
+func hasKey(obj []byte, key string) bool {
+	p := jsonPeeker{b: obj}
+	found := false
+	if !p.object(func(k, _ []byte) {
+		if keyIs(k, key) {
+			found = true
+		}
+	}) {
+		return true // not a valid object: say yes, so it goes go-sdk's way
+	}
+	return found
+}
+
+// metaProtocolVersion returns params._meta["io.modelcontextprotocol/protocolVersion"]
+// when it is a non-empty string.
+func metaProtocolVersion(params []byte) string {
+	if len(params) == 0 || params[0] != '{' {
+		return ""
+	}
+	var meta []byte
+	p := jsonPeeker{b: params}
+	p.object(func(k, v []byte) {
+		if keyIs(k, "_meta") {
+			meta = v
+		}
+	})
+	if len(meta) == 0 || meta[0] != '{' {
+		return ""
+	}
+	var version string
+	q := jsonPeeker{b: meta}
+	q.object(func(k, v []byte) {
+		if keyIs(k, mcp.MetaKeyProtocolVersion) {
+			version, _ = stringValue(v)
+		}
+	})
+	return version
+}
+
+// directCallKey is the context key under which the receiving middleware
+// puts the *directCall of a call answered directly.
+type directCallKey struct{}
+
+// relate returns ctx with the call req came by, when it came by the direct
+// path, so that what the handler sends in that context goes on the call's
+// stream.
+func (t *directTable) relate(ctx context.Context, req mcp.Request) context.Context {
+	extra := req.GetExtra()
+	if extra == nil {
+		return ctx
+	}
+	if c, ok := t.calls.Load(extra); ok {
+		return context.WithValue(ctx, directCallKey{}, c)
+	}
+	return ctx
+}
+
+// direct serves a plain call: the request goes to the server through s's
+// connection, and what it sends back for the call is written here as SSE
+// events, the response last.
+func (t *directTable) direct(w http.ResponseWriter, r *http.Request, s *directSession, req *jsonrpc.Request) {
+	extra := &mcp.RequestExtra{TokenInfo: t.tokenInfo(r), Header: r.Header}
+	req.Extra = extra
+	c := &directCall{conn: s.conn, wake: make(chan struct{}, 1)}
+	if !s.conn.register(req.ID, c) {
+		writeJSONRPCError(w, http.StatusBadRequest, req.ID, &jsonrpc.Error{
+			Code:    jsonrpc.CodeInvalidRequest,
+			Message: fmt.Sprintf("duplicate in-flight request ID %v", req.ID.Raw()),
+		})
+		return
+	}
+	t.calls.Store(extra, c)
+	defer func() {
+		t.calls.Delete(extra)
+		s.conn.unregister(req.ID, c)
+	}()
+	h := w.Header()
+	h.Set("Cache-Control", "no-cache, no-transform")
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Connection", "keep-alive")
+	if !s.conn.deliver(req) {
+		return
+	}
+	t.answered.Add(1)
+	done := r.Context().Done()
+	for {
+		select {
+		case <-c.wake:
+		case <-done:
+			return
+		case <-s.conn.done:
+			return
+		}
+		events, final := c.take()
+		for i, data := range events {
+			if _, err := w.Write(sseEvent(data)); err != nil {
+				return
+			}
+			if !final || i < len(events)-1 {
+				_ = http.NewResponseController(w).Flush()
+			}
+		}
+		if final {
+			return
+		}
+	}
+}
+
+// sseEvent frames data as go-sdk frames a message event without an id.
+func sseEvent(data []byte) []byte {
+	b := make([]byte, 0, len("event: message\ndata: \n\n")+len(data))
+	b = append(b, "event: message\ndata: "...)
+	b = append(b, data...)
+	return append(b, "\n\n"...)
+}
+
+// directCall is a call being answered directly: the messages for it, in
+// order, until its response.
+type directCall struct {
+	conn *directConn
+	wake chan struct{}
+
+	mu     sync.Mutex
+	events [][]byte
+	final  bool // the response is in events
+	gone   bool // the HTTP request is over
+}
+
+// push queues an encoded message for the call, reporting false when the
+// call is over.
+func (c *directCall) push(data []byte, final bool) bool {
+	c.mu.Lock()
+	if c.gone || c.final {
+		c.mu.Unlock()
+		return false
+	}
+	c.events = append(c.events, data)
+	c.final = final
+	c.mu.Unlock()
+	select {
+	case c.wake <- struct{}{}:
+	default:
+	}
+	return true
+}
+
+// take returns the queued messages, and whether the response is among
+// them.
+func (c *directCall) take() ([][]byte, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	ev := c.events
+	c.events = nil
+	return ev, c.final
+}
+
+// directConn is a session's connection to the server: the messages of its
+// go-sdk transport and those of the direct path, in; the responses to
+// direct calls and what their handlers send, to the direct path; all else
+// to the go-sdk transport.
+type directConn struct {
+	t       *mcp.StreamableServerTransport
+	inner   mcp.Connection
+	in      chan jsonrpc.Message
+	done    chan struct{}
+	once    sync.Once
+	onClose func()
+
+	mu    sync.Mutex
+	calls map[jsonrpc.ID]*directCall
+}
+
+func newDirectConn(t *mcp.StreamableServerTransport, onClose func()) *directConn {
+	return &directConn{t: t, in: make(chan jsonrpc.Message), done: make(chan struct{}), onClose: onClose, calls: make(map[jsonrpc.ID]*directCall)}
+}
+
+// Connect implements mcp.Transport.
+func (c *directConn) Connect(ctx context.Context) (mcp.Connection, error) {
+	inner, err := c.t.Connect(ctx)
+	if err != nil {
+		return nil, err
+	}
+	c.inner = inner
+	go c.pump()
+	return c, nil
+}
+
+// SupportsProtocolVersion implements mcp.ProtocolVersionSupporter as the
+// go-sdk transport does.
+func (c *directConn) SupportsProtocolVersion(v string) bool { return c.t.SupportsProtocolVersion(v) }
+
+// pump moves the go-sdk transport's messages in.
+func (c *directConn) pump() {
+	for {
+		m, err := c.inner.Read(context.Background())
+		if err != nil {
+			c.Close()
+			return
+		}
+		select {
+		case c.in <- m:
+		case <-c.done:
+			return
+		}
+	}
+}
+
+// deliver hands a direct call to the server, reporting false when the
+// session is closed.
+func (c *directConn) deliver(m jsonrpc.Message) bool {
+	select {
+	case c.in <- m:
+		return true
+	case <-c.done:
+		return false
+	}
+}
+
+func (c *directConn) register(id jsonrpc.ID, call *directCall) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, dup := c.calls[id]; dup {
+		return false
+	}
+	c.calls[id] = call
+	return true
+}
+
+func (c *directConn) unregister(id jsonrpc.ID, call *directCall) {
+	c.mu.Lock()
+	if c.calls[id] == call {
+		delete(c.calls, id)
+	}
+	c.mu.Unlock()
+	call.mu.Lock()
+	call.gone = true
+	call.mu.Unlock()
+}
+
+// Read implements mcp.Connection.
+func (c *directConn) Read(ctx context.Context) (jsonrpc.Message, error) {
+	select {
+	case m := <-c.in:
+		return m, nil
+	case <-c.done:
+		return nil, io.EOF
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// Write implements mcp.Connection: a response to a direct call, and what
+// a direct call's handler sends in its context, go on the call's stream;
+// all else, and what comes for a direct call that is over, to the go-sdk
+// transport, which delivers it or refuses it as go-sdk does.
+func (c *directConn) Write(ctx context.Context, msg jsonrpc.Message) error {
+	if resp, ok := msg.(*jsonrpc.Response); ok {
+		c.mu.Lock()
+		call := c.calls[resp.ID]
+		c.mu.Unlock()
+		if call != nil {
+			data, err := jsonrpc.EncodeMessage(msg)
+			if err != nil {
+				return err
+			}
+			if call.push(data, true) {
+				return nil
+			}
+		}
+		return c.inner.Write(ctx, msg)
+	}
+	if call, ok := ctx.Value(directCallKey{}).(*directCall); ok && call.conn == c {
+		data, err := jsonrpc.EncodeMessage(msg)
+		if err != nil {
+			return err
+		}
+		if call.push(data, false) {
+			return nil
+		}
+	}
+	return c.inner.Write(ctx, msg)
+}
+
+// Close implements mcp.Connection.
+func (c *directConn) Close() error {
+	var err error
+	c.once.Do(func() {
+		close(c.done)
+		if c.inner != nil {
+			err = c.inner.Close()
+		}
+		c.onClose()
+	})
+	return err
+}
+
+// SessionID implements mcp.Connection.
+func (c *directConn) SessionID() string { return c.t.SessionID }
+
+// accepts reports whether the Accept header values accept JSON and SSE,
+// as go-sdk reads them.
+func accepts(values []string) (jsonOK, streamOK bool) {
+	for _, v := range values {
+		for part := range strings.SplitSeq(v, ",") {
+			switch acceptBase(part) {
+			case "application/json", "application/*":
+				jsonOK = true
+			case "text/event-stream", "text/*":
+				streamOK = true
+			case "*/*":
+				jsonOK, streamOK = true, true
+			}
+		}
+	}
+	return jsonOK, streamOK
+}
+
+// baseMediaType returns the media type of a Content-Type value, "" when
+// it does not parse (mime.ParseMediaType, as go-sdk reads it).
+func baseMediaType(v string) string {
+	if v == "application/json" {
+		return v
+	}
+	mt, _, err := mime.ParseMediaType(v)
+	if err != nil {
+		return ""
+	}
+	return mt
+}
+
+// acceptBase is an Accept element's media type, as go-sdk reads it.
+func acceptBase(part string) string {
+	base, _, _ := strings.Cut(strings.TrimSpace(part), ";")
+	return strings.ToLower(strings.TrimSpace(base))
+}
+
+// writeJSONRPCError writes a JSON-RPC error response with status, as
+// go-sdk's handler does.
+func writeJSONRPCError(w http.ResponseWriter, status int, id jsonrpc.ID, jerr *jsonrpc.Error) {
+	data, err := jsonrpc.EncodeMessage(&jsonrpc.Response{ID: id, Error: jerr})
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	w.Write(data)
+}

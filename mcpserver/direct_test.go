@@ -1,0 +1,368 @@
+package mcpserver_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/idgate/idgate/mcpserver"
+	"github.com/idgate/idgate/scopes"
+)
+
+func goSDKTransport(c *mcpserver.Config) { c.GoSDKTransport = true }
+
+// TestDirectTransportMatchesGoSDK sends the same raw requests to a server
+// on the direct transport (the default) and to one on go-sdk's handler
+// (GoSDKTransport), and requires the same status, Content-Type and body,
+// byte for byte: the plain calls the direct path answers, and every
+// variation that must go go-sdk's way or be refused as go-sdk refuses it.
+// It also checks which requests the direct path answered.
+func TestDirectTransportMatchesGoSDK(t *testing.T) {
+	direct := newEnv(t)
+	plain := newEnv(t, goSDKTransport)
+	_, _, ok := mcpserver.DirectCalls(plain.srv)
+	require.False(t, ok, "GoSDKTransport must serve with go-sdk's handler")
+
+	const (
+		v0618 = "2025-06-18"
+		vOld  = "2025-03-26"
+		vNew  = "2026-07-28"
+	)
+	call := `{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"whoami","arguments":{}}}`
+	type tc struct {
+		name    string
+		method  string
+		body    string
+		version string // Mcp-Protocol-Version; "-" for none
+		headers []string
+		// session: "own" (the caller's), "none", "unknown", "bob" (the
+		// caller is bob on alice's session)
+		session string
+		direct  bool // answered by the direct path
+	}
+	cases := []tc{
+		{name: "plain call", body: call, direct: true},
+		{name: "string id", body: `{"jsonrpc":"2.0","id":"a-1","method":"tools/call","params":{"name":"whoami","arguments":{}}}`, direct: true},
+		{name: "negative id", body: `{"jsonrpc":"2.0","id":-3,"method":"tools/call","params":{"name":"salesRead","arguments":{}}}`, direct: true},
+		{name: "fraction id", body: `{"jsonrpc":"2.0","id":1.5,"method":"tools/call","params":{"name":"whoami","arguments":{}}}`},
+		{name: "huge id", body: `{"jsonrpc":"2.0","id":12345678901234567890,"method":"tools/call","params":{"name":"whoami","arguments":{}}}`},
+		{name: "escaped string id", body: `{"jsonrpc":"2.0","id":"a\u0041","method":"tools/call","params":{"name":"whoami","arguments":{}}}`},
+		{name: "null id", body: `{"jsonrpc":"2.0","id":null,"method":"tools/call","params":{"name":"whoami","arguments":{}}}`},
+		{name: "progress token", body: `{"jsonrpc":"2.0","id":8,"method":"tools/call","params":{"name":"whoami","arguments":{},"_meta":{"progressToken":"p"}}}`},
+		{name: "tools/list", body: `{"jsonrpc":"2.0","id":9,"method":"tools/list"}`, direct: true},
+		{name: "tools/list params", body: `{"jsonrpc":"2.0","id":9,"method":"tools/list","params":{}}`, direct: true},
+		{name: "tools/list array params", body: `{"jsonrpc":"2.0","id":9,"method":"tools/list","params":[]}`},
+		{name: "ping", body: `{"jsonrpc":"2.0","id":10,"method":"ping"}`, direct: true},
+		{name: "call without params", body: `{"jsonrpc":"2.0","id":11,"method":"tools/call"}`},
+		{name: "unknown tool", body: `{"jsonrpc":"2.0","id":12,"method":"tools/call","params":{"name":"nope","arguments":{}}}`, direct: true},
+		{name: "tool error", body: `{"jsonrpc":"2.0","id":13,"method":"tools/call","params":{"name":"fail","arguments":{}}}`, direct: true},
+		{name: "bad arguments", body: `{"jsonrpc":"2.0","id":14,"method":"tools/call","params":{"name":"salesWrite","arguments":{"account":5}}}`, direct: true},
+		{name: "unknown method", body: `{"jsonrpc":"2.0","id":15,"method":"tools/nope"}`},
+		{name: "resources/list", body: `{"jsonrpc":"2.0","id":16,"method":"resources/list"}`},
+		{name: "duplicate method key", body: `{"jsonrpc":"2.0","id":17,"method":"tools/list","method":"tools/call","params":{"name":"whoami","arguments":{}}}`, direct: true},
+		{name: "case-folded key", body: `{"jsonrpc":"2.0","id":18,"METHOD":"tools/call","params":{"name":"whoami","arguments":{}}}`},
+		{name: "escaped method", body: `{"jsonrpc":"2.0","id":19,"method":"tools\/call","params":{"name":"whoami","arguments":{}}}`},
+		{name: "jsonrpc 1.0", body: `{"jsonrpc":"1.0","id":20,"method":"ping"}`},
+		{name: "no jsonrpc", body: `{"id":21,"method":"ping"}`},
+		{name: "trailing data", body: call + ` {"x":1}`, direct: true},
+		{name: "malformed", body: `{"jsonrpc":"2.0","id":22,"method":`},
+		{name: "not an object", body: `"ping"`},
+		{name: "notification", body: `{"jsonrpc":"2.0","method":"notifications/roots/list_changed"}`},
+		{name: "call as notification", body: `{"jsonrpc":"2.0","method":"tools/call","params":{"name":"whoami","arguments":{}}}`},
+		{name: "response from client", body: `{"jsonrpc":"2.0","id":99,"result":{}}`},
+		{name: "batch 2025-06-18", body: "[" + call + "]"},
+		{name: "batch 2025-03-26", body: "[" + call + "]", version: vOld},
+		{name: "no version header", body: call, version: "-"},
+		{name: "unsupported version", body: call, version: "1999-01-01"},
+		{name: "2026-07-28 call", body: call, version: vNew},
+		{name: "2026-07-28 notification", body: `{"jsonrpc":"2.0","method":"notifications/roots/list_changed"}`, version: vNew},
+		{name: "_meta protocol version", body: `{"jsonrpc":"2.0","id":23,"method":"tools/call","params":{"name":"whoami","arguments":{},"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28"}}}`},
+		{name: "Last-Event-ID", body: call, headers: []string{"Last-Event-ID", "x_1"}},
+		{name: "content type", body: call, headers: []string{"Content-Type", "text/plain"}},
+		{name: "content type charset", body: call, headers: []string{"Content-Type", "application/json; charset=utf-8"}, direct: true},
+		{name: "accept json only", body: call, headers: []string{"Accept", "application/json"}},
+		{name: "accept wildcard", body: call, headers: []string{"Accept", "*/*"}, direct: true},
+		{name: "empty body", body: ""},
+		{name: "unknown session", body: call, session: "unknown"},
+		{name: "another user", body: call, session: "bob"},
+		{name: "no session", body: call, session: "none"},
+		{name: "initialize on a session", body: initializeBody},
+		{name: "GET without Accept", method: http.MethodGet},
+		{name: "GET without session", method: http.MethodGet, headers: []string{"Accept", "text/event-stream"}, session: "none"},
+		{name: "PUT", method: http.MethodPut, body: call},
+		{name: "DELETE without session", method: http.MethodDelete, session: "none"},
+		{name: "DELETE", method: http.MethodDelete},
+	}
+	type answer struct {
+		Status             int
+		ContentType, Body  string
+		Allow, CacheHeader string
+	}
+	run := func(e *env, c tc) answer {
+		sid := e.session(e.alice)
+		token := e.alice
+		var h []string
+		switch c.session {
+		case "", "own":
+			h = append(h, "Mcp-Session-Id", sid)
+		case "unknown":
+			h = append(h, "Mcp-Session-Id", "nope")
+		case "bob":
+			h = append(h, "Mcp-Session-Id", sid)
+			token = e.bob
+		}
+		switch c.version {
+		case "":
+			h = append(h, "Mcp-Protocol-Version", v0618)
+		case "-":
+		default:
+			h = append(h, "Mcp-Protocol-Version", c.version)
+		}
+		h = append(h, bearer(token)...)
+		method := c.method
+		if method == "" {
+			method = http.MethodPost
+		}
+		r := e.doReplacing(method, c.body, h, c.headers)
+		return answer{
+			Status: r.Status, ContentType: r.Header.Get("Content-Type"),
+			Body: strings.ReplaceAll(r.Body, sid, "SID"), Allow: r.Header.Get("Allow"),
+			CacheHeader: r.Header.Get("Cache-Control"),
+		}
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			before, _, _ := mcpserver.DirectCalls(direct.srv)
+			got := run(direct, c)
+			after, _, _ := mcpserver.DirectCalls(direct.srv)
+			want := run(plain, c)
+			assert.Equal(t, want, got)
+			assert.Equal(t, c.direct, after > before, "answered by the direct path")
+		})
+	}
+}
+
+// doReplacing is do with the extra headers replacing those do sets.
+func (e *env) doReplacing(method, body string, headers, replace []string) rawResponse {
+	e.t.Helper()
+	if len(replace) == 0 {
+		return e.do(method, "/mcp", body, headers...)
+	}
+	h := append([]string{}, headers...)
+	for i := 0; i+1 < len(replace); i += 2 {
+		h = append(h, replace[i], replace[i+1])
+	}
+	return e.doSet(method, body, h)
+}
+
+// doSet is do, but header pairs set (not add) their values.
+func (e *env) doSet(method, body string, headers []string) rawResponse {
+	e.t.Helper()
+	req, err := http.NewRequest(method, e.http.URL+"/mcp", strings.NewReader(body))
+	require.NoError(e.t, err)
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "application/json, text/event-stream")
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	resp, err := e.http.Client().Do(req)
+	require.NoError(e.t, err)
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	require.NoError(e.t, err)
+	return rawResponse{Status: resp.StatusCode, Header: resp.Header, Body: string(b)}
+}
+
+// TestDirectCallRelatedMessages: what a tool sends in its context while a
+// directly answered call runs (a log message, an elicitation the client
+// answers on another POST) reaches the client on the call's stream before
+// the result, through go-sdk's own client, on both transports.
+func TestDirectCallRelatedMessages(t *testing.T) {
+	for _, mode := range []struct {
+		name string
+		opts []envOption
+	}{{"direct", nil}, {"gosdk", []envOption{goSDKTransport}}} {
+		t.Run(mode.name, func(t *testing.T) {
+			e := newEnv(t, mode.opts...)
+			type askOut struct {
+				Answer string `json:"answer"`
+			}
+			mcpserver.AddTool(e.srv, &mcp.Tool{Name: "ask", Description: "logs, then asks the user"}, scopes.Public(),
+				func(ctx context.Context, req *mcp.CallToolRequest, _ empty) (*mcp.CallToolResult, askOut, error) {
+					//lint:ignore SA1019 logging is deprecated by 2026-07-28 but served to older clients; it is the simplest message related to a call
+					if err := req.Session.Log(ctx, &mcp.LoggingMessageParams{Level: "info", Data: "asking"}); err != nil {
+						return nil, askOut{}, err
+					}
+					res, err := req.Session.Elicit(ctx, &mcp.ElicitParams{
+						Message:         "colour?",
+						RequestedSchema: map[string]any{"type": "object", "properties": map[string]any{"c": map[string]any{"type": "string"}}},
+					})
+					if err != nil {
+						return nil, askOut{}, err
+					}
+					return nil, askOut{Answer: res.Action + ":" + res.Content["c"].(string)}, nil
+				})
+			var mu sync.Mutex
+			var seen []string
+			client := mcp.NewClient(&mcp.Implementation{Name: "c", Version: "1"}, &mcp.ClientOptions{
+				//lint:ignore SA1019 logging is deprecated by 2026-07-28 but served to older clients; it is the simplest message related to a call
+				LoggingMessageHandler: func(_ context.Context, r *mcp.LoggingMessageRequest) {
+					mu.Lock()
+					seen = append(seen, "log:"+r.Params.Data.(string))
+					mu.Unlock()
+				},
+				ElicitationHandler: func(_ context.Context, r *mcp.ElicitRequest) (*mcp.ElicitResult, error) {
+					mu.Lock()
+					seen = append(seen, "elicit:"+r.Params.Message)
+					mu.Unlock()
+					return &mcp.ElicitResult{Action: "accept", Content: map[string]any{"c": "blue"}}, nil
+				},
+			})
+			cs := e.connectWith(client, e.alice)
+			//lint:ignore SA1019 logging is deprecated by 2026-07-28 but served to older clients; it is the simplest message related to a call
+			require.NoError(t, cs.SetLoggingLevel(context.Background(), &mcp.SetLoggingLevelParams{Level: "debug"}))
+			before, _, _ := mcpserver.DirectCalls(e.srv)
+			res, err := cs.CallTool(context.Background(), &mcp.CallToolParams{Name: "ask", Arguments: map[string]any{}})
+			require.NoError(t, err)
+			require.False(t, res.IsError, "%+v", res.Content)
+			assert.Equal(t, map[string]any{"answer": "accept:blue"}, res.StructuredContent)
+			mu.Lock()
+			assert.Equal(t, []string{"log:asking", "elicit:colour?"}, seen)
+			mu.Unlock()
+			if after, _, ok := mcpserver.DirectCalls(e.srv); ok {
+				assert.Greater(t, after, before, "the call was answered by the direct path")
+			}
+		})
+	}
+}
+
+// connectWith opens a session of client with token.
+func (e *env) connectWith(client *mcp.Client, token string) *mcp.ClientSession {
+	e.t.Helper()
+	transport := &mcp.StreamableClientTransport{
+		Endpoint:   e.http.URL + "/mcp",
+		HTTPClient: &http.Client{Transport: bearerTransport{token: tokenPtr(token), base: e.http.Client().Transport}},
+		MaxRetries: -1,
+	}
+	cs, err := client.Connect(context.Background(), transport, nil)
+	require.NoError(e.t, err)
+	e.t.Cleanup(func() { cs.Close() })
+	return cs
+}
+
+// TestDirectSessionsEnd: DELETE, a failed initialize and the idle timeout
+// each remove the session from the direct transport's table, and a call
+// whose client went away leaves the session usable.
+func TestDirectSessionsEnd(t *testing.T) {
+	e := newEnv(t)
+	release := make(chan struct{})
+	started := make(chan struct{}, 1)
+	mcpserver.AddTool(e.srv, &mcp.Tool{Name: "block", Description: "waits"}, scopes.Public(),
+		func(ctx context.Context, _ *mcp.CallToolRequest, _ empty) (*mcp.CallToolResult, summaryOut, error) {
+			started <- struct{}{}
+			<-release
+			return nil, summaryOut{Total: 1}, nil
+		})
+	count := func(e *env) int {
+		_, n, ok := mcpserver.DirectCalls(e.srv)
+		require.True(t, ok)
+		return n
+	}
+	hdr := func(e *env, sid string) []string {
+		return with(bearer(e.alice), []string{"Mcp-Session-Id", sid, "Mcp-Protocol-Version", "2025-06-18"})
+	}
+
+	sid := e.session(e.alice)
+	require.Equal(t, 1, count(e))
+	r := e.do(http.MethodDelete, "/mcp", "", hdr(e, sid)...)
+	require.Equal(t, http.StatusNoContent, r.Status)
+	assert.Equal(t, http.StatusNotFound, e.do(http.MethodPost, "/mcp", callBody(2, "whoami"), hdr(e, sid)...).Status)
+	assert.Equal(t, 0, count(e))
+
+	// A failed initialize leaves no session behind.
+	r = e.do(http.MethodPost, "/mcp", callBody(1, "whoami"), bearer(e.alice)...)
+	assert.Equal(t, http.StatusOK, r.Status, r.Body)
+	assert.Empty(t, r.Header.Get("Mcp-Session-Id"))
+	require.Eventually(t, func() bool { return count(e) == 0 }, 5*time.Second, 10*time.Millisecond)
+
+	// The client goes away mid-call; the session goes on.
+	sid = e.session(e.alice)
+	ctx, cancel := context.WithCancel(context.Background())
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, e.http.URL+"/mcp", strings.NewReader(callBody(3, "block")))
+	require.NoError(t, err)
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "application/json, text/event-stream")
+	h := hdr(e, sid)
+	for i := 0; i < len(h); i += 2 {
+		req.Header.Set(h[i], h[i+1])
+	}
+	errc := make(chan error, 1)
+	go func() {
+		resp, err := e.http.Client().Do(req)
+		if err == nil {
+			resp.Body.Close()
+		}
+		errc <- err
+	}()
+	<-started
+	cancel()
+	require.True(t, errors.Is(<-errc, context.Canceled))
+	close(release)
+	r = e.do(http.MethodPost, "/mcp", callBody(4, "whoami"), hdr(e, sid)...)
+	require.Equal(t, http.StatusOK, r.Status, r.Body)
+	assert.Contains(t, r.Body, `"subject":"alice"`)
+
+	// Idle: the timeout closes the session.
+	idle := newEnv(t, func(c *mcpserver.Config) { c.SessionTimeout = 200 * time.Millisecond })
+	sid = idle.session(idle.alice)
+	require.Equal(t, 1, count(idle))
+	require.Eventually(t, func() bool { return count(idle) == 0 }, 5*time.Second, 20*time.Millisecond)
+	assert.Equal(t, http.StatusNotFound, idle.do(http.MethodPost, "/mcp", callBody(5, "whoami"), hdr(idle, sid)...).Status)
+}
+
+// TestDirectConcurrentCalls runs calls from several goroutines on one
+// session and on several, each getting its own answer.
+func TestDirectConcurrentCalls(t *testing.T) {
+	e := newEnv(t)
+	sessions := []string{e.session(e.alice), e.session(e.alice)}
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sid := sessions[g%2]
+			for i := range 25 {
+				id := 1000 + g*100 + i
+				r := e.do(http.MethodPost, "/mcp", callBody(id, "salesRead"),
+					with(bearer(e.alice), []string{"Mcp-Session-Id", sid, "Mcp-Protocol-Version", "2025-06-18"})...)
+				if !assert.Equal(t, http.StatusOK, r.Status, r.Body) {
+					return
+				}
+				assert.Contains(t, r.Body, `"id":`+itoa(id)+`,`)
+				assert.Contains(t, r.Body, `"total":42`)
+			}
+		}()
+	}
+	wg.Wait()
+	n, _, _ := mcpserver.DirectCalls(e.srv)
+	assert.GreaterOrEqual(t, n, uint64(200))
+}
+
+func tokenPtr(token string) *atomic.Pointer[string] {
+	p := &atomic.Pointer[string]{}
+	p.Store(&token)
+	return p
+}
+
+func itoa(n int) string { return strconv.Itoa(n) }

@@ -1,0 +1,13 @@
+package mcpserver
+
+// DirectCalls returns how many calls s answered by the direct transport,
+// and how many sessions its table holds; ok is false when go-sdk's handler
+// serves s.
+func DirectCalls(s *Server) (calls uint64, sessions int, ok bool) {
+	if s.direct == nil {
+		return 0, 0, false
+	}
+	s.direct.mu.Lock()
+	defer s.direct.mu.Unlock()
+	return s.direct.answered.Load(), len(s.direct.sessions), true
+}
