@@ -16,6 +16,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/modelcontextprotocol/go-sdk/auth"
 	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
@@ -579,7 +580,7 @@ func (t *directTable) direct(w http.ResponseWriter, r *http.Request, s *directSe
 		}
 		events, final := c.take()
 		for i, data := range events {
-			if _, err := w.Write(sseEvent(data)); err != nil {
+			if _, err := w.Write(data); err != nil {
 				return
 			}
 			if !final || i < len(events)-1 {
@@ -592,16 +593,60 @@ func (t *directTable) direct(w http.ResponseWriter, r *http.Request, s *directSe
 	}
 }
 
-// sseEvent frames data as go-sdk frames a message event without an id.
-func sseEvent(data []byte) []byte {
-	b := make([]byte, 0, len("event: message\ndata: \n\n")+len(data))
-	b = append(b, "event: message\ndata: "...)
+// sseEvent encodes msg as go-sdk's transport would write it on a stream
+// without event ids: an SSE "message" event whose data is the message's
+// JSON, as jsonrpc.EncodeMessage writes it.
+func sseEvent(msg jsonrpc.Message) ([]byte, error) {
+	const prefix, suffix = "event: message\ndata: ", "\n\n"
+	if resp, ok := msg.(*jsonrpc.Response); ok {
+		b := make([]byte, 0, len(prefix)+len(`{"jsonrpc":"2.0","id":,"result":}`)+24+len(resp.Result)+len(suffix))
+		b = append(b, prefix...)
+		if b, ok := appendResult(b, resp); ok {
+			return append(b, suffix...), nil
+		}
+	}
+	data, err := jsonrpc.EncodeMessage(msg)
+	if err != nil {
+		return nil, err
+	}
+	b := make([]byte, 0, len(prefix)+len(data)+len(suffix))
+	b = append(b, prefix...)
 	b = append(b, data...)
-	return append(b, "\n\n"...)
+	return append(b, suffix...), nil
+}
+
+// appendResult appends a successful response with an integer or plain
+// string id as jsonrpc.EncodeMessage encodes it: the envelope's fields in
+// its order around the result, which go-sdk has already encoded (compact,
+// no HTML escaping, as its encoder writes it). ok is false for any other
+// response, which EncodeMessage then encodes.
+func appendResult(b []byte, resp *jsonrpc.Response) (_ []byte, ok bool) {
+	if resp.Error != nil || len(resp.Result) == 0 {
+		return b, false
+	}
+	b = append(b, `{"jsonrpc":"2.0","id":`...)
+	switch id := resp.ID.Raw().(type) {
+	case int64:
+		b = strconv.AppendInt(b, id, 10)
+	case string:
+		for i := 0; i < len(id); i++ {
+			if c := id[i]; c < 0x20 || c >= utf8.RuneSelf || c == '\\' || c == '"' {
+				return b, false
+			}
+		}
+		b = append(b, '"')
+		b = append(b, id...)
+		b = append(b, '"')
+	default:
+		return b, false
+	}
+	b = append(b, `,"result":`...)
+	b = append(b, resp.Result...)
+	return append(b, '}'), true
 }
 
 // directCall is a call being answered directly: the messages for it, in
-// order, until its response.
+// order, until its response, each an SSE event (sseEvent).
 type directCall struct {
 	conn *directConn
 	wake chan struct{}
@@ -740,27 +785,21 @@ func (c *directConn) Read(ctx context.Context) (jsonrpc.Message, error) {
 // all else, and what comes for a direct call that is over, to the go-sdk
 // transport, which delivers it or refuses it as go-sdk does.
 func (c *directConn) Write(ctx context.Context, msg jsonrpc.Message) error {
-	if resp, ok := msg.(*jsonrpc.Response); ok {
+	var call *directCall
+	resp, final := msg.(*jsonrpc.Response)
+	if final {
 		c.mu.Lock()
-		call := c.calls[resp.ID]
+		call = c.calls[resp.ID]
 		c.mu.Unlock()
-		if call != nil {
-			data, err := jsonrpc.EncodeMessage(msg)
-			if err != nil {
-				return err
-			}
-			if call.push(data, true) {
-				return nil
-			}
-		}
-		return c.inner.Write(ctx, msg)
+	} else if dc, ok := ctx.Value(directCallKey{}).(*directCall); ok && dc.conn == c {
+		call = dc
 	}
-	if call, ok := ctx.Value(directCallKey{}).(*directCall); ok && call.conn == c {
-		data, err := jsonrpc.EncodeMessage(msg)
+	if call != nil {
+		event, err := sseEvent(msg)
 		if err != nil {
 			return err
 		}
-		if call.push(data, false) {
+		if call.push(event, final) {
 			return nil
 		}
 	}
