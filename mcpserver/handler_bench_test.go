@@ -69,6 +69,8 @@ func handlerCall(b *testing.B, h http.Handler, token string, stateful bool) func
 // with the token cached, step-up check, session binding); "noauth" the
 // same server with InsecureDisableAuth and neither audit nor rate limits;
 // "gosdk" go-sdk's handler alone. The chain's cost is chain − noauth.
+// chain and noauth run on the direct transport in stateful mode (the
+// default) and on go-sdk's handler in stateless mode.
 func BenchmarkHandler(b *testing.B) {
 	iss := identitytest.NewIssuer(b)
 	token := iss.Mint(b, identitytest.Subject("alice"), identitytest.Scopes("echo"))
