@@ -62,6 +62,10 @@ import (
 // statelessly.
 const protocolVersionNew = "2026-07-28"
 
+// protocolVersionCloseEvent is the first protocol version whose streams
+// end with a "close" event when a handler closes them.
+const protocolVersionCloseEvent = "2025-11-25"
+
 // protocolVersionNoBatch is the first protocol version without JSON-RPC
 // batches.
 const protocolVersionNoBatch = "2025-06-18"
@@ -263,7 +267,7 @@ func (t *directTable) servePOST(w http.ResponseWriter, r *http.Request) {
 	if ok && !batch && version != "" && version < protocolVersionNew &&
 		len(r.Header.Values(headerLastEventID)) == 0 && s.isReady() {
 		if req, ok := directRequest(&msgs[0]); ok {
-			t.direct(w, r, s, req)
+			t.direct(w, r, s, req, version)
 			return
 		}
 	}
@@ -544,11 +548,13 @@ func (t *directTable) relate(ctx context.Context, req mcp.Request) context.Conte
 
 // direct serves a plain call: the request goes to the server through s's
 // connection, and what it sends back for the call is written here as SSE
-// events, the response last.
-func (t *directTable) direct(w http.ResponseWriter, r *http.Request, s *directSession, req *jsonrpc.Request) {
-	extra := &mcp.RequestExtra{TokenInfo: t.tokenInfo(r), Header: r.Header}
-	req.Extra = extra
+// events, the response last. The handler may end the stream first
+// (req.Extra.CloseSSEStream), as on go-sdk's streams: the response is then
+// lost, as there without an EventStore.
+func (t *directTable) direct(w http.ResponseWriter, r *http.Request, s *directSession, req *jsonrpc.Request, version string) {
 	c := &directCall{conn: s.conn, wake: make(chan struct{}, 1)}
+	extra := &mcp.RequestExtra{TokenInfo: t.tokenInfo(r), Header: r.Header, CloseSSEStream: c.closeStream}
+	req.Extra = extra
 	if !s.conn.register(req.ID, c) {
 		writeJSONRPCError(w, http.StatusBadRequest, req.ID, &jsonrpc.Error{
 			Code:    jsonrpc.CodeInvalidRequest,
@@ -578,7 +584,7 @@ func (t *directTable) direct(w http.ResponseWriter, r *http.Request, s *directSe
 		case <-s.conn.done:
 			return
 		}
-		events, final := c.take()
+		events, final, closed, retry := c.take()
 		for i, data := range events {
 			if _, err := w.Write(data); err != nil {
 				return
@@ -588,6 +594,14 @@ func (t *directTable) direct(w http.ResponseWriter, r *http.Request, s *directSe
 			}
 		}
 		if final {
+			return
+		}
+		if closed {
+			// go-sdk's stream.close: a "close" event with the retry
+			// delay from protocol 2025-11-25 on.
+			if version >= protocolVersionCloseEvent && retry > 0 {
+				w.Write([]byte("event: close\nretry: " + strconv.FormatInt(retry.Milliseconds(), 10) + "\ndata: \n\n"))
+			}
 			return
 		}
 	}
@@ -655,13 +669,33 @@ type directCall struct {
 	events [][]byte
 	final  bool // the response is in events
 	gone   bool // the HTTP request is over
+	// closed is set by closeStream, with the retry delay it was given.
+	closed bool
+	retry  time.Duration
+}
+
+// closeStream is the call's RequestExtra.CloseSSEStream: it ends the
+// call's stream after what is queued; what comes later for the call is
+// refused as on a closed go-sdk stream.
+func (c *directCall) closeStream(args mcp.CloseSSEStreamArgs) {
+	c.mu.Lock()
+	if c.gone || c.final || c.closed {
+		c.mu.Unlock()
+		return
+	}
+	c.closed, c.retry = true, args.RetryAfter
+	c.mu.Unlock()
+	select {
+	case c.wake <- struct{}{}:
+	default:
+	}
 }
 
 // push queues an encoded message for the call, reporting false when the
 // call is over.
 func (c *directCall) push(data []byte, final bool) bool {
 	c.mu.Lock()
-	if c.gone || c.final {
+	if c.gone || c.final || c.closed {
 		c.mu.Unlock()
 		return false
 	}
@@ -675,14 +709,13 @@ func (c *directCall) push(data []byte, final bool) bool {
 	return true
 }
 
-// take returns the queued messages, and whether the response is among
-// them.
-func (c *directCall) take() ([][]byte, bool) {
+// take returns the queued messages, whether the response is among them,
+// and whether the stream was closed, with the retry delay.
+func (c *directCall) take() (events [][]byte, final, closed bool, retry time.Duration) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	ev := c.events
-	c.events = nil
-	return ev, c.final
+	events, c.events = c.events, nil
+	return events, c.final, c.closed, c.retry
 }
 
 // directConn is a session's connection to the server: the messages of its

@@ -33,6 +33,14 @@ func TestDirectTransportMatchesGoSDK(t *testing.T) {
 	plain := newEnv(t, goSDKTransport)
 	_, _, ok := mcpserver.DirectCalls(plain.srv)
 	require.False(t, ok, "GoSDKTransport must serve with go-sdk's handler")
+	for _, e := range []*env{direct, plain} {
+		// A tool that ends its stream before it answers.
+		mcpserver.AddTool(e.srv, &mcp.Tool{Name: "closer", Description: "closes its stream"}, scopes.Public(),
+			func(_ context.Context, req *mcp.CallToolRequest, _ empty) (*mcp.CallToolResult, summaryOut, error) {
+				req.Extra.CloseSSEStream(mcp.CloseSSEStreamArgs{RetryAfter: 1500 * time.Millisecond})
+				return nil, summaryOut{Total: 1}, nil
+			})
+	}
 
 	const (
 		v0618 = "2025-06-18"
@@ -60,6 +68,9 @@ func TestDirectTransportMatchesGoSDK(t *testing.T) {
 		{name: "escaped string id", body: `{"jsonrpc":"2.0","id":"a\u0041","method":"tools/call","params":{"name":"whoami","arguments":{}}}`},
 		{name: "null id", body: `{"jsonrpc":"2.0","id":null,"method":"tools/call","params":{"name":"whoami","arguments":{}}}`},
 		{name: "progress token", body: `{"jsonrpc":"2.0","id":8,"method":"tools/call","params":{"name":"whoami","arguments":{},"_meta":{"progressToken":"p"}}}`},
+		{name: "stream closed", body: `{"jsonrpc":"2.0","id":24,"method":"tools/call","params":{"name":"closer","arguments":{}}}`, direct: true},
+		{name: "stream closed 2025-11-25", body: `{"jsonrpc":"2.0","id":25,"method":"tools/call","params":{"name":"closer","arguments":{}}}`, version: "2025-11-25", direct: true},
+		{name: "call 2025-11-25", body: call, version: "2025-11-25", direct: true},
 		{name: "tools/list", body: `{"jsonrpc":"2.0","id":9,"method":"tools/list"}`, direct: true},
 		{name: "tools/list params", body: `{"jsonrpc":"2.0","id":9,"method":"tools/list","params":{}}`, direct: true},
 		{name: "tools/list array params", body: `{"jsonrpc":"2.0","id":9,"method":"tools/list","params":[]}`},
