@@ -56,7 +56,18 @@ import (
 // token), the body size; and those its transport reads from a request
 // context idgate cannot set (batches after 2025-06-18, protocol 2026-07-28
 // on a stateful server). TestDirectTransportMatchesGoSDK holds the two to
-// the same answers on the wire.
+// the same answers on the wire. One difference remains, out of reach of
+// go-sdk's public API: a stream served by the session's go-sdk transport
+// does not know the request's protocol version, so when a handler closes
+// it (CloseSSEStream) no "close" event with a retry delay is written for
+// 2025-11-25 clients; without an EventStore (a condition of the direct
+// transport) there is nothing to reconnect to anyway.
+//
+// Request ids: go-sdk refuses a call whose id is already in flight on the
+// session; the direct path refuses one already in flight on the direct
+// path, and go-sdk's transport one in flight on its own. A client that
+// reuses an id across the two while the first call runs confuses only its
+// own session, which no other user can reach.
 
 // protocolVersionNew is the first protocol version go-sdk serves only
 // statelessly.
