@@ -339,6 +339,7 @@ func (t *directTable) open(w http.ResponseWriter, r *http.Request) {
 	s.conn = newDirectConn(s.t, func() { t.closed(s) })
 	ss, err := t.srv.Connect(r.Context(), s.conn, nil)
 	if err != nil {
+		s.conn.Close() // ends the pump, if the transport was connected
 		http.Error(w, "failed connection", http.StatusInternalServerError)
 		return
 	}
