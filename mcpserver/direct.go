@@ -77,6 +77,10 @@ const protocolVersionNew = "2026-07-28"
 // end with a "close" event when a handler closes them.
 const protocolVersionCloseEvent = "2025-11-25"
 
+// protocolVersionDefault is the version go-sdk assumes when a request
+// names none.
+const protocolVersionDefault = "2025-03-26"
+
 // protocolVersionNoBatch is the first protocol version without JSON-RPC
 // batches.
 const protocolVersionNoBatch = "2025-06-18"
@@ -275,14 +279,102 @@ func (t *directTable) servePOST(w http.ResponseWriter, r *http.Request) {
 		t.open(w, r)
 		return
 	}
-	if ok && !batch && version != "" && version < protocolVersionNew &&
-		len(r.Header.Values(headerLastEventID)) == 0 && s.isReady() {
-		if req, ok := directRequest(&msgs[0]); ok {
+	if ok && !batch && version < protocolVersionNew && len(r.Header.Values(headerLastEventID)) == 0 && s.isReady() {
+		if req, ok := directRequest(&msgs[0]); ok && version != "" {
 			t.direct(w, r, s, req, version)
+			return
+		}
+		if customMethod(&msgs[0]) {
+			t.custom(w, r, s, body, version)
 			return
 		}
 	}
 	t.toSlow(w, r, s)
+}
+
+// standardMethods are the methods go-sdk's server knows itself (v1.8.0's
+// serverMethodInfos). Its transport checks a message's method against
+// these when, as under the direct transport, it is not told its server's
+// own table; a method added with mcp.AddReceivingCustomMethod would be
+// refused there (400), so messages with any other method are served
+// directly (custom).
+var standardMethods = map[string]methodFlags{
+	"completion/complete": 0, "server/discover": paramsOptional, "initialize": 0, "ping": paramsOptional,
+	"prompts/list": paramsOptional, "prompts/get": 0, "tools/list": paramsOptional, "tools/call": 0,
+	"resources/list": paramsOptional, "resources/templates/list": paramsOptional, "resources/read": 0,
+	"logging/setLevel": 0, "resources/subscribe": 0, "subscriptions/listen": 0, "resources/unsubscribe": 0,
+	"notifications/cancelled":          isNotification | paramsOptional,
+	"notifications/initialized":        isNotification | paramsOptional,
+	"notifications/roots/list_changed": isNotification | paramsOptional,
+	"notifications/progress":           isNotification,
+}
+
+// methodFlags are what go-sdk's transport checks of a standard method.
+type methodFlags uint8
+
+const (
+	isNotification methodFlags = 1 << iota // sent without an id
+	paramsOptional                         // may come without params
+)
+
+// customMethod reports whether m names a method go-sdk's server does not
+// know itself: a custom method, or an unknown one.
+func customMethod(m *peeked) bool {
+	name, ok := stringValue(m.method)
+	if !ok {
+		return false
+	}
+	_, std := standardMethods[name]
+	return !std
+}
+
+// refusedAsRequest reports whether go-sdk's transport refuses m, a message
+// with a standard method, before anything else (its checkRequest): an id
+// on a notification, none on a request, or params missing where required.
+func refusedAsRequest(m *peeked) bool {
+	name, ok := stringValue(m.method)
+	if !ok {
+		return false
+	}
+	flags, std := standardMethods[name]
+	if !std {
+		return false
+	}
+	isCall := m.id != nil && !bytes.Equal(m.id, []byte("null"))
+	return flags&isNotification != 0 == isCall || flags&paramsOptional == 0 && m.params == nil
+}
+
+// sdkDecodes reports whether go-sdk's transport decodes every message of
+// a body peekMessages read, as jsonrpc.DecodeMessage does (an invalid
+// version tag, id or method is refused as a malformed payload before
+// anything else).
+func sdkDecodes(msgs []peeked) bool {
+	for i := range msgs {
+		if _, err := jsonrpc.DecodeMessage(msgs[i].raw); err != nil {
+			return false
+		}
+	}
+	return true
+}
+
+// custom serves a call whose method is not a standard one (custom
+// methods are requests; anything else goes go-sdk's way, which refuses
+// it): decoded as go-sdk decodes it (a body go-sdk would refuse as
+// malformed goes its way) and answered as direct answers plain calls. The
+// server dispatches it: a custom method runs, an unknown one gets the
+// server's JSON-RPC "method not found" error (go-sdk's handler refuses it
+// earlier, with 400).
+func (t *directTable) custom(w http.ResponseWriter, r *http.Request, s *directSession, body []byte, version string) {
+	msg, err := jsonrpc.DecodeMessage(body)
+	req, ok := msg.(*jsonrpc.Request)
+	if err != nil || !ok || !req.IsCall() {
+		t.toSlow(w, r, s)
+		return
+	}
+	if version == "" {
+		version = protocolVersionDefault
+	}
+	t.direct(w, r, s, req, version)
 }
 
 // versionAllows makes the checks of go-sdk's transport that depend on the
@@ -294,9 +386,12 @@ func (t *directTable) servePOST(w http.ResponseWriter, r *http.Request) {
 func (t *directTable) versionAllows(w http.ResponseWriter, msgs []peeked, batch bool, version string) bool {
 	effective := version
 	if effective == "" {
-		effective = "2025-03-26"
+		effective = protocolVersionDefault
 	}
 	if batch && effective >= protocolVersionNoBatch {
+		if !sdkDecodes(msgs) {
+			return true // go-sdk refuses it as malformed first
+		}
 		http.Error(w, fmt.Sprintf("JSON-RPC batching is not supported in %s and later (request version: %s)", protocolVersionNoBatch, effective), http.StatusBadRequest)
 		return false
 	}
@@ -305,12 +400,18 @@ func (t *directTable) versionAllows(w http.ResponseWriter, msgs []peeked, batch 
 		if m.method == nil {
 			continue
 		}
+		if refusedAsRequest(m) {
+			return true // go-sdk refuses it first, as it refuses it here
+		}
 		isCall := m.id != nil && !bytes.Equal(m.id, []byte("null"))
 		if !(isCall && effective >= protocolVersionNew) && metaProtocolVersion(m.params) == "" {
 			continue
 		}
 		if methodIs(m.method, "server/discover") {
 			continue
+		}
+		if !sdkDecodes(msgs) {
+			return true // go-sdk refuses it as malformed first
 		}
 		data, _ := json.Marshal(mcp.UnsupportedProtocolVersionData{Supported: t.legacy, Requested: effective})
 		var id jsonrpc.ID

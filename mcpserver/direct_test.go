@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -29,37 +30,188 @@ func goSDKTransport(c *mcpserver.Config) { c.GoSDKTransport = true }
 // variation that must go go-sdk's way or be refused as go-sdk refuses it.
 // It also checks which requests the direct path answered.
 func TestDirectTransportMatchesGoSDK(t *testing.T) {
-	direct := newEnv(t)
-	plain := newEnv(t, goSDKTransport)
+	direct, plain := transportPair(t)
+	for _, c := range directCases {
+		t.Run(c.name, func(t *testing.T) {
+			before, _, _ := mcpserver.DirectCalls(direct.srv)
+			got := exchange(direct.with(t), c)
+			after, _, _ := mcpserver.DirectCalls(direct.srv)
+			want := exchange(plain.with(t), c)
+			assert.Equal(t, c.direct, after > before, "answered by the direct path")
+			if c.unknown {
+				// The one difference by design: the server, not go-sdk's
+				// transport, refuses a method it does not know.
+				assert.True(t, unknownMethodAnswers(got, want), "direct: %+v\ngo-sdk: %+v", got, want)
+				return
+			}
+			assert.Equal(t, want, got)
+		})
+	}
+}
+
+// unknownMethodAnswers reports whether got and want are the two
+// transports' answers to a call of a method the server does not know: the
+// server's JSON-RPC "method not found" on the call's stream, and go-sdk's
+// transport's 400.
+func unknownMethodAnswers(got, want answer) bool {
+	return got.Status == http.StatusOK && got.ContentType == "text/event-stream" &&
+		strings.Contains(got.Body, `"code":-32601`) && strings.Contains(got.Body, "method not found") &&
+		want.Status == http.StatusBadRequest && strings.Contains(want.Body, "unsupported")
+}
+
+// FuzzDirectTransportMatchesGoSDK is TestDirectTransportMatchesGoSDK over
+// any body and a choice of protocol versions: both transports must give
+// the same answer (status, Content-Type, Cache-Control, Allow, body).
+func FuzzDirectTransportMatchesGoSDK(f *testing.F) {
+	for _, c := range directCases {
+		if c.method == "" && c.session == "" && c.headers == nil {
+			f.Add(c.body, uint8(slices.Index(fuzzVersions, c.version)))
+		}
+	}
+	direct, plain := transportPair(f)
+	f.Fuzz(func(t *testing.T, body string, version uint8) {
+		c := directCase{body: body, version: fuzzVersions[int(version)%len(fuzzVersions)]}
+		got := exchange(direct.with(t), c)
+		want := exchange(plain.with(t), c)
+		switch {
+		case got == want:
+		case unknownMethodAnswers(got, want):
+			// The server refuses a method it does not know (see
+			// TestDirectTransportMatchesGoSDK).
+		case got.Status == http.StatusBadRequest && want.Status == http.StatusBadRequest &&
+			strings.Contains(got.Body, "unsupported") && strings.Contains(want.Body, "missing id for"):
+			// A custom method's name sent as a notification: go-sdk's
+			// transport, without its server's table, calls it unknown.
+		case (c.version == "2026-07-28" || strings.Contains(body, "protocolVersion")) &&
+			got.Status >= 400 && want.Status >= 400:
+			// Protocol 2026-07-28 on a stateful server: both refuse,
+			// go-sdk's transport sometimes for another reason first (it
+			// checks the method against its server's table, which the
+			// direct transport cannot read).
+		default:
+			t.Fatalf("body %q, version %q:\ndirect: %+v\ngo-sdk: %+v", body, c.version, got, want)
+		}
+	})
+}
+
+// fuzzVersions are the Mcp-Protocol-Version headers the fuzz target
+// chooses from ("" is the test's default, "-" none).
+var fuzzVersions = []string{"", "-", "2025-03-26", "2025-11-25", "2026-07-28", "1999-01-01"}
+
+// transportPair starts a server on the direct transport and one on
+// go-sdk's handler, each with the test tools and a tool that closes its
+// stream before it answers.
+func transportPair(tb testing.TB) (direct, plain *env) {
+	// No rate limits: the fuzz target sends thousands of requests.
+	unlimited := func(c *mcpserver.Config) { c.RateLimit.Disabled = true }
+	direct = newEnv(tb, unlimited)
+	plain = newEnv(tb, unlimited, goSDKTransport)
 	_, _, ok := mcpserver.DirectCalls(plain.srv)
-	require.False(t, ok, "GoSDKTransport must serve with go-sdk's handler")
+	require.False(tb, ok, "GoSDKTransport must serve with go-sdk's handler")
 	for _, e := range []*env{direct, plain} {
-		// A tool that ends its stream before it answers.
+		// A custom method, which go-sdk's transport refuses unless it
+		// knows its server's own method table.
+		require.NoError(tb, mcp.AddReceivingCustomMethod(e.srv.MCPServer(), "acme/search",
+			func(_ context.Context, _ *mcp.ServerSession, p *searchParams) (*searchResult, error) {
+				return &searchResult{Hits: []string{"hit:" + p.Q}}, nil
+			}))
+		require.NoError(tb, mcp.AddReceivingCustomMethod(e.srv.MCPServer(), "acme/ping",
+			func(context.Context, *mcp.ServerSession, *searchParams) (*searchResult, error) {
+				return &searchResult{}, nil
+			}))
 		mcpserver.AddTool(e.srv, &mcp.Tool{Name: "closer", Description: "closes its stream"}, scopes.Public(),
 			func(_ context.Context, req *mcp.CallToolRequest, _ empty) (*mcp.CallToolResult, summaryOut, error) {
 				req.Extra.CloseSSEStream(mcp.CloseSSEStreamArgs{RetryAfter: 1500 * time.Millisecond})
 				return nil, summaryOut{Total: 1}, nil
 			})
 	}
+	return direct, plain
+}
 
-	const (
-		v0618 = "2025-06-18"
-		vOld  = "2025-03-26"
-		vNew  = "2026-07-28"
-	)
-	call := `{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"whoami","arguments":{}}}`
-	type tc struct {
-		name    string
-		method  string
-		body    string
-		version string // Mcp-Protocol-Version; "-" for none
-		headers []string
-		// session: "own" (the caller's), "none", "unknown", "bob" (the
-		// caller is bob on alice's session)
-		session string
-		direct  bool // answered by the direct path
+// searchParams and searchResult are the custom method's types.
+type searchParams struct {
+	mcp.ParamsBase
+	Q string `json:"q"`
+}
+
+type searchResult struct {
+	mcp.ResultBase
+	Hits []string `json:"hits"`
+}
+
+// with returns e reporting to t.
+func (e *env) with(t testing.TB) *env {
+	c := *e
+	c.t = t
+	return &c
+}
+
+// directCase is one request of the transport comparison.
+type directCase struct {
+	name    string
+	method  string
+	body    string
+	version string // Mcp-Protocol-Version; "" the default, "-" none
+	headers []string
+	// session: "" (the caller's), "none", "unknown", "bob" (the caller is
+	// bob on alice's session)
+	session string
+	direct  bool // answered by the direct path
+	unknown bool // a method the server does not know (unknownMethodAnswers)
+}
+
+// answer is what the comparison compares of a response.
+type answer struct {
+	Status             int
+	ContentType, Body  string
+	Allow, CacheHeader string
+}
+
+// exchange opens a session for alice on e and sends c's request.
+func exchange(e *env, c directCase) answer {
+	sid := e.session(e.alice)
+	token := e.alice
+	var h []string
+	switch c.session {
+	case "":
+		h = append(h, "Mcp-Session-Id", sid)
+	case "unknown":
+		h = append(h, "Mcp-Session-Id", "nope")
+	case "bob":
+		h = append(h, "Mcp-Session-Id", sid)
+		token = e.bob
 	}
-	cases := []tc{
+	switch c.version {
+	case "":
+		h = append(h, "Mcp-Protocol-Version", "2025-06-18")
+	case "-":
+	default:
+		h = append(h, "Mcp-Protocol-Version", c.version)
+	}
+	h = append(h, bearer(token)...)
+	method := c.method
+	if method == "" {
+		method = http.MethodPost
+	}
+	r := e.doReplacing(method, c.body, h, c.headers)
+	return answer{
+		Status: r.Status, ContentType: r.Header.Get("Content-Type"),
+		Body: strings.ReplaceAll(r.Body, sid, "SID"), Allow: r.Header.Get("Allow"),
+		CacheHeader: r.Header.Get("Cache-Control"),
+	}
+}
+
+const directCallBody = `{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"whoami","arguments":{}}}`
+
+// directCases are the requests TestDirectTransportMatchesGoSDK compares.
+var directCases = func() []directCase {
+	const (
+		vOld = "2025-03-26"
+		vNew = "2026-07-28"
+	)
+	call := directCallBody
+	type tc = directCase
+	return []tc{
 		{name: "plain call", body: call, direct: true},
 		{name: "string id", body: `{"jsonrpc":"2.0","id":"a-1","method":"tools/call","params":{"name":"whoami","arguments":{}}}`, direct: true},
 		{name: "negative id", body: `{"jsonrpc":"2.0","id":-3,"method":"tools/call","params":{"name":"salesRead","arguments":{}}}`, direct: true},
@@ -79,7 +231,11 @@ func TestDirectTransportMatchesGoSDK(t *testing.T) {
 		{name: "unknown tool", body: `{"jsonrpc":"2.0","id":12,"method":"tools/call","params":{"name":"nope","arguments":{}}}`, direct: true},
 		{name: "tool error", body: `{"jsonrpc":"2.0","id":13,"method":"tools/call","params":{"name":"fail","arguments":{}}}`, direct: true},
 		{name: "bad arguments", body: `{"jsonrpc":"2.0","id":14,"method":"tools/call","params":{"name":"salesWrite","arguments":{"account":5}}}`, direct: true},
-		{name: "unknown method", body: `{"jsonrpc":"2.0","id":15,"method":"tools/nope"}`},
+		{name: "unknown method", body: `{"jsonrpc":"2.0","id":15,"method":"tools/nope"}`, direct: true, unknown: true},
+		{name: "unknown notification", body: `{"jsonrpc":"2.0","method":"notifications/nope"}`},
+		{name: "custom method", body: `{"jsonrpc":"2.0","id":26,"method":"acme/search","params":{"q":"x"}}`, direct: true},
+		{name: "custom method, no version header", body: `{"jsonrpc":"2.0","id":27,"method":"acme/search","params":{"q":"y"}}`, version: "-", direct: true},
+		{name: "custom method, bad id", body: `{"jsonrpc":"2.0","id":true,"method":"acme/search","params":{"q":"x"}}`},
 		{name: "resources/list", body: `{"jsonrpc":"2.0","id":16,"method":"resources/list"}`},
 		{name: "duplicate method key", body: `{"jsonrpc":"2.0","id":17,"method":"tools/list","method":"tools/call","params":{"name":"whoami","arguments":{}}}`, direct: true},
 		{name: "case-folded key", body: `{"jsonrpc":"2.0","id":18,"METHOD":"tools/call","params":{"name":"whoami","arguments":{}}}`},
@@ -97,6 +253,9 @@ func TestDirectTransportMatchesGoSDK(t *testing.T) {
 		{name: "no version header", body: call, version: "-"},
 		{name: "unsupported version", body: call, version: "1999-01-01"},
 		{name: "2026-07-28 call", body: call, version: vNew},
+		{name: "2026-07-28 malformed", body: `{"id":"","method":0}`, version: vNew},
+		{name: "2026-07-28 call without params", body: `{"jsonrpc":"2.0","id":28,"method":"tools/call"}`, version: vNew},
+		{name: "batch 2025-06-18 malformed", body: `[{"id":1,"method":"ping"}]`},
 		{name: "2026-07-28 notification", body: `{"jsonrpc":"2.0","method":"notifications/roots/list_changed"}`, version: vNew},
 		{name: "_meta protocol version", body: `{"jsonrpc":"2.0","id":23,"method":"tools/call","params":{"name":"whoami","arguments":{},"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28"}}}`},
 		{name: "Last-Event-ID", body: call, headers: []string{"Last-Event-ID", "x_1"}},
@@ -115,54 +274,7 @@ func TestDirectTransportMatchesGoSDK(t *testing.T) {
 		{name: "DELETE without session", method: http.MethodDelete, session: "none"},
 		{name: "DELETE", method: http.MethodDelete},
 	}
-	type answer struct {
-		Status             int
-		ContentType, Body  string
-		Allow, CacheHeader string
-	}
-	run := func(e *env, c tc) answer {
-		sid := e.session(e.alice)
-		token := e.alice
-		var h []string
-		switch c.session {
-		case "", "own":
-			h = append(h, "Mcp-Session-Id", sid)
-		case "unknown":
-			h = append(h, "Mcp-Session-Id", "nope")
-		case "bob":
-			h = append(h, "Mcp-Session-Id", sid)
-			token = e.bob
-		}
-		switch c.version {
-		case "":
-			h = append(h, "Mcp-Protocol-Version", v0618)
-		case "-":
-		default:
-			h = append(h, "Mcp-Protocol-Version", c.version)
-		}
-		h = append(h, bearer(token)...)
-		method := c.method
-		if method == "" {
-			method = http.MethodPost
-		}
-		r := e.doReplacing(method, c.body, h, c.headers)
-		return answer{
-			Status: r.Status, ContentType: r.Header.Get("Content-Type"),
-			Body: strings.ReplaceAll(r.Body, sid, "SID"), Allow: r.Header.Get("Allow"),
-			CacheHeader: r.Header.Get("Cache-Control"),
-		}
-	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			before, _, _ := mcpserver.DirectCalls(direct.srv)
-			got := run(direct, c)
-			after, _, _ := mcpserver.DirectCalls(direct.srv)
-			want := run(plain, c)
-			assert.Equal(t, want, got)
-			assert.Equal(t, c.direct, after > before, "answered by the direct path")
-		})
-	}
-}
+}()
 
 // doReplacing is do with the extra headers replacing those do sets.
 func (e *env) doReplacing(method, body string, headers, replace []string) rawResponse {

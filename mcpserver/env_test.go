@@ -73,7 +73,7 @@ func (b *logBuffer) events(t *testing.T) []map[string]any {
 
 // env is a running test server with an issuer and two users.
 type env struct {
-	t      *testing.T
+	t      testing.TB
 	iss    *identitytest.Issuer
 	srv    *mcpserver.Server
 	http   *httptest.Server
@@ -95,7 +95,7 @@ func stateless(c *mcpserver.Config) { c.Stateless = true }
 //	salesWrite  crm:write       returns "written"
 //	notes       any of notes:read notes:write
 //	fail        public          returns a tool error
-func newEnv(t *testing.T, opts ...envOption) *env {
+func newEnv(t testing.TB, opts ...envOption) *env {
 	t.Helper()
 	iss := identitytest.NewIssuer(t)
 	logs := &logBuffer{}

@@ -20,6 +20,8 @@ type peeked struct {
 	params []byte // raw "params" value; nil when absent
 	// version is the raw "jsonrpc" value; nil when absent.
 	version []byte
+	// raw is the whole message.
+	raw []byte
 }
 
 // peekMessages reads a JSON-RPC body, one message or a batch, in one pass
@@ -176,6 +178,8 @@ type jsonPeeker struct {
 // message reads one JSON-RPC message object.
 func (p *jsonPeeker) message() (peeked, bool) {
 	var m peeked
+	p.space()
+	start := p.i
 	ok := p.object(func(key []byte, value []byte) {
 		switch {
 		case keyIs(key, "id"):
@@ -188,6 +192,9 @@ func (p *jsonPeeker) message() (peeked, bool) {
 			m.version = value
 		}
 	})
+	if ok {
+		m.raw = p.b[start:p.i]
+	}
 	return m, ok
 }
 
