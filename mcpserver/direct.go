@@ -45,18 +45,29 @@ import (
 //     answered on an SSE stream written here: the messages the call's
 //     handler sends in its context (progress, logs, elicitation) and then
 //     its response, framed as go-sdk frames them;
+//   - a call of a method that is not one of go-sdk's standard ones (a
+//     custom method, mcp.AddReceivingCustomMethod) is decoded by
+//     jsonrpc.DecodeMessage and answered the same way: the session's go-sdk
+//     transport cannot be told its server's method table and would refuse
+//     it. An unknown method therefore gets the server's JSON-RPC "method
+//     not found" where go-sdk's handler answers 400: the one difference by
+//     design;
 //   - everything else (initialize, notifications, the client's responses,
-//     batches, GET streams, other methods, anything unusual) goes to the
-//     session's StreamableServerTransport, which handles it exactly as
-//     under go-sdk's handler.
+//     batches, GET streams, other standard methods, anything unusual) goes
+//     to the session's StreamableServerTransport, which handles it exactly
+//     as under go-sdk's handler.
 //
 // The checks go-sdk's handler makes before its transport are made here
 // with the same statuses and messages: Mcp-Protocol-Version, Content-Type,
 // Accept, the session and the user bound to it (403 for another user's
 // token), the body size; and those its transport reads from a request
 // context idgate cannot set (batches after 2025-06-18, protocol 2026-07-28
-// on a stateful server). TestDirectTransportMatchesGoSDK holds the two to
-// the same answers on the wire. One difference remains, out of reach of
+// on a stateful server), after what it refuses first (a malformed message,
+// a standard method without its id or params). TestDirectTransportMatchesGoSDK
+// and FuzzDirectTransportMatchesGoSDK hold the two to the same answers on
+// the wire (for protocol 2026-07-28 on a stateful server, to both refusing:
+// go-sdk checks the method against its server's table first). One more
+// difference remains, out of reach of
 // go-sdk's public API: a stream served by the session's go-sdk transport
 // does not know the request's protocol version, so when a handler closes
 // it (CloseSSEStream) no "close" event with a retry delay is written for

@@ -59,9 +59,12 @@
 // scanner the scope check uses, and answered on an SSE stream written by
 // idgate: the messages its handler sends in its context (logs,
 // elicitation) and then its response, framed as go-sdk frames them.
-// Everything else goes to the session's go-sdk transport. The answers on
-// the wire are go-sdk's (TestDirectTransportMatchesGoSDK compares them
-// request by request); what changes is the cost: go-sdk's handler decodes
+// Calls of custom methods (mcp.AddReceivingCustomMethod) are answered the
+// same way. Everything else goes to the session's go-sdk transport. The
+// answers on the wire are go-sdk's (TestDirectTransportMatchesGoSDK and a
+// fuzz target compare them), except that a call of a method the server
+// does not know gets the server's JSON-RPC "method not found" error
+// instead of go-sdk's 400; what changes is the cost: go-sdk's handler decodes
 // each POST four times before its server sees it, each time allocating a
 // 32 KiB buffer, which made up more than half of a plain call's CPU.
 // Config.GoSDKTransport serves every request with go-sdk's
