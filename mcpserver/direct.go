@@ -411,9 +411,6 @@ func (t *directTable) versionAllows(w http.ResponseWriter, msgs []peeked, batch 
 		if m.method == nil {
 			continue
 		}
-		if refusedAsRequest(m) {
-			return true // go-sdk refuses it first, as it refuses it here
-		}
 		isCall := m.id != nil && !bytes.Equal(m.id, []byte("null"))
 		if !(isCall && effective >= protocolVersionNew) && metaProtocolVersion(m.params) == "" {
 			continue
@@ -423,6 +420,11 @@ func (t *directTable) versionAllows(w http.ResponseWriter, msgs []peeked, batch 
 		}
 		if !sdkDecodes(msgs) {
 			return true // go-sdk refuses it as malformed first
+		}
+		for j := range msgs[:i+1] {
+			if refusedAsRequest(&msgs[j]) {
+				return true // go-sdk refuses this one first, as it does there
+			}
 		}
 		data, _ := json.Marshal(mcp.UnsupportedProtocolVersionData{Supported: t.legacy, Requested: effective})
 		var id jsonrpc.ID

@@ -255,6 +255,7 @@ var directCases = func() []directCase {
 		{name: "2026-07-28 call", body: call, version: vNew},
 		{name: "2026-07-28 malformed", body: `{"id":"","method":0}`, version: vNew},
 		{name: "2026-07-28 call without params", body: `{"jsonrpc":"2.0","id":28,"method":"tools/call"}`, version: vNew},
+		{name: "batch 2025-03-26, refused first", body: `[{"jsonrpc":"2.0","id":29,"method":"tools/call"},{"jsonrpc":"2.0","id":30,"method":"ping","params":{"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28"}}}]`, version: vOld},
 		{name: "batch 2025-06-18 malformed", body: `[{"id":1,"method":"ping"}]`},
 		{name: "2026-07-28 notification", body: `{"jsonrpc":"2.0","method":"notifications/roots/list_changed"}`, version: vNew},
 		{name: "_meta protocol version", body: `{"jsonrpc":"2.0","id":23,"method":"tools/call","params":{"name":"whoami","arguments":{},"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28"}}}`},
