@@ -113,6 +113,9 @@ func transportPair(tb testing.TB) (direct, plain *env) {
 		// knows its server's own method table.
 		require.NoError(tb, mcp.AddReceivingCustomMethod(e.srv.MCPServer(), "acme/search",
 			func(_ context.Context, _ *mcp.ServerSession, p *searchParams) (*searchResult, error) {
+				if p == nil { // params are optional for custom methods
+					return &searchResult{Hits: []string{}}, nil
+				}
 				return &searchResult{Hits: []string{"hit:" + p.Q}}, nil
 			}))
 		require.NoError(tb, mcp.AddReceivingCustomMethod(e.srv.MCPServer(), "acme/ping",
