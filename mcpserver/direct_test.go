@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -493,3 +494,25 @@ func tokenPtr(token string) *atomic.Pointer[string] {
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
+
+// TestDirectSessionsLeaveNoGoroutines: a session's goroutines (go-sdk's
+// and the direct transport's) end with it.
+func TestDirectSessionsLeaveNoGoroutines(t *testing.T) {
+	e := newEnv(t)
+	e.session(e.alice) // warm the client's connection and the server
+	r := e.do(http.MethodPost, "/mcp", callBody(1, "whoami"), with(bearer(e.alice), []string{"Mcp-Session-Id", e.session(e.alice), "Mcp-Protocol-Version", "2025-06-18"})...)
+	require.Equal(t, http.StatusOK, r.Status)
+	before := runtime.NumGoroutine()
+	var sids []string
+	for range 20 {
+		sids = append(sids, e.session(e.alice))
+	}
+	opened := runtime.NumGoroutine()
+	require.GreaterOrEqual(t, opened-before, 20, "each session runs goroutines")
+	for _, sid := range sids {
+		r := e.do(http.MethodDelete, "/mcp", "", with(bearer(e.alice), []string{"Mcp-Session-Id", sid})...)
+		require.Equal(t, http.StatusNoContent, r.Status)
+	}
+	require.Eventually(t, func() bool { return runtime.NumGoroutine() <= before+2 }, 5*time.Second, 20*time.Millisecond,
+		"goroutines: %d before, %d with 20 sessions, %d after", before, opened, runtime.NumGoroutine())
+}
