@@ -497,33 +497,27 @@ func (s *directSession) isReady() bool {
 }
 
 // startPOST pauses the idle timeout while a POST is served.
-func (s *directSession) startPOST() {
-	if s.timeout <= 0 {
-		return
-	}
-	s.timerMu.Lock()
-	defer s.timerMu.Unlock()
-	if s.timer == nil {
-		return
-	}
-	if s.refs == 0 {
-		s.timer.Stop()
-	}
-	s.refs++
-}
+func (s *directSession) startPOST() { s.countPOST(1) }
 
 // endPOST restarts the idle timeout when no POST is being served.
-func (s *directSession) endPOST() {
+func (s *directSession) endPOST() { s.countPOST(-1) }
+
+// countPOST counts the POSTs being served, stopping the idle timer at the
+// first and restarting it after the last.
+func (s *directSession) countPOST(d int) {
 	if s.timeout <= 0 {
 		return
 	}
 	s.timerMu.Lock()
 	defer s.timerMu.Unlock()
 	if s.timer == nil {
-		return
+		return // stopped for good: the session is closed
 	}
-	s.refs--
-	if s.refs == 0 {
+	s.refs += d
+	switch {
+	case d > 0 && s.refs == 1:
+		s.timer.Stop()
+	case d < 0 && s.refs == 0:
 		s.timer.Reset(s.timeout)
 	}
 }

@@ -453,8 +453,18 @@ func TestDirectSessionsEnd(t *testing.T) {
 
 	// Idle: the timeout closes the session.
 	idle := newEnv(t, func(c *mcpserver.Config) { c.SessionTimeout = 200 * time.Millisecond })
+	mcpserver.AddTool(idle.srv, &mcp.Tool{Name: "slow", Description: "outlasts the idle timeout"}, scopes.Public(),
+		func(context.Context, *mcp.CallToolRequest, empty) (*mcp.CallToolResult, summaryOut, error) {
+			time.Sleep(500 * time.Millisecond)
+			return nil, summaryOut{Total: 7}, nil
+		})
 	sid = idle.session(idle.alice)
 	require.Equal(t, 1, count(idle))
+	// A call in progress holds the timeout off.
+	r = idle.do(http.MethodPost, "/mcp", callBody(6, "slow"), hdr(idle, sid)...)
+	require.Equal(t, http.StatusOK, r.Status, r.Body)
+	assert.Contains(t, r.Body, `"total":7`)
+	require.Equal(t, 1, count(idle), "the session outlived a call longer than its idle timeout")
 	require.Eventually(t, func() bool { return count(idle) == 0 }, 5*time.Second, 20*time.Millisecond)
 	assert.Equal(t, http.StatusNotFound, idle.do(http.MethodPost, "/mcp", callBody(5, "whoami"), hdr(idle, sid)...).Status)
 }
