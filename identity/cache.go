@@ -1,16 +1,23 @@
 package identity
 
 import (
-	"crypto/sha256"
+	"encoding/binary"
+	"hash/maphash"
 	"sync"
 	"time"
 	"unsafe"
 )
 
 // tokenCache remembers verified identities so that a token presented again
-// is not verified again. It is keyed by the SHA-256 of the token (the cache
-// holds no token as a key), bounded in size, and safe for concurrent use.
+// is not verified again. It is bounded in size and safe for concurrent use.
 // A nil *tokenCache is a disabled cache: get misses and put does nothing.
+//
+// Entries are found by a keyed hash of the token (maphash, with a seed of
+// the cache's own) and returned only when the token they were verified
+// from is the one presented, compared in constant time: a hash is only
+// where to look, never a proof (the entry's Identity holds its token
+// anyway, for Token). Two tokens of the same hash share a slot; the later
+// put wins and the other is verified again when it comes back.
 //
 // An entry is returned only strictly before its deadline, which the caller
 // sets no later than the token's expiry. When the cache is full, put evicts
@@ -18,11 +25,13 @@ import (
 // first), which keeps put O(1) without the write-on-read of an LRU.
 type tokenCache struct {
 	size    int
+	seed    maphash.Seed
 	mu      sync.RWMutex
-	entries map[[sha256.Size]byte]cacheEntry
+	entries map[uint64]cacheEntry
 }
 
 type cacheEntry struct {
+	token string
 	id    *Identity
 	until time.Time
 }
@@ -36,7 +45,7 @@ func newTokenCache(size int) *tokenCache {
 	if size <= 0 {
 		return nil
 	}
-	return &tokenCache{size: size, entries: make(map[[sha256.Size]byte]cacheEntry)}
+	return &tokenCache{size: size, seed: maphash.MakeSeed(), entries: make(map[uint64]cacheEntry)}
 }
 
 // get returns the identity cached for token if its deadline is after now.
@@ -45,14 +54,34 @@ func (c *tokenCache) get(token string, now time.Time) (*Identity, bool) {
 	if c == nil {
 		return nil, false
 	}
-	k := cacheKey(token)
+	k := maphash.String(c.seed, token)
 	c.mu.RLock()
 	e, ok := c.entries[k]
 	c.mu.RUnlock()
-	if !ok || !now.Before(e.until) {
+	if !ok || !now.Before(e.until) || !sameToken(e.token, token) {
 		return nil, false
 	}
 	return e.id, true
+}
+
+// sameToken reports whether a and b are the same token, in time that
+// depends on their lengths only (subtle.ConstantTimeCompare's promise, eight
+// bytes at a time: a token is about a kilobyte).
+func sameToken(a, b string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	x := unsafe.Slice(unsafe.StringData(a), len(a))
+	y := unsafe.Slice(unsafe.StringData(b), len(b))
+	var diff uint64
+	i := 0
+	for ; i+8 <= len(x); i += 8 {
+		diff |= binary.LittleEndian.Uint64(x[i:]) ^ binary.LittleEndian.Uint64(y[i:])
+	}
+	for ; i < len(x); i++ {
+		diff |= uint64(x[i] ^ y[i])
+	}
+	return diff == 0
 }
 
 // put caches id for token until the deadline (exclusive), which must not be
@@ -62,13 +91,13 @@ func (c *tokenCache) put(token string, id *Identity, until time.Time) {
 	if c == nil || id == nil || until.IsZero() {
 		return
 	}
-	k := cacheKey(token)
+	k := maphash.String(c.seed, token)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if _, ok := c.entries[k]; !ok && len(c.entries) >= c.size {
 		c.evictLocked()
 	}
-	c.entries[k] = cacheEntry{id: id, until: until}
+	c.entries[k] = cacheEntry{token: token, id: id, until: until}
 }
 
 // evictLocked removes the entry that expires first among a sample. Go's map
@@ -76,7 +105,7 @@ func (c *tokenCache) put(token string, id *Identity, until time.Time) {
 // map. c.mu is held for writing.
 func (c *tokenCache) evictLocked() {
 	var (
-		victim [sha256.Size]byte
+		victim uint64
 		first  time.Time
 		n      int
 	)
@@ -92,13 +121,4 @@ func (c *tokenCache) evictLocked() {
 	if n > 0 {
 		delete(c.entries, victim)
 	}
-}
-
-// cacheKey returns the SHA-256 of token, hashing the string's bytes in
-// place: converting it to a []byte would allocate, and copying it to a
-// stack buffer made every caller's goroutine grow its stack by the buffer
-// (stacks are shrunk at each GC, so that cost came back again and again
-// under load). sha256.Sum256 only reads its input.
-func cacheKey(token string) [sha256.Size]byte {
-	return sha256.Sum256(unsafe.Slice(unsafe.StringData(token), len(token)))
 }

@@ -1,8 +1,8 @@
 package identity
 
 import (
-	"crypto/sha256"
 	"fmt"
+	"hash/maphash"
 	"strings"
 	"sync"
 	"testing"
@@ -135,10 +135,39 @@ func TestTokenCacheConcurrent(t *testing.T) {
 	require.LessOrEqual(t, len(c.entries), 64)
 }
 
-// cacheKey is the SHA-256 of the token's bytes, whatever its length.
-func TestCacheKey(t *testing.T) {
-	for _, n := range []int{0, 1, 900, 4 << 10, 4<<10 + 1, 64 << 10} {
-		tok := strings.Repeat("a.b-c_", n/6+1)[:n]
-		require.Equal(t, sha256.Sum256([]byte(tok)), cacheKey(tok), "length %d", n)
+// An entry is returned only for the token it was verified from: a token
+// whose hash lands on another token's entry (a collision, forced here)
+// misses, at any length and however much of the tokens is shared.
+func TestCacheHashIsNotProof(t *testing.T) {
+	now := time.Now()
+	for _, n := range []int{1, 900, 4 << 10, 64 << 10} {
+		c := newTokenCache(8)
+		cached := strings.Repeat("a.b-c_", n/6+1)[:n]
+		c.put(cached, &Identity{Subject: "alice"}, now.Add(time.Hour))
+		id, ok := c.get(cached, now)
+		require.True(t, ok, "length %d", n)
+		require.Equal(t, "alice", id.Subject)
+
+		for _, other := range []string{cached[:n-1] + "X", cached[:n-1], cached + "a", "X" + cached[1:]} {
+			e := c.entries[maphash.String(c.seed, cached)]
+			c.entries[maphash.String(c.seed, other)] = e // other now hashes to alice's entry
+			_, ok := c.get(other, now)
+			require.False(t, ok, "length %d: a token sharing an entry's slot got its identity", n)
+		}
+	}
+}
+
+// sameToken tells tokens apart by any byte, in its eight-byte words and
+// in the bytes after them, and by length.
+func TestSameToken(t *testing.T) {
+	for n := range 40 {
+		a := strings.Repeat("eyJhbGciOi.", 4)[:n]
+		require.True(t, sameToken(a, strings.Clone(a)), "length %d", n)
+		require.False(t, sameToken(a, a+"x"), "length %d", n)
+		for i := range n {
+			b := []byte(a)
+			b[i] ^= 0x20
+			require.False(t, sameToken(a, string(b)), "length %d, byte %d", n, i)
+		}
 	}
 }
