@@ -302,17 +302,20 @@ func mintTokens(iss *identitytest.Issuer, n int) ([]string, error) {
 
 // measurement is one window on one server.
 type measurement struct {
-	rps        float64
-	p50, p99   time.Duration
-	cpuPerReq  time.Duration
-	requests   int
-	errors     int
-	firstError error
-	peakRSS    int64
+	rps       float64
+	p50, p99  time.Duration
+	cpuPerReq time.Duration
+	// switches per request: the server's context switches over the
+	// window (procstat.ContextSwitches), voluntary and involuntary.
+	volPerReq, involPerReq float64
+	requests               int
+	errors                 int
+	firstError             error
+	peakRSS                int64
 }
 
 func (m measurement) String() string {
-	s := fmt.Sprintf("%8.0f req/s  p50 %7s  p99 %7s  cpu/req %7s", m.rps, round(m.p50), round(m.p99), round(m.cpuPerReq))
+	s := fmt.Sprintf("%8.0f req/s  p50 %7s  p99 %7s  cpu/req %7s  switches/req %.2f+%.2f", m.rps, round(m.p50), round(m.p99), round(m.cpuPerReq), m.volPerReq, m.involPerReq)
 	if m.peakRSS > 0 {
 		s += fmt.Sprintf("  peak RSS %s", mib(m.peakRSS))
 	}
@@ -331,6 +334,7 @@ func measure(ctx context.Context, p *process, o options, tokens []string, conns 
 	// with authentication off reads the header and ignores it, as it would
 	// behind clients that hold tokens.
 	var cpu0, cpu1 time.Duration
+	var sw0, sw1 procstat.Switches
 	var cpuErr error
 	res, err := loadgen.Run(ctx, loadgen.Config{
 		Addr:        p.addr,
@@ -341,11 +345,12 @@ func measure(ctx context.Context, p *process, o options, tokens []string, conns 
 		Message:     o.message,
 		OnWindow: func(open bool) {
 			c, err := procstat.CPU(p.pid)
-			cpuErr = errors.Join(cpuErr, err)
+			sw, swErr := procstat.ContextSwitches(p.pid)
+			cpuErr = errors.Join(cpuErr, err, swErr)
 			if open {
-				cpu0 = c
+				cpu0, sw0 = c, sw
 			} else {
-				cpu1 = c
+				cpu1, sw1 = c, sw
 			}
 		},
 	})
@@ -368,6 +373,8 @@ func measure(ctx context.Context, p *process, o options, tokens []string, conns 
 	}
 	if res.Requests > 0 {
 		m.cpuPerReq = (cpu1 - cpu0) / time.Duration(res.Requests)
+		m.volPerReq = float64(sw1.Voluntary-sw0.Voluntary) / float64(res.Requests)
+		m.involPerReq = float64(sw1.Involuntary-sw0.Involuntary) / float64(res.Requests)
 	}
 	return m, nil
 }

@@ -118,18 +118,20 @@ func (r *report) series(name string, f func(measurement) float64) []float64 {
 
 func (r *report) summary(w io.Writer) {
 	fmt.Fprintf(w, "## Per server (median of %d rounds)\n\n", r.o.rounds)
-	fmt.Fprintln(w, "| server | req/s | p50 | p99 | CPU per request | peak RSS | errors |")
-	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---:|")
+	fmt.Fprintln(w, "| server | req/s | p50 | p99 | CPU per request | context switches per request (voluntary + involuntary) | peak RSS | errors |")
+	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---:|---:|")
 	for _, n := range r.names {
 		errs := 0
 		for _, round := range r.rounds {
 			errs += round[n].errors
 		}
-		fmt.Fprintf(w, "| %s | %.0f | %s | %s | %s | %s | %d |\n", n,
+		fmt.Fprintf(w, "| %s | %.0f | %s | %s | %s | %.2f + %.2f | %s | %d |\n", n,
 			median(r.series(n, func(m measurement) float64 { return m.rps })),
 			round(time.Duration(median(r.series(n, func(m measurement) float64 { return float64(m.p50) })))),
 			round(time.Duration(median(r.series(n, func(m measurement) float64 { return float64(m.p99) })))),
 			round(time.Duration(median(r.series(n, func(m measurement) float64 { return float64(m.cpuPerReq) })))),
+			median(r.series(n, func(m measurement) float64 { return m.volPerReq })),
+			median(r.series(n, func(m measurement) float64 { return m.involPerReq })),
 			mib(r.peak[n]), errs)
 	}
 
@@ -173,13 +175,14 @@ func (r *report) addTogether(p pair, a, b measurement) {
 
 func (r *report) togetherSummary(w io.Writer) {
 	fmt.Fprintf(w, "\n## Pairs loaded together (%d windows of %v, %d connections each; ratio A/B per window)\n\n", r.o.together, r.o.duration, r.o.connections)
-	fmt.Fprintln(w, "| A / B | req/s ratio (median) | min | max | CPU per request B/A (median) | A req/s, B req/s (medians) | per window |")
-	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---|---|")
+	fmt.Fprintln(w, "| A / B | req/s ratio (median) | min | max | CPU per request B/A (median) | A req/s, B req/s (medians) | A, B context switches per request (medians) | per window |")
+	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---|---|---|")
 	for _, p := range r.pairs {
-		var ratios, cpu, ra, rb []float64
+		var ratios, cpu, ra, rb, swa, swb []float64
 		for _, ab := range r.together[p] {
 			a, b := ab[0], ab[1]
 			ra, rb = append(ra, a.rps), append(rb, b.rps)
+			swa, swb = append(swa, a.volPerReq+a.involPerReq), append(swb, b.volPerReq+b.involPerReq)
 			if a.rps > 0 && b.rps > 0 {
 				ratios = append(ratios, a.rps/b.rps)
 			}
@@ -191,18 +194,18 @@ func (r *report) togetherSummary(w io.Writer) {
 		for _, x := range ratios {
 			each = append(each, fmt.Sprintf("%.3f", x))
 		}
-		fmt.Fprintf(w, "| %s / %s | **%.3f** | %.3f | %.3f | %.3f | %.0f, %.0f | %s |\n", p.a, p.b,
-			median(ratios), minOf(ratios), maxOf(ratios), median(cpu), median(ra), median(rb), strings.Join(each, " "))
+		fmt.Fprintf(w, "| %s / %s | **%.3f** | %.3f | %.3f | %.3f | %.0f, %.0f | %.2f, %.2f | %s |\n", p.a, p.b,
+			median(ratios), minOf(ratios), maxOf(ratios), median(cpu), median(ra), median(rb), median(swa), median(swb), strings.Join(each, " "))
 	}
 }
 
 func (r *report) sessionSummary(w io.Writer) {
 	fmt.Fprintf(w, "\n## %d concurrent sessions (one window of %v)\n\n", r.o.sessions, r.o.sessionsDur)
-	fmt.Fprintln(w, "| server | req/s | p50 | p99 | CPU per request | peak RSS | errors |")
-	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---:|")
+	fmt.Fprintln(w, "| server | req/s | p50 | p99 | CPU per request | context switches per request | peak RSS | errors |")
+	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---:|---:|")
 	for _, n := range r.names {
 		m := r.sessions[n]
-		fmt.Fprintf(w, "| %s | %.0f | %s | %s | %s | %s | %d |\n", n, m.rps, round(m.p50), round(m.p99), round(m.cpuPerReq), mib(m.peakRSS), m.errors)
+		fmt.Fprintf(w, "| %s | %.0f | %s | %s | %s | %.2f + %.2f | %s | %d |\n", n, m.rps, round(m.p50), round(m.p99), round(m.cpuPerReq), m.volPerReq, m.involPerReq, mib(m.peakRSS), m.errors)
 	}
 }
 

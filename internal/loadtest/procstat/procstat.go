@@ -1,7 +1,8 @@
 // Package procstat reads what the load harness reports about a server
 // process from Linux's /proc: the CPU time it has used (utime + stime of
-// /proc/<pid>/stat, all threads) and its peak resident set size (VmHWM of
-// /proc/<pid>/status).
+// /proc/<pid>/stat, all threads), its peak resident set size (VmHWM of
+// /proc/<pid>/status) and its context switches (summed over
+// /proc/<pid>/task/*/status).
 package procstat
 
 import (
@@ -9,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strconv"
 	"time"
 )
@@ -97,4 +99,67 @@ func parseStatusKB(b []byte, key string) (int64, error) {
 		return kb << 10, nil
 	}
 	return 0, fmt.Errorf("procstat: no %s line", key)
+}
+
+// Switches are the context switches of a process's threads: Voluntary when
+// a thread blocked (a futex, epoll, a read), Involuntary when the kernel
+// preempted it.
+type Switches struct {
+	Voluntary, Involuntary int64
+}
+
+// ContextSwitches returns the context switches of process pid's threads so
+// far, summed over its live threads (those of a thread that has exited are
+// no longer counted: compare two readings only across a window in which
+// the process keeps its threads, as a Go server under steady load does).
+func ContextSwitches(pid int) (Switches, error) {
+	paths, err := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/status", pid))
+	if err != nil || len(paths) == 0 {
+		return Switches{}, fmt.Errorf("procstat: no threads of process %d", pid)
+	}
+	var sum Switches
+	for _, p := range paths {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			if errors.Is(err, os.ErrNotExist) {
+				continue // the thread exited since the glob
+			}
+			return Switches{}, fmt.Errorf("procstat: %w", err)
+		}
+		s, err := parseSwitches(b)
+		if err != nil {
+			return Switches{}, err
+		}
+		sum.Voluntary += s.Voluntary
+		sum.Involuntary += s.Involuntary
+	}
+	return sum, nil
+}
+
+// parseSwitches reads the voluntary_ctxt_switches and
+// nonvoluntary_ctxt_switches lines of a /proc/<pid>/task/<tid>/status file.
+func parseSwitches(b []byte) (Switches, error) {
+	var s Switches
+	found := 0
+	for line := range bytes.Lines(b) {
+		var dst *int64
+		var rest []byte
+		if r, ok := bytes.CutPrefix(line, []byte("voluntary_ctxt_switches:")); ok {
+			dst, rest = &s.Voluntary, r
+		} else if r, ok := bytes.CutPrefix(line, []byte("nonvoluntary_ctxt_switches:")); ok {
+			dst, rest = &s.Involuntary, r
+		} else {
+			continue
+		}
+		n, err := strconv.ParseInt(string(bytes.TrimSpace(rest)), 10, 64)
+		if err != nil {
+			return Switches{}, fmt.Errorf("procstat: context switches: %w", err)
+		}
+		*dst = n
+		found++
+	}
+	if found != 2 {
+		return Switches{}, errors.New("procstat: no context switch lines")
+	}
+	return s, nil
 }

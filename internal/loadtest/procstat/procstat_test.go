@@ -95,3 +95,37 @@ func TestSelf(t *testing.T) {
 	require.GreaterOrEqual(t, peak, rss)
 	require.NoError(t, ResetPeakRSS(pid))
 }
+
+func TestParseSwitches(t *testing.T) {
+	status := "Name:\tidgate\nVmHWM:\t20480 kB\nvoluntary_ctxt_switches:\t1234\nnonvoluntary_ctxt_switches:\t56\n"
+	s, err := parseSwitches([]byte(status))
+	require.NoError(t, err)
+	require.Equal(t, Switches{Voluntary: 1234, Involuntary: 56}, s)
+
+	for name, bad := range map[string]string{
+		"missing":      "Name:\tx\n",
+		"one of two":   "voluntary_ctxt_switches:\t1\n",
+		"not a number": "voluntary_ctxt_switches:\tx\nnonvoluntary_ctxt_switches:\t1\n",
+	} {
+		_, err := parseSwitches([]byte(bad))
+		require.Error(t, err, name)
+	}
+}
+
+// TestContextSwitchesSelf reads this process: a goroutine parked on a
+// timer for a while blocks its thread, a voluntary switch; more threads
+// than one are summed.
+func TestContextSwitchesSelf(t *testing.T) {
+	before, err := ContextSwitches(os.Getpid())
+	require.NoError(t, err)
+	for range 5 {
+		time.Sleep(2 * time.Millisecond)
+	}
+	after, err := ContextSwitches(os.Getpid())
+	require.NoError(t, err)
+	require.Greater(t, after.Voluntary, before.Voluntary)
+	require.GreaterOrEqual(t, after.Involuntary, before.Involuntary)
+
+	_, err = ContextSwitches(1 << 30) // no such process
+	require.Error(t, err)
+}
