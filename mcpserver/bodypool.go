@@ -33,6 +33,7 @@ func (p *bodyPool) put(b *pooledBody) {
 	b.buf, b.off = b.buf[:0], 0
 	clear(b.msgs) // the messages point into buf
 	b.msgs = b.msgs[:0]
+	b.scanned, b.batch, b.ok = false, false, false
 	p.pool.Put(b)
 }
 
@@ -43,11 +44,24 @@ type pooledBody struct {
 	buf  []byte
 	off  int // read position of Read
 	msgs []peeked
+	// scanned is set when msgs, batch and ok are what peekMessages made
+	// of buf, so that the direct transport need not read and scan the
+	// body again.
+	scanned, batch, ok bool
+}
+
+// scan returns what peekMessages made of the body, when the step-up
+// check scanned it and nothing has read it since.
+func (b *pooledBody) scan() (msgs []peeked, batch, ok, scanned bool) {
+	if !b.scanned || b.off != 0 {
+		return nil, false, false, false
+	}
+	return b.msgs, b.batch, b.ok, true
 }
 
 // readFrom reads r to its end into b.buf.
 func (b *pooledBody) readFrom(r io.Reader) error {
-	b.buf, b.off = b.buf[:0], 0
+	b.buf, b.off, b.scanned = b.buf[:0], 0, false
 	for {
 		if len(b.buf) == cap(b.buf) {
 			b.buf = append(b.buf, 0)[:len(b.buf)]

@@ -115,8 +115,9 @@ type directTable struct {
 	// auth.TokenInfo where go-sdk reads it).
 	slow http.Handler
 	// tokenInfo returns the auth.TokenInfo of a request's caller (nil
-	// without authentication), for the calls answered directly.
-	tokenInfo func(*http.Request) *auth.TokenInfo
+	// without authentication), for the calls answered directly on a
+	// session bound to user.
+	tokenInfo func(r *http.Request, user string) *auth.TokenInfo
 
 	mu       sync.Mutex
 	sessions map[string]*directSession
@@ -144,11 +145,11 @@ func newDirectTable(srv *mcp.Server, opts *mcp.ServerOptions, timeout time.Durat
 		}
 	}
 	var slow http.Handler = http.HandlerFunc(t.serveSlow)
-	t.tokenInfo = func(*http.Request) *auth.TokenInfo { return nil }
+	t.tokenInfo = func(*http.Request, string) *auth.TokenInfo { return nil }
 	if authOn {
 		slow = bindSession(slow)
-		t.tokenInfo = func(r *http.Request) *auth.TokenInfo {
-			ti, err := passThrough(r.Context())
+		t.tokenInfo = func(r *http.Request, user string) *auth.TokenInfo {
+			ti, err := passThroughAs(r.Context(), user)
 			if err != nil {
 				return nil
 			}
@@ -269,19 +270,36 @@ func (t *directTable) servePOST(w http.ResponseWriter, r *http.Request) {
 		s.startPOST()
 		defer s.endPOST()
 	}
-	body, err := io.ReadAll(r.Body)
-	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			http.Error(w, fmt.Sprintf("request body exceeds %d bytes", mbe.Limit), http.StatusRequestEntityTooLarge)
+	// Behind the step-up check the body is already read and scanned, into
+	// a pooled buffer that is reused once the request is done: what
+	// outlives the request (the call's params, a custom call's body) is
+	// copied out of it.
+	pb, _ := r.Body.(*pooledBody)
+	var (
+		body             []byte
+		msgs             []peeked
+		batch, ok, ready bool
+	)
+	if pb != nil {
+		msgs, batch, ok, ready = pb.scan()
+		body = pb.buf
+	}
+	if !ready {
+		pb = nil
+		var err error
+		if body, err = io.ReadAll(r.Body); err != nil {
+			var mbe *http.MaxBytesError
+			if errors.As(err, &mbe) {
+				http.Error(w, fmt.Sprintf("request body exceeds %d bytes", mbe.Limit), http.StatusRequestEntityTooLarge)
+				return
+			}
+			http.Error(w, "failed to read body", http.StatusBadRequest)
 			return
 		}
-		http.Error(w, "failed to read body", http.StatusBadRequest)
-		return
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		var one [1]peeked
+		msgs, batch, ok = peekMessages(body, one[:0])
 	}
-	r.Body = io.NopCloser(bytes.NewReader(body))
-	var one [1]peeked
-	msgs, batch, ok := peekMessages(body, one[:0])
 	version := r.Header.Get(headerProtocolVersion)
 	if ok && !t.versionAllows(w, msgs, batch, version) {
 		return
@@ -292,10 +310,16 @@ func (t *directTable) servePOST(w http.ResponseWriter, r *http.Request) {
 	}
 	if ok && !batch && version < protocolVersionNew && len(r.Header.Values(headerLastEventID)) == 0 && s.isReady() {
 		if req, ok := directRequest(&msgs[0]); ok && version != "" {
+			if pb != nil {
+				req.Params = bytes.Clone(req.Params)
+			}
 			t.direct(w, r, s, req, version)
 			return
 		}
 		if customMethod(&msgs[0]) {
+			if pb != nil {
+				body = bytes.Clone(body)
+			}
 			t.custom(w, r, s, body, version)
 			return
 		}
@@ -673,7 +697,7 @@ func (t *directTable) relate(ctx context.Context, req mcp.Request) context.Conte
 // lost, as there without an EventStore.
 func (t *directTable) direct(w http.ResponseWriter, r *http.Request, s *directSession, req *jsonrpc.Request, version string) {
 	c := &directCall{conn: s.conn, wake: make(chan struct{}, 1)}
-	extra := &mcp.RequestExtra{TokenInfo: t.tokenInfo(r), Header: r.Header, CloseSSEStream: c.closeStream}
+	extra := &mcp.RequestExtra{TokenInfo: t.tokenInfo(r, s.user), Header: r.Header, CloseSSEStream: c.closeStream}
 	req.Extra = extra
 	if !s.conn.register(req.ID, c) {
 		writeJSONRPCError(w, http.StatusBadRequest, req.ID, &jsonrpc.Error{

@@ -2,10 +2,13 @@ package mcpserver_test
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -68,6 +71,7 @@ func handlerCall(b *testing.B, h http.Handler, token string, stateful bool) func
 // io.Discard, Origin policy, body limit, both rate limits, JWT verification
 // with the token cached, step-up check, session binding); "noauth" the
 // same server with InsecureDisableAuth and neither audit nor rate limits;
+// "auth" authentication alone (the chain without audit and rate limits);
 // "gosdk" go-sdk's handler alone. The chain's cost is chain − noauth.
 // chain and noauth run on the direct transport in stateful mode (the
 // default) and on go-sdk's handler in stateless mode.
@@ -87,6 +91,19 @@ func BenchmarkHandler(b *testing.B) {
 				User: mcpserver.Limit{Rate: 1 << 30, Period: time.Minute},
 				IP:   mcpserver.Limit{Rate: 1 << 30, Period: time.Minute},
 			},
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+		mcpserver.AddTool(srv, &mcp.Tool{Name: "echo"}, scopes.All("echo"), echoTool)
+		return srv.Handler()
+	}
+	auth := func(b *testing.B, stateless bool) http.Handler {
+		srv, err := mcpserver.New(mcpserver.Config{
+			Name: "bench", PublicURL: publicURL, AuthorizationServers: []string{iss.URL()},
+			Verifier: newVerifier(b, iss), Stateless: stateless,
+			Logger:    slog.New(slog.DiscardHandler),
+			RateLimit: mcpserver.RateLimitConfig{Disabled: true},
 		})
 		if err != nil {
 			b.Fatal(err)
@@ -120,6 +137,7 @@ func BenchmarkHandler(b *testing.B) {
 			token string
 		}{
 			{"chain", chain, token},
+			{"auth", auth, token},
 			{"noauth", noauth, ""},
 			{"gosdk", gosdk, ""},
 		} {
@@ -140,3 +158,75 @@ func BenchmarkHandler(b *testing.B) {
 type discard struct{}
 
 func (discard) Write(p []byte) (int, error) { return len(p), nil }
+
+// BenchmarkHandlerParallel is BenchmarkHandler's stateful servers under
+// concurrency, as the load harness drives them: 32 goroutines (on any
+// GOMAXPROCS), each one user with a token of its own and a session of its
+// own, calling back to back. Every variant gets the Authorization header,
+// so that the servers differ only in what they do with it.
+func BenchmarkHandlerParallel(b *testing.B) {
+	const users = 32
+	iss := identitytest.NewIssuer(b)
+	tokens := make([]string, users)
+	for i := range tokens {
+		tokens[i] = iss.Mint(b, identitytest.Subject(fmt.Sprintf("user%d", i)), identitytest.Scopes("echo"))
+	}
+	servers := []struct {
+		name string
+		cfg  func() mcpserver.Config
+		need scopes.Requirement
+	}{
+		{"chain", func() mcpserver.Config {
+			aud, err := audit.New(audit.Config{Logger: slog.New(audit.NewJSONHandler(discard{}, nil)), SubjectKey: []byte("0123456789abcdef0123456789abcdef")})
+			if err != nil {
+				b.Fatal(err)
+			}
+			return mcpserver.Config{
+				Name: "bench", PublicURL: publicURL, AuthorizationServers: []string{iss.URL()},
+				Verifier: newVerifier(b, iss), Audit: aud, Logger: slog.New(slog.DiscardHandler),
+				RateLimit: mcpserver.RateLimitConfig{
+					User: mcpserver.Limit{Rate: 1 << 30, Period: time.Minute},
+					IP:   mcpserver.Limit{Rate: 1 << 30, Period: time.Minute},
+				},
+			}
+		}, scopes.All("echo")},
+		{"auth", func() mcpserver.Config {
+			return mcpserver.Config{
+				Name: "bench", PublicURL: publicURL, AuthorizationServers: []string{iss.URL()},
+				Verifier: newVerifier(b, iss), Logger: slog.New(slog.DiscardHandler),
+				RateLimit: mcpserver.RateLimitConfig{Disabled: true},
+			}
+		}, scopes.All("echo")},
+		{"noauth", func() mcpserver.Config {
+			return mcpserver.Config{
+				Name: "bench", PublicURL: publicURL, InsecureDisableAuth: true,
+				RateLimit: mcpserver.RateLimitConfig{Disabled: true},
+			}
+		}, scopes.Public()},
+	}
+	for _, sc := range servers {
+		b.Run(sc.name, func(b *testing.B) {
+			srv, err := mcpserver.New(sc.cfg())
+			if err != nil {
+				b.Fatal(err)
+			}
+			mcpserver.AddTool(srv, &mcp.Tool{Name: "echo"}, sc.need, echoTool)
+			h := srv.Handler()
+			calls := make([]func(), users)
+			for i := range calls {
+				calls[i] = handlerCall(b, h, tokens[i], true)
+				calls[i]()
+			}
+			var next atomic.Int32
+			b.SetParallelism((users + runtime.GOMAXPROCS(0) - 1) / runtime.GOMAXPROCS(0))
+			b.ReportAllocs()
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				call := calls[int(next.Add(1)-1)%users]
+				for pb.Next() {
+					call()
+				}
+			})
+		})
+	}
+}

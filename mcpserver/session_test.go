@@ -10,6 +10,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/idgate/idgate/identity/identitytest"
+	"github.com/idgate/idgate/mcpserver"
+	"github.com/idgate/idgate/scopes"
 )
 
 // SPEC 23: a session is bound to its user; another user's valid token with
@@ -124,4 +126,37 @@ func TestIdentityFreshOnEveryRequest(t *testing.T) {
 		require.NoError(t, err)
 		require.Contains(t, toolNames(list), "salesWrite")
 	})
+}
+
+// A tool sees the caller as go-sdk's TokenInfo gives it, on either
+// transport: UserID is issuer|subject, Scopes the token's, and the token
+// of this very call (another token of the same user on the same session
+// shows its own scopes).
+func TestTokenInfoOfCall(t *testing.T) {
+	direct, plain := transportPair(t)
+	for _, e := range []*env{direct, plain} {
+		mcpserver.AddTool(e.srv, newTool("tokeninfo"), scopes.Public(),
+			func(_ context.Context, req *mcp.CallToolRequest, _ empty) (*mcp.CallToolResult, tokenInfoOut, error) {
+				ti := req.Extra.TokenInfo
+				return nil, tokenInfoOut{UserID: ti.UserID, Scopes: ti.Scopes}, nil
+			})
+		sid := e.session(e.alice)
+		other := e.iss.Mint(t, identitytest.Subject("alice"), identitytest.Scopes("notes:read", "notes:write"))
+		for i, tc := range []struct {
+			token  string
+			scopes string
+		}{{e.alice, `["crm:read","crm:write","notes:read"]`}, {other, `["notes:read","notes:write"]`}} {
+			r := e.do(http.MethodPost, "/mcp", callBody(10+i, "tokeninfo"),
+				with(bearer(tc.token), []string{"Mcp-Session-Id", sid, "Mcp-Protocol-Version", "2025-06-18"})...)
+			require.Equal(t, http.StatusOK, r.Status, r.Body)
+			require.Contains(t, r.Body, `"structuredContent":{"scopes":`+tc.scopes+`,"userID":"`+e.iss.URL()+`|alice"}`)
+		}
+	}
+	n, _, _ := mcpserver.DirectCalls(direct.srv)
+	require.NotZero(t, n, "the direct transport answered none of the calls")
+}
+
+type tokenInfoOut struct {
+	UserID string   `json:"userID"`
+	Scopes []string `json:"scopes"`
 }

@@ -60,7 +60,7 @@ func (s *Server) admitStepUp(w http.ResponseWriter, r *http.Request) (*pooledBod
 	}
 	r.Body = pb
 	msgs, batch, ok := peekMessages(pb.buf, pb.msgs[:0])
-	pb.msgs = msgs
+	pb.msgs, pb.batch, pb.ok, pb.scanned = msgs, batch, ok, true
 	if !ok && batch && len(msgs) == peekMaxMessages {
 		// More calls than the check reads: go-sdk would run them all.
 		entry.SetDecision(audit.Deny, "batch_too_large")

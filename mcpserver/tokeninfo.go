@@ -73,10 +73,20 @@ const placeholderAuthorization = "Bearer -"
 
 // passThrough returns the auth.TokenInfo of the identity in ctx.
 func passThrough(ctx context.Context) (*auth.TokenInfo, error) {
+	return passThroughAs(ctx, "")
+}
+
+// passThroughAs is passThrough with the identity's userKey when the caller
+// has it already ("" to build it): the key of the session a call is on,
+// which the direct transport has checked is the identity's.
+func passThroughAs(ctx context.Context, user string) (*auth.TokenInfo, error) {
 	id, ok := identity.FromContext(ctx)
 	if !ok {
 		// Unreachable behind the identity middleware; refuse all the same.
 		return nil, auth.ErrInvalidToken
+	}
+	if user == "" {
+		user = userKey(id)
 	}
 	extra := map[string]any{TokenInfoIdentityKey: id}
 	if e := audit.EntryFrom(ctx); e != nil {
@@ -85,7 +95,7 @@ func passThrough(ctx context.Context) (*auth.TokenInfo, error) {
 	return &auth.TokenInfo{
 		Scopes:     id.Scopes.List(),
 		Expiration: id.ExpiresAt,
-		UserID:     userKey(id),
+		UserID:     user,
 		Extra:      extra,
 	}, nil
 }
