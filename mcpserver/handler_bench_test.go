@@ -160,9 +160,9 @@ type discard struct{}
 func (discard) Write(p []byte) (int, error) { return len(p), nil }
 
 // BenchmarkHandlerParallel is BenchmarkHandler's stateful servers under
-// concurrency, as the load harness drives them: 32 goroutines (on any
-// GOMAXPROCS), each one user with a token of its own and a session of its
-// own, calling back to back. Every variant gets the Authorization header,
+// concurrency, as the load harness drives them: 32 users, each with a
+// token and a session of its own, called back to back by 32 goroutines
+// (the next multiple of GOMAXPROCS: a user then has two). Every variant gets the Authorization header,
 // so that the servers differ only in what they do with it.
 func BenchmarkHandlerParallel(b *testing.B) {
 	const users = 32
