@@ -78,50 +78,9 @@ func handlerCall(b *testing.B, h http.Handler, token string, stateful bool) func
 func BenchmarkHandler(b *testing.B) {
 	iss := identitytest.NewIssuer(b)
 	token := iss.Mint(b, identitytest.Subject("alice"), identitytest.Scopes("echo"))
-	chain := func(b *testing.B, stateless bool) http.Handler {
-		aud, err := audit.New(audit.Config{Logger: slog.New(audit.NewJSONHandler(discard{}, nil)), SubjectKey: []byte("0123456789abcdef0123456789abcdef")})
-		if err != nil {
-			b.Fatal(err)
-		}
-		srv, err := mcpserver.New(mcpserver.Config{
-			Name: "bench", PublicURL: publicURL, AuthorizationServers: []string{iss.URL()},
-			Verifier: newVerifier(b, iss), Audit: aud, Stateless: stateless,
-			Logger: slog.New(slog.DiscardHandler),
-			RateLimit: mcpserver.RateLimitConfig{
-				User: mcpserver.Limit{Rate: 1 << 30, Period: time.Minute},
-				IP:   mcpserver.Limit{Rate: 1 << 30, Period: time.Minute},
-			},
-		})
-		if err != nil {
-			b.Fatal(err)
-		}
-		mcpserver.AddTool(srv, &mcp.Tool{Name: "echo"}, scopes.All("echo"), echoTool)
-		return srv.Handler()
-	}
-	auth := func(b *testing.B, stateless bool) http.Handler {
-		srv, err := mcpserver.New(mcpserver.Config{
-			Name: "bench", PublicURL: publicURL, AuthorizationServers: []string{iss.URL()},
-			Verifier: newVerifier(b, iss), Stateless: stateless,
-			Logger:    slog.New(slog.DiscardHandler),
-			RateLimit: mcpserver.RateLimitConfig{Disabled: true},
-		})
-		if err != nil {
-			b.Fatal(err)
-		}
-		mcpserver.AddTool(srv, &mcp.Tool{Name: "echo"}, scopes.All("echo"), echoTool)
-		return srv.Handler()
-	}
-	noauth := func(b *testing.B, stateless bool) http.Handler {
-		srv, err := mcpserver.New(mcpserver.Config{
-			Name: "bench", PublicURL: publicURL, InsecureDisableAuth: true, Stateless: stateless,
-			RateLimit: mcpserver.RateLimitConfig{Disabled: true},
-		})
-		if err != nil {
-			b.Fatal(err)
-		}
-		mcpserver.AddTool(srv, &mcp.Tool{Name: "echo"}, scopes.Public(), echoTool)
-		return srv.Handler()
-	}
+	chain := func(b *testing.B, stateless bool) http.Handler { return echoServer(b, iss, "chain", stateless) }
+	auth := func(b *testing.B, stateless bool) http.Handler { return echoServer(b, iss, "auth", stateless) }
+	noauth := func(b *testing.B, stateless bool) http.Handler { return echoServer(b, iss, "noauth", stateless) }
 	gosdk := func(_ *testing.B, stateless bool) http.Handler {
 		s := mcp.NewServer(&mcp.Implementation{Name: "bench", Version: "1"}, nil)
 		mcp.AddTool(s, &mcp.Tool{Name: "echo"}, echoTool)
@@ -153,6 +112,41 @@ func BenchmarkHandler(b *testing.B) {
 	}
 }
 
+// echoServer returns the handler of the server BenchmarkHandler calls
+// kind ("chain", "auth" or "noauth"), with the echo tool.
+func echoServer(b *testing.B, iss *identitytest.Issuer, kind string, stateless bool) http.Handler {
+	cfg := mcpserver.Config{
+		Name: "bench", PublicURL: publicURL, AuthorizationServers: []string{iss.URL()},
+		Verifier: newVerifier(b, iss), Stateless: stateless, Logger: slog.New(slog.DiscardHandler),
+		RateLimit: mcpserver.RateLimitConfig{Disabled: true},
+	}
+	need := scopes.All("echo")
+	switch kind {
+	case "chain":
+		aud, err := audit.New(audit.Config{Logger: slog.New(audit.NewJSONHandler(discard{}, nil)), SubjectKey: []byte("0123456789abcdef0123456789abcdef")})
+		if err != nil {
+			b.Fatal(err)
+		}
+		cfg.Audit = aud
+		cfg.RateLimit = mcpserver.RateLimitConfig{
+			User: mcpserver.Limit{Rate: 1 << 30, Period: time.Minute},
+			IP:   mcpserver.Limit{Rate: 1 << 30, Period: time.Minute},
+		}
+	case "noauth":
+		cfg = mcpserver.Config{
+			Name: "bench", PublicURL: publicURL, InsecureDisableAuth: true, Stateless: stateless,
+			RateLimit: mcpserver.RateLimitConfig{Disabled: true},
+		}
+		need = scopes.Public()
+	}
+	srv, err := mcpserver.New(cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	mcpserver.AddTool(srv, &mcp.Tool{Name: "echo"}, need, echoTool)
+	return srv.Handler()
+}
+
 // discard is an io.Writer that keeps nothing (a type of its own, so that
 // slog cannot tell it from a file).
 type discard struct{}
@@ -171,47 +165,9 @@ func BenchmarkHandlerParallel(b *testing.B) {
 	for i := range tokens {
 		tokens[i] = iss.Mint(b, identitytest.Subject(fmt.Sprintf("user%d", i)), identitytest.Scopes("echo"))
 	}
-	servers := []struct {
-		name string
-		cfg  func() mcpserver.Config
-		need scopes.Requirement
-	}{
-		{"chain", func() mcpserver.Config {
-			aud, err := audit.New(audit.Config{Logger: slog.New(audit.NewJSONHandler(discard{}, nil)), SubjectKey: []byte("0123456789abcdef0123456789abcdef")})
-			if err != nil {
-				b.Fatal(err)
-			}
-			return mcpserver.Config{
-				Name: "bench", PublicURL: publicURL, AuthorizationServers: []string{iss.URL()},
-				Verifier: newVerifier(b, iss), Audit: aud, Logger: slog.New(slog.DiscardHandler),
-				RateLimit: mcpserver.RateLimitConfig{
-					User: mcpserver.Limit{Rate: 1 << 30, Period: time.Minute},
-					IP:   mcpserver.Limit{Rate: 1 << 30, Period: time.Minute},
-				},
-			}
-		}, scopes.All("echo")},
-		{"auth", func() mcpserver.Config {
-			return mcpserver.Config{
-				Name: "bench", PublicURL: publicURL, AuthorizationServers: []string{iss.URL()},
-				Verifier: newVerifier(b, iss), Logger: slog.New(slog.DiscardHandler),
-				RateLimit: mcpserver.RateLimitConfig{Disabled: true},
-			}
-		}, scopes.All("echo")},
-		{"noauth", func() mcpserver.Config {
-			return mcpserver.Config{
-				Name: "bench", PublicURL: publicURL, InsecureDisableAuth: true,
-				RateLimit: mcpserver.RateLimitConfig{Disabled: true},
-			}
-		}, scopes.Public()},
-	}
-	for _, sc := range servers {
-		b.Run(sc.name, func(b *testing.B) {
-			srv, err := mcpserver.New(sc.cfg())
-			if err != nil {
-				b.Fatal(err)
-			}
-			mcpserver.AddTool(srv, &mcp.Tool{Name: "echo"}, sc.need, echoTool)
-			h := srv.Handler()
+	for _, kind := range []string{"chain", "auth", "noauth"} {
+		b.Run(kind, func(b *testing.B) {
+			h := echoServer(b, iss, kind, false)
 			calls := make([]func(), users)
 			for i := range calls {
 				calls[i] = handlerCall(b, h, tokens[i], true)
