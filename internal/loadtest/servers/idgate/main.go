@@ -3,7 +3,9 @@
 // rate limits, JWT verification with its cache, step-up scope check,
 // session binding) in front of the echo tool. With -insecure-disable-auth
 // it is the same server without authentication; -no-audit and
-// -no-ratelimit remove those layers too.
+// -no-ratelimit remove those layers too. -ballast N keeps N bytes of
+// pointer-free memory live (serve.Ballast), to measure what the size of
+// the live heap costs.
 //
 // It listens on -addr (default a random loopback port) and prints
 // "listening on <host:port>" on stdout once it accepts connections.
@@ -33,6 +35,7 @@ type flags struct {
 	goSDKTransport                   bool
 	stateless, jsonResp              bool
 	auditOut, cpuProfile, memProfile string
+	ballast                          int
 }
 
 func main() {
@@ -51,6 +54,7 @@ func main() {
 	flag.StringVar(&f.auditOut, "audit-out", "", "file audit events are appended to (default stderr)")
 	flag.StringVar(&f.cpuProfile, "cpuprofile", "", "write a CPU profile of the server's life to this file")
 	flag.StringVar(&f.memProfile, "memprofile", "", "write an allocation profile to this file on exit")
+	flag.IntVar(&f.ballast, "ballast", 0, "bytes of pointer-free memory to keep live, to measure what the live heap's size costs (serve.Ballast)")
 	flag.Parse()
 	if err := run(f); err != nil {
 		log.Fatal(err)
@@ -60,6 +64,7 @@ func main() {
 func run(f flags) error {
 	ctx, stop := serve.Context()
 	defer stop()
+	serve.Ballast(f.ballast)
 	stopProfiles, err := serve.StartProfiles(f.cpuProfile, f.memProfile)
 	if err != nil {
 		return err
