@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
+	"os"
 	"strings"
 	"time"
 
@@ -130,8 +131,10 @@ type Config struct {
 	// Stateless serves MCP without sessions (go-sdk's
 	// StreamableHTTPOptions.Stateless): every POST stands alone, GET and
 	// DELETE answer 405. Needed to run several replicas behind a load
-	// balancer, and the only mode that speaks protocol 2026-07-28.
-	// Default false: sessions, bound to the user who opened them.
+	// balancer, and the only mode that speaks protocol 2026-07-28. Plain
+	// calls of earlier protocol versions are answered by idgate's direct
+	// transport (see GoSDKTransport). Default false: sessions, bound to
+	// the user who opened them.
 	Stateless bool
 
 	// JSONResponse answers POST requests with application/json instead of
@@ -139,13 +142,14 @@ type Config struct {
 	JSONResponse bool
 
 	// GoSDKTransport serves the MCP endpoint with go-sdk's
-	// StreamableHTTPHandler alone. By default, in the mode that allows it
-	// (stateful, SSE answers, no EventStore, no
-	// ServerOptions.GetSessionID), idgate keeps the session table itself
-	// and answers plain calls (tools/call, tools/list, ping) without
-	// go-sdk's HTTP-level decoding, which allocates 32 KiB four times per
-	// request; every other request goes to go-sdk's own transport for the
-	// session, and the answers on the wire are go-sdk's. See the package
+	// StreamableHTTPHandler alone. By default, in the modes that allow it
+	// (SSE answers, no EventStore; stateful without
+	// ServerOptions.GetSessionID, or Stateless), idgate answers plain calls
+	// (tools/call, tools/list, ping) without go-sdk's HTTP-level decoding,
+	// which allocates 32 KiB four times per request: stateful, it keeps
+	// the session table itself; stateless, it opens the request's session
+	// itself, as go-sdk would. Every other request goes to go-sdk's own
+	// transport, and the answers on the wire are go-sdk's. See the package
 	// documentation, "Transport". Default false.
 	GoSDKTransport bool
 
@@ -475,4 +479,24 @@ func isLoopbackAddr(addr string) bool {
 func (c *config) direct() bool {
 	return !c.GoSDKTransport && !c.Stateless && !c.JSONResponse && c.EventStore == nil &&
 		(c.ServerOptions == nil || c.ServerOptions.GetSessionID == nil)
+}
+
+// statelessDirect reports whether the stateless direct transport serves
+// the MCP endpoint (Config.GoSDKTransport): not when go-sdk's
+// compatibility setting MCPGODEBUG=allowsessionsinstateless=1 gives its
+// stateless sessions ids.
+func (c *config) statelessDirect() bool {
+	return !c.GoSDKTransport && c.Stateless && !c.JSONResponse && c.EventStore == nil &&
+		!mcpGoDebug(os.Getenv("MCPGODEBUG"), "allowsessionsinstateless", "1")
+}
+
+// mcpGoDebug reports whether the MCPGODEBUG value env sets key to value,
+// as go-sdk reads it ("k=v,k2=v2").
+func mcpGoDebug(env, key, value string) bool {
+	for part := range strings.SplitSeq(env, ",") {
+		if k, v, ok := strings.Cut(part, "="); ok && strings.TrimSpace(k) == key && strings.TrimSpace(v) == value {
+			return true
+		}
+	}
+	return false
 }

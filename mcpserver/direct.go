@@ -711,21 +711,36 @@ func (t *directTable) direct(w http.ResponseWriter, r *http.Request, s *directSe
 		t.calls.Delete(extra)
 		s.conn.unregister(req.ID, c)
 	}()
-	h := w.Header()
-	h.Set("Cache-Control", "no-cache, no-transform")
-	h.Set("Content-Type", "text/event-stream")
-	h.Set("Connection", "keep-alive")
+	setStreamHeaders(w)
 	if !s.conn.deliver(req) {
 		return
 	}
 	t.answered.Add(1)
+	writeCallStream(w, r, c, s.conn.done, version)
+}
+
+// setStreamHeaders sets the headers of a call's SSE stream, as go-sdk's
+// transport sets them.
+func setStreamHeaders(w http.ResponseWriter) {
+	h := w.Header()
+	h.Set("Cache-Control", "no-cache, no-transform")
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Connection", "keep-alive")
+}
+
+// writeCallStream writes what comes for call c as SSE events, its
+// response last, until the response, the end of the request, the end of
+// the connection (connDone) or the handler closing the stream
+// (CloseSSEStream), which from protocol 2025-11-25 on ends with go-sdk's
+// "close" event.
+func writeCallStream(w http.ResponseWriter, r *http.Request, c *directCall, connDone <-chan struct{}, version string) {
 	done := r.Context().Done()
 	for {
 		select {
 		case <-c.wake:
 		case <-done:
 			return
-		case <-s.conn.done:
+		case <-connDone:
 			return
 		}
 		events, final, closed, retry := c.take()
@@ -853,6 +868,13 @@ func (c *directCall) push(data []byte, final bool) bool {
 	return true
 }
 
+// end marks the call over: what comes for it later is refused.
+func (c *directCall) end() {
+	c.mu.Lock()
+	c.gone = true
+	c.mu.Unlock()
+}
+
 // take returns the queued messages, whether the response is among them,
 // and whether the stream was closed, with the retry delay.
 func (c *directCall) take() (events [][]byte, final, closed bool, retry time.Duration) {
@@ -940,9 +962,7 @@ func (c *directConn) unregister(id jsonrpc.ID, call *directCall) {
 		delete(c.calls, id)
 	}
 	c.mu.Unlock()
-	call.mu.Lock()
-	call.gone = true
-	call.mu.Unlock()
+	call.end()
 }
 
 // Read implements mcp.Connection.

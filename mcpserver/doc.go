@@ -67,6 +67,19 @@
 // instead of go-sdk's 400; what changes is the cost: go-sdk's handler decodes
 // each POST four times before its server sees it, each time allocating a
 // 32 KiB buffer, which made up more than half of a plain call's CPU.
+//
+// Stateless (Config.Stateless, SSE answers), go-sdk's handler builds a
+// session for every POST and decodes the body four times on the way; a
+// plain call as above (from a client of a protocol version before
+// 2026-07-28; without a version header it is served at 2025-03-26, as
+// go-sdk serves it) is instead read once and handed to a session idgate
+// opens for it alone, in the state go-sdk gives such a session
+// (initialized at the request's version, log level "info"), and answered
+// the same way. Everything else, calls at 2026-07-28 and custom methods
+// included, goes to go-sdk's handler. TestStatelessDirectMatchesGoSDK and
+// a fuzz target hold the two to the same answers on the wire; a stateless
+// call costs about what a call on a session does, not four times as much.
+//
 // Config.GoSDKTransport serves every request with go-sdk's
 // StreamableHTTPHandler instead.
 //

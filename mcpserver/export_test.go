@@ -11,3 +11,12 @@ func DirectCalls(s *Server) (calls uint64, sessions int, ok bool) {
 	defer s.direct.mu.Unlock()
 	return s.direct.answered.Load(), len(s.direct.sessions), true
 }
+
+// StatelessDirectCalls returns how many calls s answered by the stateless
+// direct transport; ok is false when that transport does not serve s.
+func StatelessDirectCalls(s *Server) (calls uint64, ok bool) {
+	if s.stateless == nil {
+		return 0, false
+	}
+	return s.stateless.answered.Load(), true
+}

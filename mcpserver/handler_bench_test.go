@@ -73,8 +73,8 @@ func handlerCall(b *testing.B, h http.Handler, token string, stateful bool) func
 // same server with InsecureDisableAuth and neither audit nor rate limits;
 // "auth" authentication alone (the chain without audit and rate limits);
 // "gosdk" go-sdk's handler alone. The chain's cost is chain − noauth.
-// chain and noauth run on the direct transport in stateful mode (the
-// default) and on go-sdk's handler in stateless mode.
+// chain, auth and noauth run on idgate's direct transports, stateful (the
+// default) and stateless; gosdk is go-sdk's handler in the same mode.
 func BenchmarkHandler(b *testing.B) {
 	iss := identitytest.NewIssuer(b)
 	token := iss.Mint(b, identitytest.Subject("alice"), identitytest.Scopes("echo"))

@@ -28,8 +28,8 @@ const cacheScopePrivate = "private"
 //     outcome).
 func (s *Server) receiving(next mcp.MethodHandler) mcp.MethodHandler {
 	return func(ctx context.Context, method string, req mcp.Request) (mcp.Result, error) {
-		if s.direct != nil {
-			ctx = s.direct.relate(ctx, req)
+		if s.relater != nil {
+			ctx = s.relater.relate(ctx, req)
 		}
 		switch method {
 		case "tools/list":

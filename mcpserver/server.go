@@ -1,6 +1,7 @@
 package mcpserver
 
 import (
+	"context"
 	"log/slog"
 	"net"
 	"net/http"
@@ -28,7 +29,15 @@ type Server struct {
 	sdk    http.Handler
 	// direct is the direct transport, when it serves the endpoint (then
 	// also sdk); nil when go-sdk's handler does.
-	direct  *directTable
+	direct *directTable
+	// stateless is the stateless direct transport, when it serves the
+	// endpoint (then also sdk).
+	stateless *statelessDirect
+	// relater is the direct transport in use, if any: the receiving
+	// middleware relates the calls it answers to their streams.
+	relater interface {
+		relate(context.Context, mcp.Request) context.Context
+	}
 	limiter *limiter
 	mirror  *asMirror
 	handler http.Handler
@@ -74,10 +83,14 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.mcp = mcp.NewServer(&mcp.Implementation{Name: c.Name, Version: c.Version}, &opts)
 	s.mcp.AddReceivingMiddleware(s.receiving)
-	if c.direct() {
+	switch {
+	case c.direct():
 		s.direct = newDirectTable(s.mcp, &opts, c.SessionTimeout, !c.InsecureDisableAuth)
-		s.sdk = s.direct
-	} else {
+		s.sdk, s.relater = s.direct, s.direct
+	case c.statelessDirect():
+		s.stateless = newStatelessDirect(s.mcp, &opts, s.sdkHandler(), !c.InsecureDisableAuth)
+		s.sdk, s.relater = s.stateless, s.stateless
+	default:
 		s.sdk = s.sdkHandler()
 	}
 	if !c.RateLimit.Disabled {
@@ -263,9 +276,9 @@ func (s *Server) gate() *gatedChains {
 		return &gatedChains{mcp: broken, debug: broken}
 	}
 	sdk := s.toSDK(s.sdk)
-	if s.direct == nil {
+	if s.relater == nil {
 		// go-sdk's handler reads the caller from the request's context;
-		// the direct transport binds its slow path itself.
+		// the direct transports bind their slow paths themselves.
 		sdk = bindSession(sdk)
 	}
 	g := &gatedChains{

@@ -1,0 +1,283 @@
+package mcpserver
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"slices"
+	"sync"
+	"sync/atomic"
+
+	"github.com/modelcontextprotocol/go-sdk/auth"
+	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+)
+
+// The direct transport of a stateless server.
+//
+// For every POST, go-sdk's stateless handler reads and decodes the body to
+// build a session for it alone, connects that session to a transport of
+// its own, and has the transport decode the body again: four decodes
+// before the server's own two, each through a fresh 32 KiB buffer (a
+// stateless tools/call allocated ~310 KB, four times a stateful one). For
+// a plain call (as the stateful direct transport defines it: tools/call,
+// tools/list or ping, one message, an integer or plain string id, params
+// without _meta, a protocol version before 2026-07-28) idgate does what
+// that handler does with what the step-up check has already read: it
+// connects a session for the request alone, with the state go-sdk gives
+// it (initialized at the request's protocol version, log level "info"), to
+// a connection that hands the server the call and takes back the messages
+// for it, and writes them as go-sdk's stream would. Everything else (GET,
+// DELETE, initialize, notifications, batches, custom methods, protocol
+// 2026-07-28, JSON responses) goes to go-sdk's handler, untouched.
+//
+// As on go-sdk's stateless transport, the server cannot send the client a
+// request (an elicitation, a sampling request) on such a session, and a
+// message the handler sends outside the call's context, or after its
+// response, has no stream to go to; each is refused with the error
+// go-sdk's transport returns.
+// TestStatelessDirectMatchesGoSDK holds the two to the same answers on
+// the wire.
+
+// errRejected is go-sdk's jsonrpc2.ErrRejected (internal to go-sdk): the
+// same code, so errors.Is matches either.
+var errRejected = &jsonrpc.Error{Code: -32005, Message: "rejected by transport"}
+
+// errNotConnected is go-sdk's error for a message to a stream no request
+// is reading.
+var errNotConnected = errors.New("stream not connected or already closed")
+
+// statelessTransport answers, for the sessions of the stateless direct
+// path, which protocol versions they support: those of go-sdk's stateless
+// transport.
+var statelessTransport = &mcp.StreamableServerTransport{Stateless: true}
+
+// statelessDirect serves the MCP endpoint of a stateless server: plain
+// calls directly, everything else on go-sdk's handler.
+type statelessDirect struct {
+	srv *mcp.Server
+	// versions are the protocol versions the server accepts in
+	// Mcp-Protocol-Version.
+	versions []string
+	// slow is go-sdk's handler (behind bindSession when authentication is
+	// on, which puts the caller's auth.TokenInfo where go-sdk reads it).
+	slow http.Handler
+	// tokenInfo returns the auth.TokenInfo of a request's caller (nil
+	// without authentication).
+	tokenInfo func(r *http.Request) *auth.TokenInfo
+
+	// calls maps the *mcp.RequestExtra of each call answered directly to
+	// its *directCall, for the receiving middleware (relate).
+	calls sync.Map
+	// answered counts the calls answered directly (tests read it).
+	answered atomic.Uint64
+}
+
+// newStatelessDirect returns the stateless direct transport of srv, with
+// sdk (go-sdk's stateless handler) for everything it does not answer.
+// authOn says whether requests reach it with an identity.
+func newStatelessDirect(srv *mcp.Server, opts *mcp.ServerOptions, sdk http.Handler, authOn bool) *statelessDirect {
+	t := &statelessDirect{srv: srv, slow: sdk, versions: mcp.SupportedProtocolVersions()}
+	if opts != nil && len(opts.SupportedProtocolVersions) > 0 {
+		t.versions = slices.DeleteFunc(t.versions, func(v string) bool {
+			return !slices.Contains(opts.SupportedProtocolVersions, v)
+		})
+	}
+	t.tokenInfo = func(*http.Request) *auth.TokenInfo { return nil }
+	if authOn {
+		t.slow = bindSession(sdk)
+		t.tokenInfo = func(r *http.Request) *auth.TokenInfo {
+			ti, err := passThroughAs(r.Context(), "")
+			if err != nil {
+				return nil
+			}
+			return ti
+		}
+	}
+	return t
+}
+
+// relate returns ctx with the call req came by, when it came by the direct
+// path, so that what the handler sends in that context goes on the call's
+// stream.
+func (t *statelessDirect) relate(ctx context.Context, req mcp.Request) context.Context {
+	extra := req.GetExtra()
+	if extra == nil {
+		return ctx
+	}
+	if c, ok := t.calls.Load(extra); ok {
+		return context.WithValue(ctx, directCallKey{}, c)
+	}
+	return ctx
+}
+
+func (t *statelessDirect) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	// go-sdk's checks before it reads the body, in its order; whatever
+	// would fail one goes its way to be refused there.
+	version := r.Header.Get(headerProtocolVersion)
+	if r.Method != http.MethodPost ||
+		version != "" && !slices.Contains(t.versions, version) ||
+		baseMediaType(r.Header.Get("Content-Type")) != "application/json" {
+		t.slow.ServeHTTP(w, r)
+		return
+	}
+	if jsonOK, streamOK := accepts(r.Header.Values("Accept")); !jsonOK || !streamOK ||
+		len(r.Header.Values(headerLastEventID)) != 0 {
+		t.slow.ServeHTTP(w, r)
+		return
+	}
+	if version == "" {
+		version = protocolVersionDefault
+	}
+	if version >= protocolVersionNew {
+		t.slow.ServeHTTP(w, r)
+		return
+	}
+	// Behind the step-up check the body is already read and scanned, into
+	// a pooled buffer reused once the request is done: the call's params,
+	// which the server may hold on to, are copied out of it.
+	pb, _ := r.Body.(*pooledBody)
+	var (
+		msgs             []peeked
+		batch, ok, ready bool
+	)
+	if pb != nil {
+		msgs, batch, ok, ready = pb.scan()
+	}
+	if !ready {
+		pb = nil
+		body, err := io.ReadAll(r.Body)
+		if err != nil {
+			var mbe *http.MaxBytesError
+			if errors.As(err, &mbe) {
+				http.Error(w, fmt.Sprintf("request body exceeds %d bytes", mbe.Limit), http.StatusRequestEntityTooLarge)
+				return
+			}
+			http.Error(w, fmt.Sprintf("failed to read body: %v", err), http.StatusBadRequest)
+			return
+		}
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		var one [1]peeked
+		msgs, batch, ok = peekMessages(body, one[:0])
+	}
+	if ok && !batch {
+		if req, ok := directRequest(&msgs[0]); ok {
+			if pb != nil {
+				req.Params = bytes.Clone(req.Params)
+			}
+			t.direct(w, r, req, version)
+			return
+		}
+	}
+	t.slow.ServeHTTP(w, r)
+}
+
+// direct serves a plain call on a session of its own, as go-sdk's
+// stateless handler would: the session is initialized at the request's
+// protocol version, and closed once the call is answered.
+func (t *statelessDirect) direct(w http.ResponseWriter, r *http.Request, req *jsonrpc.Request, version string) {
+	c := &directCall{wake: make(chan struct{}, 1)}
+	extra := &mcp.RequestExtra{TokenInfo: t.tokenInfo(r), Header: r.Header, CloseSSEStream: c.closeStream}
+	req.Extra = extra
+	conn := &statelessConn{req: req, call: c, done: make(chan struct{})}
+	t.calls.Store(extra, c)
+	defer t.calls.Delete(extra)
+	ss, err := t.srv.Connect(r.Context(), conn, &mcp.ServerSessionOptions{State: &mcp.ServerSessionState{
+		InitializeParams:  &mcp.InitializeParams{ProtocolVersion: version},
+		InitializedParams: &mcp.InitializedParams{},
+		LogLevel:          "info",
+	}})
+	if err != nil {
+		http.Error(w, "failed connection", http.StatusInternalServerError)
+		return
+	}
+	defer ss.Close()
+	defer c.end()
+	setStreamHeaders(w)
+	t.answered.Add(1)
+	writeCallStream(w, r, c, conn.done, version)
+}
+
+// statelessConn is the connection of a session the stateless direct path
+// opens for one call: it hands the server the call, and takes back the
+// response and what the handler sends in the call's context.
+type statelessConn struct {
+	req  *jsonrpc.Request
+	call *directCall
+
+	mu   sync.Mutex
+	read bool // the call has been read
+	done chan struct{}
+	once sync.Once
+}
+
+// Connect implements mcp.Transport.
+func (c *statelessConn) Connect(context.Context) (mcp.Connection, error) { return c, nil }
+
+// SupportsProtocolVersion implements mcp.ProtocolVersionSupporter as
+// go-sdk's stateless transport does.
+func (c *statelessConn) SupportsProtocolVersion(v string) bool {
+	return statelessTransport.SupportsProtocolVersion(v)
+}
+
+// Read implements mcp.Connection: the call, then nothing until the
+// session is closed.
+func (c *statelessConn) Read(ctx context.Context) (jsonrpc.Message, error) {
+	c.mu.Lock()
+	first := !c.read
+	c.read = true
+	c.mu.Unlock()
+	if first {
+		return c.req, nil
+	}
+	select {
+	case <-c.done:
+		return nil, io.EOF
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// Write implements mcp.Connection: the call's response, and what its
+// handler sends in its context, go on the call's stream; the server's
+// requests to the client, and messages outside the call, are refused as
+// go-sdk's stateless transport refuses them.
+func (c *statelessConn) Write(ctx context.Context, msg jsonrpc.Message) error {
+	event, err := sseEvent(msg)
+	if err != nil {
+		return err
+	}
+	switch m := msg.(type) {
+	case *jsonrpc.Request:
+		if m.IsCall() {
+			return fmt.Errorf("%w: stateless servers cannot make requests", errRejected)
+		}
+		if dc, _ := ctx.Value(directCallKey{}).(*directCall); dc != c.call {
+			// go-sdk's transport: no stream but the standalone one, which
+			// a stateless session never connects.
+			return fmt.Errorf("%w: undelivered message: %v", errRejected, errNotConnected)
+		}
+		if !c.call.push(event, false) {
+			return fmt.Errorf("%w: write to closed stream", errRejected)
+		}
+		return nil
+	case *jsonrpc.Response:
+		if m.ID != c.req.ID || !c.call.push(event, true) {
+			return fmt.Errorf("%w: write to closed stream", errRejected)
+		}
+		return nil
+	}
+	return fmt.Errorf("%w: write to closed stream", errRejected)
+}
+
+// Close implements mcp.Connection.
+func (c *statelessConn) Close() error {
+	c.once.Do(func() { close(c.done) })
+	return nil
+}
+
+// SessionID implements mcp.Connection: a stateless session has none.
+func (c *statelessConn) SessionID() string { return "" }

@@ -1,0 +1,267 @@
+package mcpserver_test
+
+import (
+	"context"
+	"net/http"
+	"runtime"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/idgate/idgate/identity/identitytest"
+	"github.com/idgate/idgate/mcpserver"
+	"github.com/idgate/idgate/scopes"
+)
+
+// statelessPair starts a stateless server on the stateless direct
+// transport (the default) and one on go-sdk's handler, each with the
+// tools of transportPair.
+func statelessPair(tb testing.TB) (direct, plain *env) {
+	unlimited := func(c *mcpserver.Config) { c.RateLimit.Disabled = true }
+	direct = newEnv(tb, unlimited, stateless)
+	plain = newEnv(tb, unlimited, stateless, goSDKTransport)
+	_, ok := mcpserver.StatelessDirectCalls(direct.srv)
+	require.True(tb, ok, "a stateless server must serve with the stateless direct transport by default")
+	_, ok = mcpserver.StatelessDirectCalls(plain.srv)
+	require.False(tb, ok, "GoSDKTransport must serve with go-sdk's handler")
+	for _, e := range []*env{direct, plain} {
+		require.NoError(tb, mcp.AddReceivingCustomMethod(e.srv.MCPServer(), "acme/search",
+			func(_ context.Context, _ *mcp.ServerSession, p *searchParams) (*searchResult, error) {
+				if p == nil {
+					return &searchResult{Hits: []string{}}, nil
+				}
+				return &searchResult{Hits: []string{"hit:" + p.Q}}, nil
+			}))
+		mcpserver.AddTool(e.srv, &mcp.Tool{Name: "closer", Description: "closes its stream"}, scopes.Public(),
+			func(_ context.Context, req *mcp.CallToolRequest, _ empty) (*mcp.CallToolResult, summaryOut, error) {
+				req.Extra.CloseSSEStream(mcp.CloseSSEStreamArgs{RetryAfter: 1500 * time.Millisecond})
+				return nil, summaryOut{Total: 1}, nil
+			})
+		mcpserver.AddTool(e.srv, &mcp.Tool{Name: "chatty", Description: "logs, notifies progress, then asks the user"}, scopes.Public(),
+			func(ctx context.Context, req *mcp.CallToolRequest, _ empty) (*mcp.CallToolResult, summaryOut, error) {
+				//lint:ignore SA1019 logging is deprecated by 2026-07-28 but served to older clients; it is the simplest message related to a call
+				if err := req.Session.Log(ctx, &mcp.LoggingMessageParams{Level: "info", Data: "working"}); err != nil {
+					return nil, summaryOut{}, err
+				}
+				// Outside the call's context: no stream to go to.
+				//lint:ignore SA1019 as above
+				errOutside := req.Session.Log(context.Background(), &mcp.LoggingMessageParams{Level: "info", Data: "outside"})
+				// Requests to the client: refused on a stateless session
+				// (an elicitation already for the capabilities the session
+				// was not given, a ping by the transport).
+				_, errElicit := req.Session.Elicit(ctx, &mcp.ElicitParams{Message: "colour?"})
+				errPing := req.Session.Ping(ctx, nil)
+				return &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{
+					Text: "outside: " + errString(errOutside) + "; elicit: " + errString(errElicit) + "; ping: " + errString(errPing),
+				}}}, summaryOut{Total: 2}, nil
+			})
+	}
+	return direct, plain
+}
+
+func errString(err error) string {
+	if err == nil {
+		return "<nil>"
+	}
+	return err.Error()
+}
+
+// exchangeStateless sends c's request to e with alice's token and no
+// session.
+func exchangeStateless(e *env, c directCase) answer {
+	var h []string
+	switch c.version {
+	case "":
+		h = append(h, "Mcp-Protocol-Version", "2025-06-18")
+	case "-":
+	default:
+		h = append(h, "Mcp-Protocol-Version", c.version)
+	}
+	if c.session == "unknown" {
+		h = append(h, "Mcp-Session-Id", "nope")
+	}
+	h = append(h, bearer(e.alice)...)
+	method := c.method
+	if method == "" {
+		method = http.MethodPost
+	}
+	r := e.doReplacing(method, c.body, h, c.headers)
+	return answer{
+		Status: r.Status, ContentType: r.Header.Get("Content-Type"), Body: r.Body,
+		Allow: r.Header.Get("Allow"), CacheHeader: r.Header.Get("Cache-Control"),
+	}
+}
+
+// statelessCases are the requests TestStatelessDirectMatchesGoSDK
+// compares: those of the stateful comparison that do not need a session,
+// and some of a stateless server's own.
+var statelessCases = func() []directCase {
+	var out []directCase
+	for _, c := range directCases {
+		if c.session != "" || c.method == http.MethodGet || c.method == http.MethodDelete {
+			continue
+		}
+		// Custom and unknown methods go go-sdk's way here: its stateless
+		// transport knows the server's method table.
+		c.direct = c.direct && !c.unknown && !strings.Contains(c.body, `"acme/`)
+		c.unknown = false
+		if c.name == "no version header" {
+			c.direct = true // the call is served at 2025-03-26, as go-sdk serves it
+		}
+		out = append(out, c)
+	}
+	call := directCallBody
+	return append(out,
+		directCase{name: "session header ignored", body: call, session: "unknown", direct: true},
+		directCase{name: "related messages", body: `{"jsonrpc":"2.0","id":40,"method":"tools/call","params":{"name":"chatty","arguments":{}}}`, direct: true},
+		directCase{name: "related messages 2025-11-25", body: `{"jsonrpc":"2.0","id":41,"method":"tools/call","params":{"name":"chatty","arguments":{}}}`, version: "2025-11-25", direct: true},
+		directCase{name: "initialize", body: initializeBody},
+		directCase{name: "initialized notification", body: initializedMsg},
+		directCase{name: "custom method 2025-03-26", body: `{"jsonrpc":"2.0","id":42,"method":"acme/search","params":{"q":"z"}}`, version: "2025-03-26"},
+		directCase{name: "GET", method: http.MethodGet, headers: []string{"Accept", "text/event-stream"}},
+		directCase{name: "DELETE", method: http.MethodDelete},
+		directCase{name: "large id", body: `{"jsonrpc":"2.0","id":123456789012345,"method":"ping"}`, direct: true},
+	)
+}()
+
+// TestStatelessDirectMatchesGoSDK sends the same raw requests to a
+// stateless server on the stateless direct transport and to one on
+// go-sdk's handler, and requires the same status, Content-Type, headers
+// compared and body, byte for byte; it also checks which requests the
+// direct path answered.
+func TestStatelessDirectMatchesGoSDK(t *testing.T) {
+	direct, plain := statelessPair(t)
+	for _, c := range statelessCases {
+		t.Run(c.name, func(t *testing.T) {
+			before, _ := mcpserver.StatelessDirectCalls(direct.srv)
+			got := exchangeStateless(direct.with(t), c)
+			after, _ := mcpserver.StatelessDirectCalls(direct.srv)
+			want := exchangeStateless(plain.with(t), c)
+			assert.Equal(t, c.direct, after > before, "answered by the direct path")
+			assert.Equal(t, want, got)
+		})
+	}
+	// The cases the comparison must cover answered directly.
+	for _, name := range []string{"plain call", "string id", "tools/list", "ping", "tool error", "bad arguments", "unknown tool", "stream closed 2025-11-25", "related messages"} {
+		i := slices.IndexFunc(statelessCases, func(c directCase) bool { return c.name == name })
+		require.GreaterOrEqual(t, i, 0, name)
+		require.True(t, statelessCases[i].direct, name)
+	}
+}
+
+// FuzzStatelessDirectMatchesGoSDK is TestStatelessDirectMatchesGoSDK over
+// any body and a choice of protocol versions.
+func FuzzStatelessDirectMatchesGoSDK(f *testing.F) {
+	for _, c := range statelessCases {
+		if c.method == "" && c.session == "" && c.headers == nil {
+			f.Add(c.body, uint8(slices.Index(fuzzVersions, c.version)))
+		}
+	}
+	direct, plain := statelessPair(f)
+	f.Fuzz(func(t *testing.T, body string, version uint8) {
+		c := directCase{body: body, version: fuzzVersions[int(version)%len(fuzzVersions)]}
+		got := exchangeStateless(direct.with(t), c)
+		want := exchangeStateless(plain.with(t), c)
+		if got != want {
+			t.Fatalf("body %q, version %q:\ndirect: %+v\ngo-sdk: %+v", body, c.version, got, want)
+		}
+	})
+}
+
+// TestStatelessDirectLeavesNoGoroutines: the session the stateless direct
+// path opens for each call is closed with it, its goroutines gone, also
+// when the client goes away before the answer.
+func TestStatelessDirectLeavesNoGoroutines(t *testing.T) {
+	e := newEnv(t, stateless)
+	release := make(chan struct{})
+	started := make(chan struct{}, 1)
+	mcpserver.AddTool(e.srv, &mcp.Tool{Name: "block", Description: "waits"}, scopes.Public(),
+		func(ctx context.Context, _ *mcp.CallToolRequest, _ empty) (*mcp.CallToolResult, summaryOut, error) {
+			started <- struct{}{}
+			select {
+			case <-release:
+			case <-ctx.Done():
+			}
+			return nil, summaryOut{}, nil
+		})
+	h := with(bearer(e.alice), []string{"Mcp-Protocol-Version", "2025-06-18"})
+	call := func() {
+		r := e.do(http.MethodPost, "/mcp", callBody(1, "whoami"), h...)
+		require.Equal(t, http.StatusOK, r.Status)
+		require.Contains(t, r.Body, `"subject":"alice"`)
+	}
+	call() // warm the client's connection and the server
+	before := runtime.NumGoroutine()
+	n0, _ := mcpserver.StatelessDirectCalls(e.srv)
+	for range 20 {
+		call()
+	}
+	// A client that gives up while the tool runs.
+	ctx, cancel := context.WithCancel(context.Background())
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, e.http.URL+"/mcp", strings.NewReader(callBody(2, "block")))
+	require.NoError(t, err)
+	for i := 0; i+1 < len(h); i += 2 {
+		req.Header.Add(h[i], h[i+1])
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "application/json, text/event-stream")
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if resp, err := e.http.Client().Do(req); err == nil {
+			resp.Body.Close()
+		}
+	}()
+	<-started
+	cancel()
+	<-done
+	n1, _ := mcpserver.StatelessDirectCalls(e.srv)
+	require.EqualValues(t, 21, n1-n0, "answered by the direct path")
+	require.Eventually(t, func() bool { return runtime.NumGoroutine() <= before+2 }, 5*time.Second, 20*time.Millisecond,
+		"goroutines: %d before, %d after", before, runtime.NumGoroutine())
+	close(release)
+}
+
+// TestStatelessTokenInfoOfCall: on both stateless transports a tool sees
+// its caller's TokenInfo (UserID issuer|subject, the scopes of this very
+// call's token), and the call's audit event names the tool and the
+// decision.
+func TestStatelessTokenInfoOfCall(t *testing.T) {
+	direct, plain := statelessPair(t)
+	for _, e := range []*env{direct, plain} {
+		mcpserver.AddTool(e.srv, newTool("tokeninfo"), scopes.Public(),
+			func(_ context.Context, req *mcp.CallToolRequest, _ empty) (*mcp.CallToolResult, tokenInfoOut, error) {
+				ti := req.Extra.TokenInfo
+				return nil, tokenInfoOut{UserID: ti.UserID, Scopes: ti.Scopes}, nil
+			})
+		other := e.iss.Mint(t, identitytest.Subject("alice"), identitytest.Scopes("notes:read", "notes:write"))
+		for i, tc := range []struct {
+			token  string
+			scopes string
+		}{{e.alice, `["crm:read","crm:write","notes:read"]`}, {other, `["notes:read","notes:write"]`}} {
+			r := e.do(http.MethodPost, "/mcp", callBody(10+i, "tokeninfo"),
+				with(bearer(tc.token), []string{"Mcp-Protocol-Version", "2025-06-18"})...)
+			require.Equal(t, http.StatusOK, r.Status, r.Body)
+			require.Contains(t, r.Body, `"structuredContent":{"scopes":`+tc.scopes+`,"userID":"`+e.iss.URL()+`|alice"}`)
+		}
+		// The step-up check refuses a call the token's scopes do not
+		// cover, before the call reaches either transport.
+		r := e.do(http.MethodPost, "/mcp", callBody(12, "salesWrite"),
+			with(bearer(other), []string{"Mcp-Protocol-Version", "2025-06-18"})...)
+		require.Equal(t, http.StatusForbidden, r.Status, r.Body)
+		var tools []any
+		for _, ev := range e.logs.events(t) {
+			if ev["mcp_method"] == "tools/call" {
+				tools = append(tools, ev["tool"], ev["decision"])
+			}
+		}
+		require.Equal(t, []any{"tokeninfo", "allow", "tokeninfo", "allow", "salesWrite", "deny"}, tools)
+	}
+	n, _ := mcpserver.StatelessDirectCalls(direct.srv)
+	require.EqualValues(t, 2, n, "answered by the stateless direct transport")
+}
