@@ -28,9 +28,10 @@
 // fixed reply). MCP servers take modifiers: "idgate:json" answers with
 // application/json instead of SSE, "idgate:stateless" runs without
 // sessions, and any server takes "gogc=N" (its GOGC instead of -gogc's)
-// "gomemlimit=N" (its GOMEMLIMIT, such as 40MiB) and "godebug=K=V" (one
-// GODEBUG setting); a modifier starting with "-" is passed to the server
-// as a flag ("idgate:-no-audit").
+// "gomemlimit=N" (its GOMEMLIMIT, such as 40MiB), "godebug=K=V" (one
+// GODEBUG setting) and "env=K=V" (a variable of its environment, such as
+// "starter:env=STATELESS=true"); a modifier starting with "-" is passed to
+// the server as a flag ("idgate:-no-audit").
 //
 // With -base DIR, a checkout of another commit (git worktree add DIR
 // COMMIT), a server named "kind@base" is built from DIR, so that two

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -40,6 +41,8 @@ func TestParseSpec(t *testing.T) {
 		{in: "idgate:godebug=gcshrinkstackoff=1,godebug=madvdontneed=1"},
 		{in: "idgate:godebug=gcshrinkstackoff", wantErr: "godebug= takes a setting"},
 		{in: "nginx@base", wantErr: "unknown server"},
+		{in: "starter:env=STATELESS=true,gogc=200"},
+		{in: "starter:env=STATELESS", wantErr: "env= takes a variable"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.in, func(t *testing.T) {
@@ -73,6 +76,21 @@ func TestRuntimeEnv(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, tt.want, runtimeEnv(sp, "100", "2", tt.godebug), tt.spec)
 	}
+}
+
+// A server's own variables: its kind's, then its env= modifiers, which
+// exec lets win.
+func TestServerEnv(t *testing.T) {
+	e := &env{issuer: "http://issuer", jwks: "http://issuer/jwks", audience: "http://mcp", dir: t.TempDir()}
+	sp, err := parseSpec("starter:env=STATELESS=true,env=RATE_LIMIT_PER_MIN=5")
+	require.NoError(t, err)
+	got := serverEnv(sp, e)
+	require.Contains(t, got, "OAUTH_ISSUER=http://issuer")
+	require.Equal(t, []string{"STATELESS=true", "RATE_LIMIT_PER_MIN=5"}, got[len(got)-2:])
+	require.Less(t, slices.Index(got, "RATE_LIMIT_PER_MIN=1000000"), slices.Index(got, "RATE_LIMIT_PER_MIN=5"))
+	sp, err = parseSpec("idgate:env=X=1")
+	require.NoError(t, err)
+	require.Equal(t, []string{"X=1"}, serverEnv(sp, e))
 }
 
 // A server named kind@base is built from the -base checkout: the run

@@ -136,6 +136,9 @@ type spec struct {
 	// flags are modifiers starting with "-", passed to the server as
 	// arguments ("idgate:-no-audit").
 	flags []string
+	// env are "env=K=V" modifiers: variables set in the server's
+	// environment after its kind's own ("starter:env=STATELESS=true").
+	env []string
 }
 
 func parseSpec(s string) (spec, error) {
@@ -159,6 +162,13 @@ func parseSpec(s string) (spec, error) {
 				sp.memlimit = v
 				continue
 			}
+			if v, ok := strings.CutPrefix(m, "env="); ok {
+				if k, _, ok := strings.Cut(v, "="); !ok || k == "" {
+					return spec{}, fmt.Errorf("server %q: env= takes a variable such as STATELESS=true", s)
+				}
+				sp.env = append(sp.env, v)
+				continue
+			}
 			if v, ok := strings.CutPrefix(m, "godebug="); ok {
 				if k, _, ok := strings.Cut(v, "="); !ok || k == "" {
 					return spec{}, fmt.Errorf("server %q: godebug= takes a setting such as gcshrinkstackoff=1", s)
@@ -180,7 +190,7 @@ func parseSpec(s string) (spec, error) {
 				}
 				sp.mods = append(sp.mods, m)
 			default:
-				return spec{}, fmt.Errorf("server %q: unknown modifier %q (json, stateless, gogc=N, gomemlimit=N, godebug=K=V, -flag)", s, m)
+				return spec{}, fmt.Errorf("server %q: unknown modifier %q (json, stateless, gogc=N, gomemlimit=N, godebug=K=V, env=K=V, -flag)", s, m)
 			}
 		}
 	}
@@ -247,6 +257,17 @@ func runtimeEnv(sp spec, gogc, gomaxprocs, godebug string) []string {
 	return env
 }
 
+// serverEnv returns the variables the server of sp gets beyond the
+// harness's and the runtime's: its kind's own, then its env= modifiers,
+// which win (exec keeps the last value of a variable).
+func serverEnv(sp spec, e *env) []string {
+	var out []string
+	if sp.kind.environ != nil {
+		out = append(out, sp.kind.environ(e)...)
+	}
+	return append(out, sp.env...)
+}
+
 // binKey names the binary sp runs: its package, and "@base" when built
 // from the -base checkout.
 func (sp spec) binKey() string {
@@ -267,9 +288,7 @@ func start(sp spec, bin string, e *env, dir string, gogc, gomaxprocs string, kee
 	args = append(args, e.extra[sp.name]...)
 	cmd := exec.Command(bin, args...)
 	cmd.Env = append(os.Environ(), runtimeEnv(sp, gogc, gomaxprocs, os.Getenv("GODEBUG"))...)
-	if sp.kind.environ != nil {
-		cmd.Env = append(cmd.Env, sp.kind.environ(e)...)
-	}
+	cmd.Env = append(cmd.Env, serverEnv(sp, e)...)
 	cmd.Dir = e.dir // no stray .env file is read
 	logPath := filepath.Join(dir, strings.NewReplacer(":", "_", ",", "_").Replace(sp.name)+".stderr")
 	if sp.kind.quiet && !keepLogs {
