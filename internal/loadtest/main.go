@@ -130,7 +130,7 @@ func run(ctx context.Context, o options, out io.Writer) error {
 			continue
 		}
 		// Modifiers are comma-separated too: glue them back on.
-		if len(specs) > 0 && (s == "json" || s == "stateless" || strings.HasPrefix(s, "gogc=") || strings.HasPrefix(s, "gomemlimit=") || strings.HasPrefix(s, "godebug=") || strings.HasPrefix(s, "-")) {
+		if len(specs) > 0 && isModifier(s) {
 			prev := specs[len(specs)-1]
 			sep := ","
 			if !strings.Contains(prev.name, ":") {
@@ -406,4 +406,18 @@ func parseServerArgs(s string) map[string][]string {
 		}
 	}
 	return out
+}
+
+// isModifier reports whether s, an element of -servers, is a modifier of
+// the server before it rather than a server.
+func isModifier(s string) bool {
+	if s == "json" || s == "stateless" || strings.HasPrefix(s, "-") {
+		return true
+	}
+	for _, p := range []string{"gogc=", "gomemlimit=", "godebug=", "env="} {
+		if strings.HasPrefix(s, p) {
+			return true
+		}
+	}
+	return false
 }

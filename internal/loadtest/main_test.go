@@ -78,6 +78,16 @@ func TestRuntimeEnv(t *testing.T) {
 	}
 }
 
+// Modifiers in -servers are glued back on the server before them.
+func TestIsModifier(t *testing.T) {
+	for _, m := range []string{"json", "stateless", "gogc=200", "gomemlimit=40MiB", "godebug=gctrace=1", "env=STATELESS=true", "-no-audit"} {
+		require.True(t, isModifier(m), m)
+	}
+	for _, s := range []string{"idgate", "starter@base", "floor", "gosdk-noauth"} {
+		require.False(t, isModifier(s), s)
+	}
+}
+
 // A server's own variables: its kind's, then its env= modifiers, which
 // exec lets win.
 func TestServerEnv(t *testing.T) {
