@@ -2,6 +2,7 @@ package mcpserver_test
 
 import (
 	"context"
+	"io"
 	"net/http"
 	"runtime"
 	"slices"
@@ -264,4 +265,58 @@ func TestStatelessTokenInfoOfCall(t *testing.T) {
 	}
 	n, _ := mcpserver.StatelessDirectCalls(direct.srv)
 	require.EqualValues(t, 2, n, "answered by the stateless direct transport")
+}
+
+// TestStatelessDirectWithoutAuthMatchesGoSDK is the comparison of
+// TestStatelessDirectMatchesGoSDK on servers with InsecureDisableAuth,
+// where the direct path reads the body itself (no step-up check has read
+// it), with a body limit to overrun.
+func TestStatelessDirectWithoutAuthMatchesGoSDK(t *testing.T) {
+	noAuth := func(c *mcpserver.Config) {
+		c.InsecureDisableAuth, c.Verifier, c.AuthorizationServers = true, nil, nil
+		c.RateLimit.Disabled = true
+		c.MaxBodyBytes = 4096
+	}
+	direct := newEnv(t, noAuth, stateless)
+	plain := newEnv(t, noAuth, stateless, goSDKTransport)
+	_, ok := mcpserver.StatelessDirectCalls(direct.srv)
+	require.True(t, ok)
+	for _, c := range statelessCases {
+		if strings.Contains(c.body, "chatty") || strings.Contains(c.body, "closer") || strings.Contains(c.body, "acme/") {
+			continue // tools and methods statelessPair adds
+		}
+		t.Run(c.name, func(t *testing.T) {
+			before, _ := mcpserver.StatelessDirectCalls(direct.srv)
+			got := exchangeStateless(direct.with(t), c)
+			after, _ := mcpserver.StatelessDirectCalls(direct.srv)
+			want := exchangeStateless(plain.with(t), c)
+			assert.Equal(t, c.direct, after > before, "answered by the direct path")
+			assert.Equal(t, want, got)
+		})
+	}
+	n, _ := mcpserver.StatelessDirectCalls(direct.srv)
+	require.NotZero(t, n)
+
+	// A body over the limit without Content-Length is refused while it is
+	// read: here by the direct path, which reads it itself.
+	big := `{"jsonrpc":"2.0","id":50,"method":"tools/call","params":{"name":"whoami","arguments":{},"pad":"` + strings.Repeat("x", 5000) + `"}}`
+	chunked := func(e *env) answer {
+		req, err := http.NewRequest(http.MethodPost, e.http.URL+"/mcp", io.NopCloser(strings.NewReader(big)))
+		require.NoError(t, err)
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Accept", "application/json, text/event-stream")
+		req.Header.Set("Mcp-Protocol-Version", "2025-06-18")
+		resp, err := e.http.Client().Do(req)
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		require.NoError(t, err)
+		return answer{Status: resp.StatusCode, ContentType: resp.Header.Get("Content-Type"), Body: string(b)}
+	}
+	got, want := chunked(direct), chunked(plain)
+	assert.Equal(t, want, got)
+	assert.Equal(t, http.StatusRequestEntityTooLarge, got.Status)
+	// Not idgate's early refusal ("request body too large"), which
+	// Content-Length allows: the limit hit while reading.
+	assert.Contains(t, got.Body, "request body exceeds 4096 bytes")
 }
