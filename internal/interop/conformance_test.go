@@ -147,7 +147,9 @@ func TestConformanceSuite(t *testing.T) {
 	t.Cleanup(proxy.Close)
 	t.Cleanup(func() {
 		if t.Failed() {
-			t.Logf("server log:\n%s", serverLog)
+			// The audit trail says which requests reached the server,
+			// with their status and duration (it holds no token).
+			t.Logf("server log:\n%s\naudit log:\n%s", serverLog, auditLog)
 		}
 	})
 
