@@ -1,8 +1,10 @@
 package interop_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log"
 	"log/slog"
@@ -16,6 +18,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -140,7 +143,8 @@ func TestConformanceSuite(t *testing.T) {
 	t.Cleanup(backend.Close)
 
 	token := iss.Mint(t, identitytest.Subject("conformance"), identitytest.Scopes(everything.Scopes()...))
-	proxy := httptest.NewUnstartedServer(tokenProxy(t, backend.URL, token))
+	exchanges := &lockedBuffer{}
+	proxy := httptest.NewUnstartedServer(recordExchanges(tokenProxy(t, backend.URL, token), exchanges))
 	proxy.Listener.Close()
 	proxy.Listener = ln
 	proxy.Start()
@@ -149,7 +153,7 @@ func TestConformanceSuite(t *testing.T) {
 		if t.Failed() {
 			// The audit trail says which requests reached the server,
 			// with their status and duration (it holds no token).
-			t.Logf("server log:\n%s\naudit log:\n%s", serverLog, auditLog)
+			t.Logf("server log:\n%s\naudit log:\n%s\nexchanges through the proxy:\n%s", serverLog, auditLog, exchanges)
 		}
 	})
 
@@ -275,6 +279,67 @@ func tokenProxy(t *testing.T, backend, token string) http.Handler {
 		ErrorLog: log.New(io.Discard, "", 0),
 	}
 }
+
+// recordExchanges writes a line to log when a request reaches the proxy
+// and another when the proxy is done with it (status, bytes written to
+// the client, duration, the first write error), so that a failing run
+// shows where a lost answer was lost. Tokens are not logged: the proxy
+// adds them after this.
+func recordExchanges(next http.Handler, log io.Writer) http.Handler {
+	var seq atomic.Int64
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n := seq.Add(1)
+		rpc := ""
+		if r.Body != nil {
+			body, _ := io.ReadAll(r.Body)
+			r.Body = io.NopCloser(bytes.NewReader(body))
+			var m struct {
+				Method string          `json:"method"`
+				ID     json.RawMessage `json:"id"`
+			}
+			if json.Unmarshal(body, &m) == nil {
+				rpc = m.Method + " id=" + string(m.ID)
+			}
+		}
+		start := time.Now()
+		fmt.Fprintf(log, "%s #%d start %s session=%q %s\n", start.Format("15:04:05.000"), n, r.Method, r.Header.Get("Mcp-Session-Id"), rpc)
+		cw := &countingWriter{ResponseWriter: w}
+		next.ServeHTTP(cw, r)
+		fmt.Fprintf(log, "%s #%d end %d, %d bytes to the client in %s, write error %v\n",
+			time.Now().Format("15:04:05.000"), n, cw.status, cw.n, time.Since(start).Round(time.Microsecond), cw.err)
+	})
+}
+
+// countingWriter counts what is written through it.
+type countingWriter struct {
+	http.ResponseWriter
+	status int
+	n      int64
+	err    error
+}
+
+func (w *countingWriter) WriteHeader(status int) {
+	if w.status == 0 {
+		w.status = status
+	}
+	w.ResponseWriter.WriteHeader(status)
+}
+
+func (w *countingWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	n, err := w.ResponseWriter.Write(b)
+	w.n += int64(n)
+	if err != nil && w.err == nil {
+		w.err = err
+	}
+	return n, err
+}
+
+// Unwrap lets http.ResponseController reach the writer below (the
+// reverse proxy flushes streams through it).
+func (w *countingWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // declare20251125 rewrites a declared protocol version of 2025-03-26 to
 // 2025-11-25: the fix of modelcontextprotocol/conformance#366 to the
