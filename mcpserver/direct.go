@@ -680,11 +680,17 @@ type directCallKey struct{}
 // path, so that what the handler sends in that context goes on the call's
 // stream.
 func (t *directTable) relate(ctx context.Context, req mcp.Request) context.Context {
+	return relateCall(&t.calls, ctx, req)
+}
+
+// relateCall returns ctx with the *directCall calls maps req's
+// RequestExtra to, when there is one.
+func relateCall(calls *sync.Map, ctx context.Context, req mcp.Request) context.Context {
 	extra := req.GetExtra()
 	if extra == nil {
 		return ctx
 	}
-	if c, ok := t.calls.Load(extra); ok {
+	if c, ok := calls.Load(extra); ok {
 		return context.WithValue(ctx, directCallKey{}, c)
 	}
 	return ctx

@@ -104,14 +104,7 @@ func newStatelessDirect(srv *mcp.Server, opts *mcp.ServerOptions, sdk http.Handl
 // path, so that what the handler sends in that context goes on the call's
 // stream.
 func (t *statelessDirect) relate(ctx context.Context, req mcp.Request) context.Context {
-	extra := req.GetExtra()
-	if extra == nil {
-		return ctx
-	}
-	if c, ok := t.calls.Load(extra); ok {
-		return context.WithValue(ctx, directCallKey{}, c)
-	}
-	return ctx
+	return relateCall(&t.calls, ctx, req)
 }
 
 func (t *statelessDirect) ServeHTTP(w http.ResponseWriter, r *http.Request) {

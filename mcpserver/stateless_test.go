@@ -130,6 +130,17 @@ var statelessCases = func() []directCase {
 	)
 }()
 
+// compareStateless sends c to both servers and requires the same answer,
+// and that direct answered it by the direct path exactly when c says so.
+func compareStateless(t *testing.T, direct, plain *env, c directCase) {
+	before, _ := mcpserver.StatelessDirectCalls(direct.srv)
+	got := exchangeStateless(direct.with(t), c)
+	after, _ := mcpserver.StatelessDirectCalls(direct.srv)
+	want := exchangeStateless(plain.with(t), c)
+	assert.Equal(t, c.direct, after > before, "answered by the direct path")
+	assert.Equal(t, want, got)
+}
+
 // TestStatelessDirectMatchesGoSDK sends the same raw requests to a
 // stateless server on the stateless direct transport and to one on
 // go-sdk's handler, and requires the same status, Content-Type, headers
@@ -138,14 +149,7 @@ var statelessCases = func() []directCase {
 func TestStatelessDirectMatchesGoSDK(t *testing.T) {
 	direct, plain := statelessPair(t)
 	for _, c := range statelessCases {
-		t.Run(c.name, func(t *testing.T) {
-			before, _ := mcpserver.StatelessDirectCalls(direct.srv)
-			got := exchangeStateless(direct.with(t), c)
-			after, _ := mcpserver.StatelessDirectCalls(direct.srv)
-			want := exchangeStateless(plain.with(t), c)
-			assert.Equal(t, c.direct, after > before, "answered by the direct path")
-			assert.Equal(t, want, got)
-		})
+		t.Run(c.name, func(t *testing.T) { compareStateless(t, direct, plain, c) })
 	}
 	// The cases the comparison must cover answered directly.
 	for _, name := range []string{"plain call", "string id", "tools/list", "ping", "tool error", "bad arguments", "unknown tool", "stream closed 2025-11-25", "related messages"} {
@@ -285,14 +289,7 @@ func TestStatelessDirectWithoutAuthMatchesGoSDK(t *testing.T) {
 		if strings.Contains(c.body, "chatty") || strings.Contains(c.body, "closer") || strings.Contains(c.body, "acme/") {
 			continue // tools and methods statelessPair adds
 		}
-		t.Run(c.name, func(t *testing.T) {
-			before, _ := mcpserver.StatelessDirectCalls(direct.srv)
-			got := exchangeStateless(direct.with(t), c)
-			after, _ := mcpserver.StatelessDirectCalls(direct.srv)
-			want := exchangeStateless(plain.with(t), c)
-			assert.Equal(t, c.direct, after > before, "answered by the direct path")
-			assert.Equal(t, want, got)
-		})
+		t.Run(c.name, func(t *testing.T) { compareStateless(t, direct, plain, c) })
 	}
 	n, _ := mcpserver.StatelessDirectCalls(direct.srv)
 	require.NotZero(t, n)
