@@ -133,12 +133,7 @@ type directTable struct {
 // requests reach it with an identity.
 func newDirectTable(srv *mcp.Server, opts *mcp.ServerOptions, timeout time.Duration, authOn bool) *directTable {
 	t := &directTable{srv: srv, timeout: timeout, sessions: make(map[string]*directSession)}
-	t.versions = mcp.SupportedProtocolVersions()
-	if opts != nil && len(opts.SupportedProtocolVersions) > 0 {
-		t.versions = slices.DeleteFunc(t.versions, func(v string) bool {
-			return !slices.Contains(opts.SupportedProtocolVersions, v)
-		})
-	}
+	t.versions = serverVersions(opts)
 	for _, v := range t.versions {
 		if v < protocolVersionNew {
 			t.legacy = append(t.legacy, v)
@@ -158,6 +153,18 @@ func newDirectTable(srv *mcp.Server, opts *mcp.ServerOptions, timeout time.Durat
 	}
 	t.slow = slow
 	return t
+}
+
+// serverVersions returns the protocol versions a server with opts
+// speaks: go-sdk's, narrowed by opts.SupportedProtocolVersions.
+func serverVersions(opts *mcp.ServerOptions) []string {
+	versions := mcp.SupportedProtocolVersions()
+	if opts != nil && len(opts.SupportedProtocolVersions) > 0 {
+		versions = slices.DeleteFunc(versions, func(v string) bool {
+			return !slices.Contains(opts.SupportedProtocolVersions, v)
+		})
+	}
+	return versions
 }
 
 // directSession is one session of the table.
@@ -274,31 +281,10 @@ func (t *directTable) servePOST(w http.ResponseWriter, r *http.Request) {
 	// a pooled buffer that is reused once the request is done: what
 	// outlives the request (the call's params, a custom call's body) is
 	// copied out of it.
-	pb, _ := r.Body.(*pooledBody)
-	var (
-		body             []byte
-		msgs             []peeked
-		batch, ok, ready bool
-	)
-	if pb != nil {
-		msgs, batch, ok, ready = pb.scan()
-		body = pb.buf
-	}
-	if !ready {
-		pb = nil
-		var err error
-		if body, err = io.ReadAll(r.Body); err != nil {
-			var mbe *http.MaxBytesError
-			if errors.As(err, &mbe) {
-				http.Error(w, fmt.Sprintf("request body exceeds %d bytes", mbe.Limit), http.StatusRequestEntityTooLarge)
-				return
-			}
-			http.Error(w, "failed to read body", http.StatusBadRequest)
-			return
-		}
-		r.Body = io.NopCloser(bytes.NewReader(body))
-		var one [1]peeked
-		msgs, batch, ok = peekMessages(body, one[:0])
+	var one [1]peeked
+	pb, body, msgs, batch, ok, read := scanBody(w, r, one[:0], func(error) string { return "failed to read body" })
+	if !read {
+		return
 	}
 	version := r.Header.Get(headerProtocolVersion)
 	if ok && !t.versionAllows(w, msgs, batch, version) {
@@ -325,6 +311,36 @@ func (t *directTable) servePOST(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	t.toSlow(w, r, s)
+}
+
+// scanBody returns r's body, scanned (msgs, batch and ok are what
+// peekMessages made of it): the one the step-up check read into a pooled
+// buffer and scanned, when it did and nothing has read it since (pooled is
+// that buffer, reused once the request is done); else the body read here
+// (pooled is nil, and r.Body reads it again for go-sdk's handler) and
+// scanned into scratch. read is false when it answered a body it could
+// not read as go-sdk's handler does: 413 over the limit, else 400 with
+// readError's message. (Separate results, not a struct: escape analysis
+// then keeps scratch on the caller's stack.)
+func scanBody(w http.ResponseWriter, r *http.Request, scratch []peeked, readError func(error) string) (pooled *pooledBody, body []byte, msgs []peeked, batch, ok, read bool) {
+	if pb, _ := r.Body.(*pooledBody); pb != nil {
+		if msgs, batch, ok, scanned := pb.scan(); scanned {
+			return pb, pb.buf, msgs, batch, ok, true
+		}
+	}
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			http.Error(w, fmt.Sprintf("request body exceeds %d bytes", mbe.Limit), http.StatusRequestEntityTooLarge)
+			return nil, nil, nil, false, false, false
+		}
+		http.Error(w, readError(err), http.StatusBadRequest)
+		return nil, nil, nil, false, false, false
+	}
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	msgs, batch, ok = peekMessages(body, scratch)
+	return nil, body, msgs, batch, ok, true
 }
 
 // standardMethods are the methods go-sdk's server knows itself (v1.8.0's

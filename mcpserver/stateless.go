@@ -80,12 +80,7 @@ type statelessDirect struct {
 // sdk (go-sdk's stateless handler) for everything it does not answer.
 // authOn says whether requests reach it with an identity.
 func newStatelessDirect(srv *mcp.Server, opts *mcp.ServerOptions, sdk http.Handler, authOn bool) *statelessDirect {
-	t := &statelessDirect{srv: srv, slow: sdk, versions: mcp.SupportedProtocolVersions()}
-	if opts != nil && len(opts.SupportedProtocolVersions) > 0 {
-		t.versions = slices.DeleteFunc(t.versions, func(v string) bool {
-			return !slices.Contains(opts.SupportedProtocolVersions, v)
-		})
-	}
+	t := &statelessDirect{srv: srv, slow: sdk, versions: serverVersions(opts)}
 	t.tokenInfo = func(*http.Request) *auth.TokenInfo { return nil }
 	if authOn {
 		t.slow = bindSession(sdk)
@@ -132,29 +127,10 @@ func (t *statelessDirect) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// Behind the step-up check the body is already read and scanned, into
 	// a pooled buffer reused once the request is done: the call's params,
 	// which the server may hold on to, are copied out of it.
-	pb, _ := r.Body.(*pooledBody)
-	var (
-		msgs             []peeked
-		batch, ok, ready bool
-	)
-	if pb != nil {
-		msgs, batch, ok, ready = pb.scan()
-	}
-	if !ready {
-		pb = nil
-		body, err := io.ReadAll(r.Body)
-		if err != nil {
-			var mbe *http.MaxBytesError
-			if errors.As(err, &mbe) {
-				http.Error(w, fmt.Sprintf("request body exceeds %d bytes", mbe.Limit), http.StatusRequestEntityTooLarge)
-				return
-			}
-			http.Error(w, fmt.Sprintf("failed to read body: %v", err), http.StatusBadRequest)
-			return
-		}
-		r.Body = io.NopCloser(bytes.NewReader(body))
-		var one [1]peeked
-		msgs, batch, ok = peekMessages(body, one[:0])
+	var one [1]peeked
+	pb, _, msgs, batch, ok, read := scanBody(w, r, one[:0], func(err error) string { return fmt.Sprintf("failed to read body: %v", err) })
+	if !read {
+		return
 	}
 	if ok && !batch {
 		if req, ok := directRequest(&msgs[0]); ok {
