@@ -64,11 +64,7 @@ func unknownMethodAnswers(got, want answer) bool {
 // any body and a choice of protocol versions: both transports must give
 // the same answer (status, Content-Type, Cache-Control, Allow, body).
 func FuzzDirectTransportMatchesGoSDK(f *testing.F) {
-	for _, c := range directCases {
-		if c.method == "" && c.session == "" && c.headers == nil {
-			f.Add(c.body, uint8(slices.Index(fuzzVersions, c.version)))
-		}
-	}
+	seedFuzz(f, directCases)
 	direct, plain := transportPair(f)
 	f.Fuzz(func(t *testing.T, body string, version uint8) {
 		c := directCase{body: body, version: fuzzVersions[int(version)%len(fuzzVersions)]}
@@ -93,6 +89,16 @@ func FuzzDirectTransportMatchesGoSDK(f *testing.F) {
 			t.Fatalf("body %q, version %q:\ndirect: %+v\ngo-sdk: %+v", body, c.version, got, want)
 		}
 	})
+}
+
+// seedFuzz adds to f the cases that are a POST body alone (no method,
+// session or header of their own), with their protocol version.
+func seedFuzz(f *testing.F, cases []directCase) {
+	for _, c := range cases {
+		if c.method == "" && c.session == "" && c.headers == nil {
+			f.Add(c.body, uint8(slices.Index(fuzzVersions, c.version)))
+		}
+	}
 }
 
 // fuzzVersions are the Mcp-Protocol-Version headers the fuzz target

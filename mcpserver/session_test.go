@@ -135,25 +135,39 @@ func TestIdentityFreshOnEveryRequest(t *testing.T) {
 func TestTokenInfoOfCall(t *testing.T) {
 	direct, plain := transportPair(t)
 	for _, e := range []*env{direct, plain} {
-		mcpserver.AddTool(e.srv, newTool("tokeninfo"), scopes.Public(),
-			func(_ context.Context, req *mcp.CallToolRequest, _ empty) (*mcp.CallToolResult, tokenInfoOut, error) {
-				ti := req.Extra.TokenInfo
-				return nil, tokenInfoOut{UserID: ti.UserID, Scopes: ti.Scopes}, nil
-			})
-		sid := e.session(e.alice)
-		other := e.iss.Mint(t, identitytest.Subject("alice"), identitytest.Scopes("notes:read", "notes:write"))
-		for i, tc := range []struct {
-			token  string
-			scopes string
-		}{{e.alice, `["crm:read","crm:write","notes:read"]`}, {other, `["notes:read","notes:write"]`}} {
-			r := e.do(http.MethodPost, "/mcp", callBody(10+i, "tokeninfo"),
-				with(bearer(tc.token), []string{"Mcp-Session-Id", sid, "Mcp-Protocol-Version", "2025-06-18"})...)
-			require.Equal(t, http.StatusOK, r.Status, r.Body)
-			require.Contains(t, r.Body, `"structuredContent":{"scopes":`+tc.scopes+`,"userID":"`+e.iss.URL()+`|alice"}`)
-		}
+		addTokenInfoTool(e.srv)
+		checkTokenInfo(t, e, "Mcp-Session-Id", e.session(e.alice), "Mcp-Protocol-Version", "2025-06-18")
 	}
 	n, _, _ := mcpserver.DirectCalls(direct.srv)
 	require.NotZero(t, n, "the direct transport answered none of the calls")
+}
+
+// addTokenInfoTool adds the public tool "tokeninfo", which answers with
+// the UserID and Scopes of its call's TokenInfo.
+func addTokenInfoTool(srv *mcpserver.Server) {
+	mcpserver.AddTool(srv, newTool("tokeninfo"), scopes.Public(),
+		func(_ context.Context, req *mcp.CallToolRequest, _ empty) (*mcp.CallToolResult, tokenInfoOut, error) {
+			ti := req.Extra.TokenInfo
+			return nil, tokenInfoOut{UserID: ti.UserID, Scopes: ti.Scopes}, nil
+		})
+}
+
+// checkTokenInfo calls "tokeninfo" on e with headers, first with alice's
+// token, then with another token of alice's with other scopes, and
+// requires each call to see its own token's scopes and alice's user key.
+// It returns the second token.
+func checkTokenInfo(t *testing.T, e *env, headers ...string) (other string) {
+	t.Helper()
+	other = e.iss.Mint(t, identitytest.Subject("alice"), identitytest.Scopes("notes:read", "notes:write"))
+	for i, tc := range []struct {
+		token  string
+		scopes string
+	}{{e.alice, `["crm:read","crm:write","notes:read"]`}, {other, `["notes:read","notes:write"]`}} {
+		r := e.do(http.MethodPost, "/mcp", callBody(10+i, "tokeninfo"), with(bearer(tc.token), headers)...)
+		require.Equal(t, http.StatusOK, r.Status, r.Body)
+		require.Contains(t, r.Body, `"structuredContent":{"scopes":`+tc.scopes+`,"userID":"`+e.iss.URL()+`|alice"}`)
+	}
+	return other
 }
 
 type tokenInfoOut struct {

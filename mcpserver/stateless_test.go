@@ -14,7 +14,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/idgate/idgate/identity/identitytest"
 	"github.com/idgate/idgate/mcpserver"
 	"github.com/idgate/idgate/scopes"
 )
@@ -162,11 +161,7 @@ func TestStatelessDirectMatchesGoSDK(t *testing.T) {
 // FuzzStatelessDirectMatchesGoSDK is TestStatelessDirectMatchesGoSDK over
 // any body and a choice of protocol versions.
 func FuzzStatelessDirectMatchesGoSDK(f *testing.F) {
-	for _, c := range statelessCases {
-		if c.method == "" && c.session == "" && c.headers == nil {
-			f.Add(c.body, uint8(slices.Index(fuzzVersions, c.version)))
-		}
-	}
+	seedFuzz(f, statelessCases)
 	direct, plain := statelessPair(f)
 	f.Fuzz(func(t *testing.T, body string, version uint8) {
 		c := directCase{body: body, version: fuzzVersions[int(version)%len(fuzzVersions)]}
@@ -239,21 +234,8 @@ func TestStatelessDirectLeavesNoGoroutines(t *testing.T) {
 func TestStatelessTokenInfoOfCall(t *testing.T) {
 	direct, plain := statelessPair(t)
 	for _, e := range []*env{direct, plain} {
-		mcpserver.AddTool(e.srv, newTool("tokeninfo"), scopes.Public(),
-			func(_ context.Context, req *mcp.CallToolRequest, _ empty) (*mcp.CallToolResult, tokenInfoOut, error) {
-				ti := req.Extra.TokenInfo
-				return nil, tokenInfoOut{UserID: ti.UserID, Scopes: ti.Scopes}, nil
-			})
-		other := e.iss.Mint(t, identitytest.Subject("alice"), identitytest.Scopes("notes:read", "notes:write"))
-		for i, tc := range []struct {
-			token  string
-			scopes string
-		}{{e.alice, `["crm:read","crm:write","notes:read"]`}, {other, `["notes:read","notes:write"]`}} {
-			r := e.do(http.MethodPost, "/mcp", callBody(10+i, "tokeninfo"),
-				with(bearer(tc.token), []string{"Mcp-Protocol-Version", "2025-06-18"})...)
-			require.Equal(t, http.StatusOK, r.Status, r.Body)
-			require.Contains(t, r.Body, `"structuredContent":{"scopes":`+tc.scopes+`,"userID":"`+e.iss.URL()+`|alice"}`)
-		}
+		addTokenInfoTool(e.srv)
+		other := checkTokenInfo(t, e, "Mcp-Protocol-Version", "2025-06-18")
 		// The step-up check refuses a call the token's scopes do not
 		// cover, before the call reaches either transport.
 		r := e.do(http.MethodPost, "/mcp", callBody(12, "salesWrite"),
