@@ -148,9 +148,11 @@ type Config struct {
 	// (tools/call, tools/list, ping) without go-sdk's HTTP-level decoding,
 	// which allocates 32 KiB four times per request: stateful, it keeps
 	// the session table itself; stateless, it opens the request's session
-	// itself, as go-sdk would. Every other request goes to go-sdk's own
-	// transport, and the answers on the wire are go-sdk's. See the package
-	// documentation, "Transport". Default false.
+	// itself, as go-sdk would. A plain tools/call then goes straight to the
+	// server's method handler, without the session's two further decodes.
+	// Every other request goes to go-sdk's own transport, and the answers
+	// on the wire are go-sdk's. See the package documentation, "Transport".
+	// Default false.
 	GoSDKTransport bool
 
 	// SessionTimeout closes sessions idle for this long; a client that

@@ -127,12 +127,15 @@ type directTable struct {
 	calls sync.Map
 	// answered counts the calls answered directly (tests read it).
 	answered atomic.Uint64
+	// fast dispatches tools/call to the server's method handler.
+	fast *dispatcher
 }
 
-// newDirectTable returns the direct transport of srv. authOn says whether
-// requests reach it with an identity.
-func newDirectTable(srv *mcp.Server, opts *mcp.ServerOptions, timeout time.Duration, authOn bool) *directTable {
-	t := &directTable{srv: srv, timeout: timeout, sessions: make(map[string]*directSession)}
+// newDirectTable returns the direct transport of srv, dispatching
+// tools/call through fast. authOn says whether requests reach it with an
+// identity.
+func newDirectTable(srv *mcp.Server, opts *mcp.ServerOptions, timeout time.Duration, authOn bool, fast *dispatcher) *directTable {
+	t := &directTable{srv: srv, timeout: timeout, sessions: make(map[string]*directSession), fast: fast}
 	t.versions = serverVersions(opts)
 	for _, v := range t.versions {
 		if v < protocolVersionNew {
@@ -174,6 +177,10 @@ type directSession struct {
 	t    *mcp.StreamableServerTransport
 	conn *directConn
 	ss   *mcp.ServerSession
+	// base is the context of the request that opened the session, without
+	// its cancellation: the one go-sdk's connection derives its handlers'
+	// contexts from.
+	base context.Context
 	// ready is set once the server has the session's initialize params:
 	// before that go-sdk refuses calls, and they all go its way.
 	ready atomic.Bool
@@ -216,7 +223,7 @@ func (t *directTable) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		if s := t.lookup(w, r); s != nil {
-			s.ss.Close()
+			s.close()
 			w.WriteHeader(http.StatusNoContent)
 		}
 	default:
@@ -485,7 +492,7 @@ func (t *directTable) versionAllows(w http.ResponseWriter, msgs []peeked, batch 
 // POST on it, as go-sdk's handler does; a session whose initialization
 // failed is closed at once.
 func (t *directTable) open(w http.ResponseWriter, r *http.Request) {
-	s := &directSession{id: rand.Text(), timeout: t.timeout}
+	s := &directSession{id: rand.Text(), timeout: t.timeout, base: context.WithoutCancel(r.Context())}
 	if id, ok := identity.FromContext(r.Context()); ok {
 		s.user = userKey(id)
 	}
@@ -499,7 +506,7 @@ func (t *directTable) open(w http.ResponseWriter, r *http.Request) {
 	}
 	s.ss = ss
 	if s.timeout > 0 {
-		s.timer = time.AfterFunc(s.timeout, func() { ss.Close() })
+		s.timer = time.AfterFunc(s.timeout, s.close)
 	}
 	t.mu.Lock()
 	t.sessions[s.id] = s
@@ -512,6 +519,13 @@ func (t *directTable) open(w http.ResponseWriter, r *http.Request) {
 	s.startPOST()
 	defer s.endPOST()
 	t.toSlow(w, r, s)
+}
+
+// close ends the session as go-sdk's ServerSession.Close does: once the
+// calls it is handling have returned, dispatched ones included.
+func (s *directSession) close() {
+	s.conn.drain()
+	s.ss.Close()
 }
 
 // closed forgets s once its connection is closed.
@@ -717,10 +731,27 @@ func relateCall(calls *sync.Map, ctx context.Context, req mcp.Request) context.C
 // events, the response last. The handler may end the stream first
 // (req.Extra.CloseSSEStream), as on go-sdk's streams: the response is then
 // lost, as there without an EventStore.
+//
+// A tools/call is dispatched to the server's method handler here
+// (dispatcher) when it may be; its handler's context then derives from the
+// session's (base) as go-sdk's would, and is cancelled as go-sdk cancels
+// it: by the client's notifications/cancelled, or the session's end.
 func (t *directTable) direct(w http.ResponseWriter, r *http.Request, s *directSession, req *jsonrpc.Request, version string) {
 	c := &directCall{conn: s.conn, wake: make(chan struct{}, 1)}
 	extra := &mcp.RequestExtra{TokenInfo: t.tokenInfo(r, s.user), Header: r.Header, CloseSSEStream: c.closeStream}
 	req.Extra = extra
+	var (
+		params *mcp.CallToolParamsRaw
+		ctx    context.Context
+	)
+	if req.Method == "tools/call" && t.fast.on() {
+		params, c.own = callParams(req.Params)
+	}
+	if c.own {
+		ctx, c.cancel = context.WithCancel(s.base)
+	}
+	// register dispatches no call once the session is closing (c.own is
+	// then false): go-sdk's connection answers it.
 	if !s.conn.register(req.ID, c) {
 		writeJSONRPCError(w, http.StatusBadRequest, req.ID, &jsonrpc.Error{
 			Code:    jsonrpc.CodeInvalidRequest,
@@ -728,13 +759,20 @@ func (t *directTable) direct(w http.ResponseWriter, r *http.Request, s *directSe
 		})
 		return
 	}
-	t.calls.Store(extra, c)
+	if !c.own {
+		t.calls.Store(extra, c)
+	}
 	defer func() {
-		t.calls.Delete(extra)
+		if !c.own {
+			t.calls.Delete(extra)
+		}
 		s.conn.unregister(req.ID, c)
 	}()
 	setStreamHeaders(w)
-	if !s.conn.deliver(req) {
+	if c.own {
+		creq := &mcp.CallToolRequest{Session: s.ss, Params: params, Extra: extra}
+		go c.run(context.WithValue(ctx, directCallKey{}, c), t.fast, req.ID, creq)
+	} else if !s.conn.deliver(req) {
 		return
 	}
 	t.answered.Add(1)
@@ -853,6 +891,27 @@ type directCall struct {
 	// closed is set by closeStream, with the retry delay it was given.
 	closed bool
 	retry  time.Duration
+
+	// own is set for a call dispatched here (dispatcher), not handed to
+	// the session: its response comes from run, not from the connection,
+	// and cancel cancels its handler's context.
+	own    bool
+	cancel context.CancelFunc
+}
+
+// run dispatches the call and queues its response. On a session (conn
+// not nil) the call is then over for the session: its id may be used
+// again, and the session may close.
+func (c *directCall) run(ctx context.Context, d *dispatcher, id jsonrpc.ID, req *mcp.CallToolRequest) {
+	defer c.cancel()
+	event := d.call(ctx, id, req)
+	if c.conn != nil {
+		defer c.conn.running.Done()
+		c.conn.finish(id, c)
+	}
+	if event != nil {
+		c.push(event, true)
+	}
 }
 
 // closeStream is the call's RequestExtra.CloseSSEStream: it ends the
@@ -920,6 +979,10 @@ type directConn struct {
 
 	mu    sync.Mutex
 	calls map[jsonrpc.ID]*directCall
+	// closing is set by drain: no call is dispatched from then on.
+	closing bool
+	// running counts the dispatched calls whose handlers run.
+	running sync.WaitGroup
 }
 
 func newDirectConn(t *mcp.StreamableServerTransport, onClose func()) *directConn {
@@ -968,29 +1031,66 @@ func (c *directConn) deliver(m jsonrpc.Message) bool {
 	}
 }
 
+// register records a direct call by its id, reporting false when a call
+// with that id is in flight. A call to dispatch (call.own) is counted as
+// running, or, once the session is closing, no longer to dispatch.
 func (c *directConn) register(id jsonrpc.ID, call *directCall) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if _, dup := c.calls[id]; dup {
+		if call.own {
+			call.cancel()
+		}
 		return false
+	}
+	if call.own {
+		if c.closing {
+			call.own = false
+			call.cancel()
+		} else {
+			c.running.Add(1)
+		}
 	}
 	c.calls[id] = call
 	return true
 }
 
+// unregister ends a direct call's stream once its HTTP request is over,
+// and forgets the call unless it was dispatched: that one is forgotten
+// when its handler returns (finish), cancellable until then.
 func (c *directConn) unregister(id jsonrpc.ID, call *directCall) {
+	if !call.own {
+		c.finish(id, call)
+	}
+	call.end()
+}
+
+// finish forgets a call.
+func (c *directConn) finish(id jsonrpc.ID, call *directCall) {
 	c.mu.Lock()
 	if c.calls[id] == call {
 		delete(c.calls, id)
 	}
 	c.mu.Unlock()
-	call.end()
+}
+
+// drain dispatches no more calls and waits for the handlers of those
+// dispatched to return, as go-sdk's ServerSession.Close waits for the
+// calls it handles.
+func (c *directConn) drain() {
+	c.mu.Lock()
+	c.closing = true
+	c.mu.Unlock()
+	c.running.Wait()
 }
 
 // Read implements mcp.Connection.
 func (c *directConn) Read(ctx context.Context) (jsonrpc.Message, error) {
 	select {
 	case m := <-c.in:
+		if r, ok := m.(*jsonrpc.Request); ok && r.Method == "notifications/cancelled" && !r.IsCall() {
+			c.cancelled(r.Params)
+		}
 		return m, nil
 	case <-c.done:
 		return nil, io.EOF
@@ -1008,7 +1108,9 @@ func (c *directConn) Write(ctx context.Context, msg jsonrpc.Message) error {
 	resp, final := msg.(*jsonrpc.Response)
 	if final {
 		c.mu.Lock()
-		call = c.calls[resp.ID]
+		if dc := c.calls[resp.ID]; dc != nil && !dc.own {
+			call = dc
+		}
 		c.mu.Unlock()
 	} else if dc, ok := ctx.Value(directCallKey{}).(*directCall); ok && dc.conn == c {
 		call = dc
@@ -1025,11 +1127,43 @@ func (c *directConn) Write(ctx context.Context, msg jsonrpc.Message) error {
 	return c.inner.Write(ctx, msg)
 }
 
+// cancelled cancels the handler of the dispatched call a
+// notifications/cancelled names, as go-sdk's connection cancels one it
+// handles (the notification goes on to the server too).
+func (c *directConn) cancelled(params json.RawMessage) {
+	var p mcp.CancelledParams
+	if decodeExact(params, &p) != nil {
+		return
+	}
+	id, err := jsonrpc.MakeID(p.RequestID)
+	if err != nil {
+		return
+	}
+	c.mu.Lock()
+	call := c.calls[id]
+	c.mu.Unlock()
+	if call != nil && call.own {
+		call.cancel()
+	}
+}
+
 // Close implements mcp.Connection.
 func (c *directConn) Close() error {
 	var err error
 	c.once.Do(func() {
 		close(c.done)
+		// Dispatched handlers still running (the session was closed
+		// without drain: by go-sdk, or its transport broke) are cancelled,
+		// as go-sdk's connection cancels its handlers when its reader
+		// ends.
+		c.mu.Lock()
+		c.closing = true
+		for _, call := range c.calls {
+			if call.own {
+				call.cancel()
+			}
+		}
+		c.mu.Unlock()
 		if c.inner != nil {
 			err = c.inner.Close()
 		}

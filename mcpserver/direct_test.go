@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -35,10 +36,14 @@ func TestDirectTransportMatchesGoSDK(t *testing.T) {
 	for _, c := range directCases {
 		t.Run(c.name, func(t *testing.T) {
 			before, _, _ := mcpserver.DirectCalls(direct.srv)
+			dispatched := mcpserver.DispatchedCalls(direct.srv)
 			got := exchange(direct.with(t), c)
 			after, _, _ := mcpserver.DirectCalls(direct.srv)
 			want := exchange(plain.with(t), c)
 			assert.Equal(t, c.direct, after > before, "answered by the direct path")
+			// A plain tools/call is dispatched to the server's method
+			// handler without going through the session.
+			assert.Equal(t, c.dispatched(), mcpserver.DispatchedCalls(direct.srv) > dispatched, "dispatched")
 			if c.unknown {
 				// The one difference by design: the server, not go-sdk's
 				// transport, refuses a method it does not know.
@@ -134,8 +139,23 @@ func transportPair(tb testing.TB) (direct, plain *env) {
 				req.Extra.CloseSSEStream(mcp.CloseSSEStreamArgs{RetryAfter: 1500 * time.Millisecond})
 				return nil, summaryOut{Total: 1}, nil
 			})
+		addPairTools(e.srv)
 	}
 	return direct, plain
+}
+
+// addPairTools adds the tools "gone", which answers with a protocol error
+// of code "method not found", and "markup", whose result has characters
+// HTML escaping would change.
+func addPairTools(srv *mcpserver.Server) {
+	mcpserver.AddTool(srv, &mcp.Tool{Name: "gone", Description: "answers method not found"}, scopes.Public(),
+		func(context.Context, *mcp.CallToolRequest, empty) (*mcp.CallToolResult, summaryOut, error) {
+			return nil, summaryOut{}, &jsonrpc.Error{Code: jsonrpc.CodeMethodNotFound, Message: "no longer here"}
+		})
+	mcpserver.AddTool(srv, &mcp.Tool{Name: "markup", Description: "answers markup"}, scopes.Public(),
+		func(context.Context, *mcp.CallToolRequest, empty) (*mcp.CallToolResult, any, error) {
+			return &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: "<b>a & b</b>"}}}, nil, nil
+		})
 }
 
 // searchParams and searchResult are the custom method's types.
@@ -168,6 +188,15 @@ type directCase struct {
 	session string
 	direct  bool // answered by the direct path
 	unknown bool // a method the server does not know (unknownMethodAnswers)
+	// undispatched: a tools/call answered by the direct path but handed
+	// to the session, as params the dispatcher does not decode are.
+	undispatched bool
+}
+
+// dispatched reports whether c is a tools/call the direct path dispatches
+// to the server's method handler itself.
+func (c directCase) dispatched() bool {
+	return c.direct && !c.undispatched && strings.Contains(c.body, `"method":"tools/call"`)
 }
 
 // answer is what the comparison compares of a response.
@@ -239,6 +268,21 @@ var directCases = func() []directCase {
 		{name: "ping", body: `{"jsonrpc":"2.0","id":10,"method":"ping"}`, direct: true},
 		{name: "call without params", body: `{"jsonrpc":"2.0","id":11,"method":"tools/call"}`},
 		{name: "unknown tool", body: `{"jsonrpc":"2.0","id":12,"method":"tools/call","params":{"name":"nope","arguments":{}}}`, direct: true},
+		// Params as go-sdk's session decodes them: field names matched
+		// exactly, the last of duplicates, unknown fields ignored; what it
+		// refuses goes its way (undispatched). Nesting too deep for it is
+		// refused with the whole message, by go-sdk's transport.
+		{name: "params case-folded name", body: `{"jsonrpc":"2.0","id":31,"method":"tools/call","params":{"NAME":"whoami","arguments":{}}}`, direct: true},
+		{name: "params duplicate name", body: `{"jsonrpc":"2.0","id":32,"method":"tools/call","params":{"name":"nope","name":"whoami","arguments":{}}}`, direct: true},
+		{name: "params unknown field", body: `{"jsonrpc":"2.0","id":33,"method":"tools/call","params":{"name":"whoami","arguments":{},"extra":[1,{"a":null}]}}`, direct: true},
+		{name: "params null arguments", body: `{"jsonrpc":"2.0","id":34,"method":"tools/call","params":{"name":"whoami","arguments":null}}`, direct: true},
+		{name: "params escaped name", body: `{"jsonrpc":"2.0","id":35,"method":"tools/call","params":{"name":"who\u0061mi","arguments":{}}}`, direct: true},
+		{name: "params name not a string", body: `{"jsonrpc":"2.0","id":36,"method":"tools/call","params":{"name":5,"arguments":{}}}`, direct: true, undispatched: true},
+		{name: "params too deep", body: `{"jsonrpc":"2.0","id":37,"method":"tools/call","params":{"name":"whoami","arguments":{"a":` + strings.Repeat("[", 1001) + strings.Repeat("]", 1001) + `}}}`},
+		// A protocol error "method not found" from a tool: go-sdk's
+		// connection answers it as its own, naming the method.
+		{name: "tool says method not found", body: `{"jsonrpc":"2.0","id":38,"method":"tools/call","params":{"name":"gone","arguments":{}}}`, direct: true},
+		{name: "result with markup", body: `{"jsonrpc":"2.0","id":39,"method":"tools/call","params":{"name":"markup","arguments":{}}}`, direct: true},
 		{name: "tool error", body: `{"jsonrpc":"2.0","id":13,"method":"tools/call","params":{"name":"fail","arguments":{}}}`, direct: true},
 		{name: "bad arguments", body: `{"jsonrpc":"2.0","id":14,"method":"tools/call","params":{"name":"salesWrite","arguments":{"account":5}}}`, direct: true},
 		{name: "unknown method", body: `{"jsonrpc":"2.0","id":15,"method":"tools/nope"}`, direct: true, unknown: true},
@@ -367,6 +411,7 @@ func TestDirectCallRelatedMessages(t *testing.T) {
 			//lint:ignore SA1019 logging is deprecated by 2026-07-28 but served to older clients; it is the simplest message related to a call
 			require.NoError(t, cs.SetLoggingLevel(context.Background(), &mcp.SetLoggingLevelParams{Level: "debug"}))
 			before, _, _ := mcpserver.DirectCalls(e.srv)
+			dispatched := mcpserver.DispatchedCalls(e.srv)
 			res, err := cs.CallTool(context.Background(), &mcp.CallToolParams{Name: "ask", Arguments: map[string]any{}})
 			require.NoError(t, err)
 			require.False(t, res.IsError, "%+v", res.Content)
@@ -376,6 +421,7 @@ func TestDirectCallRelatedMessages(t *testing.T) {
 			mu.Unlock()
 			if after, _, ok := mcpserver.DirectCalls(e.srv); ok {
 				assert.Greater(t, after, before, "the call was answered by the direct path")
+				assert.Equal(t, dispatched+1, mcpserver.DispatchedCalls(e.srv), "the call was dispatched")
 			}
 		})
 	}

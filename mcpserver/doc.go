@@ -80,6 +80,21 @@
 // a fuzz target hold the two to the same answers on the wire; a stateless
 // call costs about what a call on a session does, not four times as much.
 //
+// On either direct transport a plain tools/call does not go through the
+// session's connection either: idgate hands it to the server's receiving
+// method handler (idgate's middleware, then go-sdk's tool table and the
+// tool), with its params decoded as go-sdk's session decodes them, and
+// encodes the response as go-sdk's connection does. The session would
+// decode the params twice more, allocating 32 KiB each time, and move the
+// call through three goroutines. The tool's context is cancelled as
+// go-sdk's would be: by the client's notifications/cancelled or the end
+// of the session, not by the end of the call's HTTP request. Middleware a
+// program adds to MCPServer() wraps idgate's, so calls are dispatched
+// this way only while idgate's middleware is the one go-sdk calls, which
+// idgate checks on every message that goes through a session: add
+// middleware before the server serves, as one added later is skipped
+// until the next such message (at the latest the next initialize).
+//
 // Config.GoSDKTransport serves every request with go-sdk's
 // StreamableHTTPHandler instead.
 //

@@ -20,3 +20,27 @@ func StatelessDirectCalls(s *Server) (calls uint64, ok bool) {
 	}
 	return s.stateless.answered.Load(), true
 }
+
+// DispatchedCalls returns how many tools/calls s's direct transport
+// dispatched to the server's method handler itself (dispatcher).
+func DispatchedCalls(s *Server) uint64 {
+	switch {
+	case s.direct != nil:
+		return s.direct.fast.dispatched.Load()
+	case s.stateless != nil:
+		return s.stateless.fast.dispatched.Load()
+	}
+	return 0
+}
+
+// DispatchOn reports whether s's direct transport dispatches tools/call
+// itself now.
+func DispatchOn(s *Server) bool {
+	switch {
+	case s.direct != nil:
+		return s.direct.fast.on()
+	case s.stateless != nil:
+		return s.stateless.fast.on()
+	}
+	return false
+}

@@ -82,15 +82,19 @@ func New(cfg Config) (*Server, error) {
 		opts = *c.ServerOptions
 	}
 	s.mcp = mcp.NewServer(&mcp.Implementation{Name: c.Name, Version: c.Version}, &opts)
-	s.mcp.AddReceivingMiddleware(s.receiving)
 	switch {
 	case c.direct():
-		s.direct = newDirectTable(s.mcp, &opts, c.SessionTimeout, !c.InsecureDisableAuth)
+		d := newDispatcher(opts.Logger)
+		s.mcp.AddReceivingMiddleware(d.middleware(s.receiving))
+		s.direct = newDirectTable(s.mcp, &opts, c.SessionTimeout, !c.InsecureDisableAuth, d)
 		s.sdk, s.relater = s.direct, s.direct
 	case c.statelessDirect():
-		s.stateless = newStatelessDirect(s.mcp, &opts, s.sdkHandler(), !c.InsecureDisableAuth)
+		d := newDispatcher(opts.Logger)
+		s.mcp.AddReceivingMiddleware(d.middleware(s.receiving))
+		s.stateless = newStatelessDirect(s.mcp, &opts, s.sdkHandler(), !c.InsecureDisableAuth, d)
 		s.sdk, s.relater = s.stateless, s.stateless
 	default:
+		s.mcp.AddReceivingMiddleware(s.receiving)
 		s.sdk = s.sdkHandler()
 	}
 	if !c.RateLimit.Disabled {
@@ -147,6 +151,11 @@ func warnAudience(c *config) {
 // MCPServer returns the underlying go-sdk server, to add prompts and
 // resources or middleware. Tools added to it directly, bypassing AddTool,
 // are neither listed nor callable: every tool must declare its scopes.
+// Add receiving middleware before the server serves: the direct
+// transports dispatch tools/call past idgate's own middleware only while
+// no other wraps it, which they check on each message that goes through
+// a session, so one added later is skipped until the next such message
+// (see the package documentation, "Transport").
 func (s *Server) MCPServer() *mcp.Server { return s.mcp }
 
 // Handler returns the server's whole HTTP surface:

@@ -74,13 +74,16 @@ type statelessDirect struct {
 	calls sync.Map
 	// answered counts the calls answered directly (tests read it).
 	answered atomic.Uint64
+	// fast dispatches tools/call to the server's method handler.
+	fast *dispatcher
 }
 
 // newStatelessDirect returns the stateless direct transport of srv, with
-// sdk (go-sdk's stateless handler) for everything it does not answer.
-// authOn says whether requests reach it with an identity.
-func newStatelessDirect(srv *mcp.Server, opts *mcp.ServerOptions, sdk http.Handler, authOn bool) *statelessDirect {
-	t := &statelessDirect{srv: srv, slow: sdk, versions: serverVersions(opts)}
+// sdk (go-sdk's stateless handler) for everything it does not answer,
+// dispatching tools/call through fast. authOn says whether requests reach
+// it with an identity.
+func newStatelessDirect(srv *mcp.Server, opts *mcp.ServerOptions, sdk http.Handler, authOn bool, fast *dispatcher) *statelessDirect {
+	t := &statelessDirect{srv: srv, slow: sdk, versions: serverVersions(opts), fast: fast}
 	t.tokenInfo = func(*http.Request) *auth.TokenInfo { return nil }
 	if authOn {
 		t.slow = bindSession(sdk)
@@ -147,13 +150,27 @@ func (t *statelessDirect) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // direct serves a plain call on a session of its own, as go-sdk's
 // stateless handler would: the session is initialized at the request's
 // protocol version, and closed once the call is answered.
+//
+// A tools/call is dispatched to the server's method handler here
+// (dispatcher) when it may be, rather than read by the session: its
+// handler's context derives from the request's, without its cancellation,
+// as go-sdk's would, and the session ends once the handler has returned,
+// as go-sdk's ServerSession.Close waits for it.
 func (t *statelessDirect) direct(w http.ResponseWriter, r *http.Request, req *jsonrpc.Request, version string) {
 	c := &directCall{wake: make(chan struct{}, 1)}
 	extra := &mcp.RequestExtra{TokenInfo: t.tokenInfo(r), Header: r.Header, CloseSSEStream: c.closeStream}
 	req.Extra = extra
+	var params *mcp.CallToolParamsRaw
+	if req.Method == "tools/call" && t.fast.on() {
+		params, c.own = callParams(req.Params)
+	}
 	conn := &statelessConn{req: req, call: c, done: make(chan struct{})}
-	t.calls.Store(extra, c)
-	defer t.calls.Delete(extra)
+	if c.own {
+		conn.read = true // the session reads nothing: the call is dispatched
+	} else {
+		t.calls.Store(extra, c)
+		defer t.calls.Delete(extra)
+	}
 	ss, err := t.srv.Connect(r.Context(), conn, &mcp.ServerSessionOptions{State: &mcp.ServerSessionState{
 		InitializeParams:  &mcp.InitializeParams{ProtocolVersion: version},
 		InitializedParams: &mcp.InitializedParams{},
@@ -164,10 +181,23 @@ func (t *statelessDirect) direct(w http.ResponseWriter, r *http.Request, req *js
 		return
 	}
 	defer ss.Close()
-	defer c.end()
 	setStreamHeaders(w)
 	t.answered.Add(1)
+	if !c.own {
+		defer c.end()
+		writeCallStream(w, r, c, conn.done, version)
+		return
+	}
+	var ctx context.Context
+	ctx, c.cancel = context.WithCancel(context.WithoutCancel(r.Context()))
+	ran := make(chan struct{})
+	go func() {
+		defer close(ran)
+		c.run(context.WithValue(ctx, directCallKey{}, c), t.fast, req.ID, &mcp.CallToolRequest{Session: ss, Params: params, Extra: extra})
+	}()
 	writeCallStream(w, r, c, conn.done, version)
+	c.end()
+	<-ran
 }
 
 // statelessConn is the connection of a session the stateless direct path
@@ -234,7 +264,7 @@ func (c *statelessConn) Write(ctx context.Context, msg jsonrpc.Message) error {
 		}
 		return nil
 	case *jsonrpc.Response:
-		if m.ID != c.req.ID || !c.call.push(event, true) {
+		if c.call.own || m.ID != c.req.ID || !c.call.push(event, true) {
 			return fmt.Errorf("%w: write to closed stream", errRejected)
 		}
 		return nil

@@ -1,0 +1,229 @@
+package mcpserver_test
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/idgate/idgate/mcpserver"
+	"github.com/idgate/idgate/scopes"
+)
+
+// errReleased is what the tool "wait" reports when released.
+var errReleased = errors.New("released")
+
+// addWaitTool adds the tool "wait", which reports that it started and
+// then waits for its context to end or release (at most a minute), and
+// reports which.
+func addWaitTool(srv *mcpserver.Server, started chan<- struct{}, release <-chan struct{}, ended chan<- error) {
+	mcpserver.AddTool(srv, &mcp.Tool{Name: "wait", Description: "waits for its context"}, scopes.Public(),
+		func(ctx context.Context, _ *mcp.CallToolRequest, _ empty) (*mcp.CallToolResult, summaryOut, error) {
+			started <- struct{}{}
+			select {
+			case <-ctx.Done():
+				ended <- ctx.Err()
+			case <-release:
+				ended <- errReleased
+			case <-time.After(time.Minute):
+				ended <- errors.New("neither cancelled nor released")
+			}
+			return nil, summaryOut{Total: 1}, nil
+		})
+}
+
+// TestDispatchedCallCancelled: the context of a tool whose call was
+// dispatched ends when the client cancels the call (notifications/cancelled,
+// which go-sdk's client sends when the caller's context ends); on both
+// transports.
+func TestDispatchedCallCancelled(t *testing.T) {
+	for _, mode := range []struct {
+		name string
+		opts []envOption
+	}{{"direct", nil}, {"gosdk", []envOption{goSDKTransport}}} {
+		t.Run(mode.name, func(t *testing.T) {
+			e := newEnv(t, mode.opts...)
+			started, ended := make(chan struct{}, 1), make(chan error, 1)
+			addWaitTool(e.srv, started, nil, ended)
+			cs, _ := e.connect(e.alice)
+			before := mcpserver.DispatchedCalls(e.srv)
+
+			// The client cancels.
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan error, 1)
+			go func() {
+				_, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: "wait", Arguments: map[string]any{}})
+				done <- err
+			}()
+			<-started
+			cancel()
+			require.ErrorIs(t, <-done, context.Canceled)
+			require.ErrorIs(t, <-ended, context.Canceled, "the tool's context ends with the client's cancellation")
+
+			if mode.opts == nil {
+				assert.Equal(t, before+1, mcpserver.DispatchedCalls(e.srv), "the call was dispatched")
+			}
+		})
+	}
+}
+
+// TestDispatchedCallOutlivesRequest: a dispatched call whose client goes
+// away runs on, as go-sdk's do on a stateful server (its context is the
+// session's, not the request's), the session serves the next call, and
+// its end (DELETE) waits for the call to return, as go-sdk's
+// ServerSession.Close does, without cancelling it.
+func TestDispatchedCallOutlivesRequest(t *testing.T) {
+	for _, mode := range []struct {
+		name string
+		opts []envOption
+	}{{"direct", nil}, {"gosdk", []envOption{goSDKTransport}}} {
+		t.Run(mode.name, func(t *testing.T) {
+			e := newEnv(t, mode.opts...)
+			started, release, ended := make(chan struct{}, 1), make(chan struct{}), make(chan error, 1)
+			addWaitTool(e.srv, started, release, ended)
+			sid := e.session(e.alice)
+			before := mcpserver.DispatchedCalls(e.srv)
+			ctx, cancel := context.WithCancel(context.Background())
+			req, err := http.NewRequestWithContext(ctx, http.MethodPost, e.http.URL+"/mcp",
+				strings.NewReader(`{"jsonrpc":"2.0","id":5,"method":"tools/call","params":{"name":"wait","arguments":{}}}`))
+			require.NoError(t, err)
+			for k, v := range map[string]string{
+				"Content-Type": "application/json", "Accept": "application/json, text/event-stream",
+				"Mcp-Session-Id": sid, "Mcp-Protocol-Version": "2025-06-18", "Authorization": "Bearer " + e.alice,
+			} {
+				req.Header.Set(k, v)
+			}
+			go func() {
+				if resp, err := e.http.Client().Do(req); err == nil {
+					resp.Body.Close()
+				}
+			}()
+			<-started
+			cancel()
+			select {
+			case err := <-ended:
+				t.Fatalf("the tool's context ended with its HTTP request: %v", err)
+			case <-time.After(200 * time.Millisecond):
+			}
+			// The session still answers, and its end ends the call.
+			r := e.do(http.MethodPost, "/mcp", callBody(6, "whoami"),
+				"Mcp-Session-Id", sid, "Mcp-Protocol-Version", "2025-06-18", "Authorization", "Bearer "+e.alice)
+			require.Equal(t, http.StatusOK, r.Status, r.Body)
+			assert.Contains(t, r.Body, `"subject":"alice"`)
+			deleted := make(chan rawResponse, 1)
+			go func() {
+				deleted <- e.do(http.MethodDelete, "/mcp", "", "Mcp-Session-Id", sid, "Authorization", "Bearer "+e.alice)
+			}()
+			select {
+			case r := <-deleted:
+				t.Fatalf("DELETE answered before the call returned: %d %s", r.Status, r.Body)
+			case err := <-ended:
+				t.Fatalf("the tool's context ended with its session: %v", err)
+			case <-time.After(200 * time.Millisecond):
+			}
+			close(release)
+			require.ErrorIs(t, <-ended, errReleased)
+			r = <-deleted
+			require.Equal(t, http.StatusNoContent, r.Status, r.Body)
+			if mode.opts == nil {
+				assert.Equal(t, before+2, mcpserver.DispatchedCalls(e.srv))
+			}
+		})
+	}
+}
+
+// TestDispatchKeepsProgramMiddleware: receiving middleware a program adds
+// to the go-sdk server wraps idgate's, and sees every tools/call: added
+// before serving, no call is dispatched past it; added after some were,
+// none is from the next message that goes through a session (here the
+// next session's initialize) on. Stateful and stateless.
+func TestDispatchKeepsProgramMiddleware(t *testing.T) {
+	counting := func(n *atomic.Int64) mcp.Middleware {
+		return func(next mcp.MethodHandler) mcp.MethodHandler {
+			return func(ctx context.Context, method string, req mcp.Request) (mcp.Result, error) {
+				if method == "tools/call" {
+					n.Add(1)
+				}
+				return next(ctx, method, req)
+			}
+		}
+	}
+	call := func(t *testing.T, cs *mcp.ClientSession) {
+		t.Helper()
+		res, err := cs.CallTool(context.Background(), &mcp.CallToolParams{Name: "whoami", Arguments: map[string]any{}})
+		require.NoError(t, err)
+		require.False(t, res.IsError)
+	}
+
+	// Raw calls to a stateless server, which the stateless direct path
+	// answers (go-sdk's client speaks 2026-07-28 to such a server, which
+	// go-sdk's handler serves).
+	rawCall := func(t *testing.T, e *env, body string) {
+		t.Helper()
+		a := exchangeStateless(e.with(t), directCase{body: body})
+		require.Equal(t, http.StatusOK, a.Status, a.Body)
+		require.Contains(t, a.Body, `"subject":"alice"`)
+	}
+
+	t.Run("before serving", func(t *testing.T) {
+		e := newEnv(t)
+		var seen atomic.Int64
+		e.srv.MCPServer().AddReceivingMiddleware(counting(&seen))
+		cs, _ := e.connect(e.alice)
+		for range 3 {
+			call(t, cs)
+		}
+		assert.EqualValues(t, 3, seen.Load())
+		assert.Zero(t, mcpserver.DispatchedCalls(e.srv))
+		assert.False(t, mcpserver.DispatchOn(e.srv))
+	})
+
+	t.Run("stateless, before serving", func(t *testing.T) {
+		e := newEnv(t, stateless)
+		var seen atomic.Int64
+		e.srv.MCPServer().AddReceivingMiddleware(counting(&seen))
+		for i := range 3 {
+			rawCall(t, e, callBody(i+1, "whoami"))
+		}
+		assert.EqualValues(t, 3, seen.Load())
+		assert.Zero(t, mcpserver.DispatchedCalls(e.srv))
+		assert.False(t, mcpserver.DispatchOn(e.srv))
+	})
+
+	t.Run("after serving", func(t *testing.T) {
+		e := newEnv(t)
+		first, _ := e.connect(e.alice)
+		call(t, first)
+		require.EqualValues(t, 1, mcpserver.DispatchedCalls(e.srv))
+		var seen atomic.Int64
+		e.srv.MCPServer().AddReceivingMiddleware(counting(&seen))
+		second, _ := e.connect(e.alice)
+		call(t, first)
+		call(t, second)
+		assert.EqualValues(t, 2, seen.Load())
+		assert.EqualValues(t, 1, mcpserver.DispatchedCalls(e.srv))
+		assert.False(t, mcpserver.DispatchOn(e.srv))
+	})
+
+	t.Run("stateless, after serving", func(t *testing.T) {
+		e := newEnv(t, stateless)
+		warmDispatch(t, e)
+		rawCall(t, e, callBody(1, "whoami"))
+		require.EqualValues(t, 1, mcpserver.DispatchedCalls(e.srv))
+		var seen atomic.Int64
+		e.srv.MCPServer().AddReceivingMiddleware(counting(&seen))
+		// A message that goes through a session: a ping.
+		exchangeStateless(e.with(t), directCase{body: `{"jsonrpc":"2.0","id":2,"method":"ping"}`})
+		rawCall(t, e, callBody(3, "whoami"))
+		assert.EqualValues(t, 1, seen.Load())
+		assert.EqualValues(t, 1, mcpserver.DispatchedCalls(e.srv))
+		assert.False(t, mcpserver.DispatchOn(e.srv))
+	})
+}
