@@ -770,9 +770,15 @@ func (t *directTable) direct(w http.ResponseWriter, r *http.Request, s *directSe
 	}()
 	setStreamHeaders(w)
 	if c.own {
-		creq := &mcp.CallToolRequest{Session: s.ss, Params: params, Extra: extra}
-		go c.run(context.WithValue(ctx, directCallKey{}, c), t.fast, req.ID, creq)
-	} else if !s.conn.deliver(req) {
+		// The handler runs here, in the request's goroutine, whose stack
+		// has grown deep enough already (a fresh goroutine grew its stack
+		// on every call), and writes the call's stream as it goes.
+		t.answered.Add(1)
+		c.inline(w, version)
+		c.run(context.WithValue(ctx, directCallKey{}, c), t.fast, req.ID, &mcp.CallToolRequest{Session: s.ss, Params: params, Extra: extra})
+		return
+	}
+	if !s.conn.deliver(req) {
 		return
 	}
 	t.answered.Add(1)
@@ -897,6 +903,19 @@ type directCall struct {
 	// and cancel cancels its handler's context.
 	own    bool
 	cancel context.CancelFunc
+	// w, when set (inline), is the call's stream, written by push and
+	// closeStream as messages come, rather than by writeCallStream;
+	// version is the request's protocol version.
+	w       http.ResponseWriter
+	version string
+}
+
+// inline makes push and closeStream write the call's stream w themselves:
+// for a dispatched call whose handler runs in the request's goroutine,
+// which therefore cannot run writeCallStream. They write under the call's
+// lock, so what the handler's other goroutines send is written in turn.
+func (c *directCall) inline(w http.ResponseWriter, version string) {
+	c.w, c.version = w, version
 }
 
 // run dispatches the call and queues its response. On a session (conn
@@ -924,6 +943,15 @@ func (c *directCall) closeStream(args mcp.CloseSSEStreamArgs) {
 		return
 	}
 	c.closed, c.retry = true, args.RetryAfter
+	if c.w != nil {
+		// As writeCallStream ends a closed stream.
+		if c.version >= protocolVersionCloseEvent && c.retry > 0 {
+			c.w.Write([]byte("event: close\nretry: " + strconv.FormatInt(c.retry.Milliseconds(), 10) + "\ndata: \n\n"))
+			_ = http.NewResponseController(c.w).Flush()
+		}
+		c.mu.Unlock()
+		return
+	}
 	c.mu.Unlock()
 	select {
 	case c.wake <- struct{}{}:
@@ -938,6 +966,20 @@ func (c *directCall) push(data []byte, final bool) bool {
 	if c.gone || c.final || c.closed {
 		c.mu.Unlock()
 		return false
+	}
+	if c.w != nil {
+		// As writeCallStream writes an event: flushed unless it is the
+		// response, which the end of the request flushes.
+		_, err := c.w.Write(data)
+		if err == nil && !final {
+			err = http.NewResponseController(c.w).Flush()
+		}
+		if err != nil {
+			c.gone = true // the client went away; as writeCallStream stops
+		}
+		c.final = final
+		c.mu.Unlock()
+		return true
 	}
 	c.events = append(c.events, data)
 	c.final = final

@@ -227,3 +227,46 @@ func TestDispatchKeepsProgramMiddleware(t *testing.T) {
 		assert.False(t, mcpserver.DispatchOn(e.srv))
 	})
 }
+
+// TestDispatchedCallStreams: what a dispatched call's handler sends in its
+// context reaches the client while the handler runs, not with its
+// response: the tool here logs, then waits until the client has the log
+// message before it answers. On both transports, through go-sdk's client.
+func TestDispatchedCallStreams(t *testing.T) {
+	for _, mode := range []struct {
+		name string
+		opts []envOption
+	}{{"direct", nil}, {"gosdk", []envOption{goSDKTransport}}} {
+		t.Run(mode.name, func(t *testing.T) {
+			e := newEnv(t, mode.opts...)
+			got := make(chan struct{}, 1)
+			mcpserver.AddTool(e.srv, &mcp.Tool{Name: "stream", Description: "logs, then waits for the client to have it"}, scopes.Public(),
+				func(ctx context.Context, req *mcp.CallToolRequest, _ empty) (*mcp.CallToolResult, summaryOut, error) {
+					//lint:ignore SA1019 logging is deprecated by 2026-07-28 but served to older clients; it is the simplest message related to a call
+					if err := req.Session.Log(ctx, &mcp.LoggingMessageParams{Level: "info", Data: "first"}); err != nil {
+						return nil, summaryOut{}, err
+					}
+					select {
+					case <-got:
+						return nil, summaryOut{Total: 1}, nil
+					case <-time.After(5 * time.Second):
+						return nil, summaryOut{}, errors.New("the client did not get the log message while the call ran")
+					}
+				})
+			client := mcp.NewClient(&mcp.Implementation{Name: "c", Version: "1"}, &mcp.ClientOptions{
+				//lint:ignore SA1019 as above
+				LoggingMessageHandler: func(context.Context, *mcp.LoggingMessageRequest) { got <- struct{}{} },
+			})
+			cs := e.connectWith(client, e.alice)
+			//lint:ignore SA1019 as above
+			require.NoError(t, cs.SetLoggingLevel(context.Background(), &mcp.SetLoggingLevelParams{Level: "debug"}))
+			before := mcpserver.DispatchedCalls(e.srv)
+			res, err := cs.CallTool(context.Background(), &mcp.CallToolParams{Name: "stream", Arguments: map[string]any{}})
+			require.NoError(t, err)
+			require.False(t, res.IsError, "%+v", res.Content)
+			if mode.opts == nil {
+				assert.Equal(t, before+1, mcpserver.DispatchedCalls(e.srv), "the call was dispatched")
+			}
+		})
+	}
+}

@@ -188,16 +188,13 @@ func (t *statelessDirect) direct(w http.ResponseWriter, r *http.Request, req *js
 		writeCallStream(w, r, c, conn.done, version)
 		return
 	}
+	// The handler runs here, in the request's goroutine, and writes the
+	// call's stream as it goes (see directTable.direct).
 	var ctx context.Context
 	ctx, c.cancel = context.WithCancel(context.WithoutCancel(r.Context()))
-	ran := make(chan struct{})
-	go func() {
-		defer close(ran)
-		c.run(context.WithValue(ctx, directCallKey{}, c), t.fast, req.ID, &mcp.CallToolRequest{Session: ss, Params: params, Extra: extra})
-	}()
-	writeCallStream(w, r, c, conn.done, version)
+	c.inline(w, version)
+	c.run(context.WithValue(ctx, directCallKey{}, c), t.fast, req.ID, &mcp.CallToolRequest{Session: ss, Params: params, Extra: extra})
 	c.end()
-	<-ran
 }
 
 // statelessConn is the connection of a session the stateless direct path
