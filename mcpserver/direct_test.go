@@ -25,6 +25,13 @@ import (
 
 func goSDKTransport(c *mcpserver.Config) { c.GoSDKTransport = true }
 
+// bothTransports are the transports the on-the-wire tests run on: idgate's
+// direct transport (the default) and go-sdk's handler (GoSDKTransport).
+var bothTransports = []struct {
+	name string
+	opts []envOption
+}{{"direct", nil}, {"gosdk", []envOption{goSDKTransport}}}
+
 // TestDirectTransportMatchesGoSDK sends the same raw requests to a server
 // on the direct transport (the default) and to one on go-sdk's handler
 // (GoSDKTransport), and requires the same status, Content-Type and body,
@@ -367,10 +374,7 @@ func (e *env) doSet(method, body string, headers []string) rawResponse {
 // answers on another POST) reaches the client on the call's stream before
 // the result, through go-sdk's own client, on both transports.
 func TestDirectCallRelatedMessages(t *testing.T) {
-	for _, mode := range []struct {
-		name string
-		opts []envOption
-	}{{"direct", nil}, {"gosdk", []envOption{goSDKTransport}}} {
+	for _, mode := range bothTransports {
 		t.Run(mode.name, func(t *testing.T) {
 			e := newEnv(t, mode.opts...)
 			type askOut struct {

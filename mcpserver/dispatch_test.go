@@ -44,10 +44,7 @@ func addWaitTool(srv *mcpserver.Server, started chan<- struct{}, release <-chan 
 // which go-sdk's client sends when the caller's context ends); on both
 // transports.
 func TestDispatchedCallCancelled(t *testing.T) {
-	for _, mode := range []struct {
-		name string
-		opts []envOption
-	}{{"direct", nil}, {"gosdk", []envOption{goSDKTransport}}} {
+	for _, mode := range bothTransports {
 		t.Run(mode.name, func(t *testing.T) {
 			e := newEnv(t, mode.opts...)
 			started, ended := make(chan struct{}, 1), make(chan error, 1)
@@ -80,10 +77,7 @@ func TestDispatchedCallCancelled(t *testing.T) {
 // its end (DELETE) waits for the call to return, as go-sdk's
 // ServerSession.Close does, without cancelling it.
 func TestDispatchedCallOutlivesRequest(t *testing.T) {
-	for _, mode := range []struct {
-		name string
-		opts []envOption
-	}{{"direct", nil}, {"gosdk", []envOption{goSDKTransport}}} {
+	for _, mode := range bothTransports {
 		t.Run(mode.name, func(t *testing.T) {
 			e := newEnv(t, mode.opts...)
 			started, release, ended := make(chan struct{}, 1), make(chan struct{}), make(chan error, 1)
@@ -233,10 +227,7 @@ func TestDispatchKeepsProgramMiddleware(t *testing.T) {
 // response: the tool here logs, then waits until the client has the log
 // message before it answers. On both transports, through go-sdk's client.
 func TestDispatchedCallStreams(t *testing.T) {
-	for _, mode := range []struct {
-		name string
-		opts []envOption
-	}{{"direct", nil}, {"gosdk", []envOption{goSDKTransport}}} {
+	for _, mode := range bothTransports {
 		t.Run(mode.name, func(t *testing.T) {
 			e := newEnv(t, mode.opts...)
 			got := make(chan struct{}, 1)
