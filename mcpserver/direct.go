@@ -920,12 +920,18 @@ func (c *directCall) inline(w http.ResponseWriter, version string) {
 
 // run dispatches the call and queues its response. On a session (conn
 // not nil) the call is then over for the session: its id may be used
-// again, and the session may close.
+// again, and the session may close. If the handler panics, the call is
+// over all the same, and the panic goes on up the request's handlers (the
+// audit middleware logs it and aborts the response; net/http recovers
+// it): go-sdk's handler goroutine would have ended the process.
 func (c *directCall) run(ctx context.Context, d *dispatcher, id jsonrpc.ID, req *mcp.CallToolRequest) {
 	defer c.cancel()
-	event := d.call(ctx, id, req)
 	if c.conn != nil {
 		defer c.conn.running.Done()
+		defer c.conn.finish(id, c) // when the handler panics
+	}
+	event := d.call(ctx, id, req)
+	if c.conn != nil {
 		c.conn.finish(id, c)
 	}
 	if event != nil {

@@ -3,6 +3,7 @@ package mcpserver_test
 import (
 	"context"
 	"errors"
+	"io"
 	"net/http"
 	"strings"
 	"sync/atomic"
@@ -260,4 +261,74 @@ func TestDispatchedCallStreams(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestDispatchedCallPanics: a tool that panics in a dispatched call ends
+// that call's request (the audit middleware recovers the panic, logs it
+// and aborts the response), not the process, and leaves its session
+// usable and closable: the call is no longer counted as running, and its
+// id may be used again.
+func TestDispatchedCallPanics(t *testing.T) {
+	e := newEnv(t, func(c *mcpserver.Config) { c.RateLimit.Disabled = true })
+	mcpserver.AddTool(e.srv, &mcp.Tool{Name: "boom", Description: "panics"}, scopes.Public(),
+		func(context.Context, *mcp.CallToolRequest, empty) (*mcp.CallToolResult, summaryOut, error) {
+			panic("boom")
+		})
+	sid := e.session(e.alice)
+	h := []string{"Mcp-Session-Id", sid, "Mcp-Protocol-Version", "2025-06-18", "Authorization", "Bearer " + e.alice}
+	req, err := http.NewRequest(http.MethodPost, e.http.URL+"/mcp", strings.NewReader(callBody(9, "boom")))
+	require.NoError(t, err)
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "application/json, text/event-stream")
+	for i := 0; i+1 < len(h); i += 2 {
+		req.Header.Set(h[i], h[i+1])
+	}
+	if resp, err := e.http.Client().Do(req); err == nil {
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		assert.NotContains(t, string(b), `"result"`, "no answer from a call that panicked")
+	}
+	require.EqualValues(t, 1, mcpserver.DispatchedCalls(e.srv))
+	// The audit middleware recovered it: logged with its stack, the
+	// request's event says so.
+	require.Eventually(t, func() bool { return strings.Contains(e.logs.String(), `"msg":"panic recovered"`) }, 5*time.Second, 10*time.Millisecond)
+	require.Eventually(t, func() bool {
+		for _, ev := range e.logs.events(t) {
+			if ev["tool"] == "boom" && ev["decision"] == "error" && ev["reason"] == "panic" {
+				return true
+			}
+		}
+		return false
+	}, 5*time.Second, 10*time.Millisecond, "the call's audit event")
+	// The same id again, on the same session.
+	r := e.do(http.MethodPost, "/mcp", callBody(9, "whoami"), h...)
+	require.Equal(t, http.StatusOK, r.Status, r.Body)
+	assert.Contains(t, r.Body, `"subject":"alice"`)
+	// The session closes: nothing is left running.
+	deleted := make(chan rawResponse, 1)
+	go func() { deleted <- e.do(http.MethodDelete, "/mcp", "", h...) }()
+	select {
+	case r := <-deleted:
+		require.Equal(t, http.StatusNoContent, r.Status, r.Body)
+	case <-time.After(5 * time.Second):
+		t.Fatal("DELETE waits for a call that panicked")
+	}
+}
+
+// TestStatelessDispatchedCallPanics: the same on a stateless server: the
+// panic is recovered and logged, and the server answers the next call.
+func TestStatelessDispatchedCallPanics(t *testing.T) {
+	e := newEnv(t, stateless)
+	mcpserver.AddTool(e.srv, &mcp.Tool{Name: "boom", Description: "panics"}, scopes.Public(),
+		func(context.Context, *mcp.CallToolRequest, empty) (*mcp.CallToolResult, summaryOut, error) {
+			panic("boom")
+		})
+	warmDispatch(t, e)
+	a := exchangeStateless(e.with(t), directCase{body: callBody(2, "boom")})
+	assert.NotContains(t, a.Body, `"result"`, "no answer from a call that panicked")
+	require.EqualValues(t, 1, mcpserver.DispatchedCalls(e.srv))
+	require.Eventually(t, func() bool { return strings.Contains(e.logs.String(), `"msg":"panic recovered"`) }, 5*time.Second, 10*time.Millisecond)
+	a = exchangeStateless(e.with(t), directCase{body: callBody(3, "whoami")})
+	require.Equal(t, http.StatusOK, a.Status, a.Body)
+	assert.Contains(t, a.Body, `"subject":"alice"`)
 }

@@ -87,8 +87,11 @@
 // encodes the response as go-sdk's connection does. The session would
 // decode the params twice more, allocating 32 KiB each time, and move the
 // call through three goroutines. The tool's context is cancelled as
-// go-sdk's would be: by the client's notifications/cancelled or the end
-// of the session, not by the end of the call's HTTP request. Middleware a
+// go-sdk's would be: by the client's notifications/cancelled, not by the
+// end of the call's HTTP request, and closing the session waits for it.
+// The tool runs in its HTTP request's goroutine; if it panics, the panic
+// ends that request (the audit middleware logs it), where in go-sdk's
+// handler goroutine it would end the process. Middleware a
 // program adds to MCPServer() wraps idgate's, so calls are dispatched
 // this way only while idgate's middleware is the one go-sdk calls, which
 // idgate checks on every message that goes through a session: add

@@ -193,8 +193,8 @@ func (t *statelessDirect) direct(w http.ResponseWriter, r *http.Request, req *js
 	var ctx context.Context
 	ctx, c.cancel = context.WithCancel(context.WithoutCancel(r.Context()))
 	c.inline(w, version)
+	defer c.end() // before ss.Close, also if the handler panics
 	c.run(context.WithValue(ctx, directCallKey{}, c), t.fast, req.ID, &mcp.CallToolRequest{Session: ss, Params: params, Extra: extra})
-	c.end()
 }
 
 // statelessConn is the connection of a session the stateless direct path
