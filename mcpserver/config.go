@@ -138,12 +138,16 @@ type Config struct {
 	Stateless bool
 
 	// JSONResponse answers POST requests with application/json instead of
-	// a text/event-stream. Default false (SSE).
+	// a text/event-stream. Stateless, idgate's direct transport serves it
+	// (see GoSDKTransport); with sessions every request then goes to
+	// go-sdk's handler, whose per-session transport cannot be told to
+	// answer with JSON from outside go-sdk, at several times the CPU of a
+	// call answered directly. Default false (SSE).
 	JSONResponse bool
 
 	// GoSDKTransport serves the MCP endpoint with go-sdk's
 	// StreamableHTTPHandler alone. By default, in the modes that allow it
-	// (SSE answers, no EventStore; stateful without
+	// (no EventStore; stateful with SSE answers and without
 	// ServerOptions.GetSessionID, or Stateless), idgate answers plain calls
 	// (tools/call, tools/list, ping) without go-sdk's HTTP-level decoding,
 	// which allocates 32 KiB four times per request: stateful, it keeps
@@ -488,7 +492,7 @@ func (c *config) direct() bool {
 // compatibility setting MCPGODEBUG=allowsessionsinstateless=1 gives its
 // stateless sessions ids.
 func (c *config) statelessDirect() bool {
-	return !c.GoSDKTransport && c.Stateless && !c.JSONResponse && c.EventStore == nil &&
+	return !c.GoSDKTransport && c.Stateless && c.EventStore == nil &&
 		!mcpGoDebug(os.Getenv("MCPGODEBUG"), "allowsessionsinstateless", "1")
 }
 

@@ -908,6 +908,9 @@ type directCall struct {
 	// version is the request's protocol version.
 	w       http.ResponseWriter
 	version string
+	// json: the call is answered with application/json, its response
+	// alone (stateless, Config.JSONResponse).
+	json bool
 }
 
 // inline makes push and closeStream write the call's stream w themselves:
@@ -930,13 +933,29 @@ func (c *directCall) run(ctx context.Context, d *dispatcher, id jsonrpc.ID, req 
 		defer c.conn.running.Done()
 		defer c.conn.finish(id, c) // when the handler panics
 	}
-	event := d.call(ctx, id, req)
+	resp := d.call(ctx, id, req)
 	if c.conn != nil {
 		c.conn.finish(id, c)
 	}
-	if event != nil {
-		c.push(event, true)
+	if resp == nil {
+		return
 	}
+	data, err := c.frame(resp)
+	if err != nil {
+		d.internalError(err.Error())
+		return
+	}
+	c.push(data, true)
+}
+
+// frame encodes msg as the call's stream carries it: an SSE event
+// (sseEvent), or the message's JSON alone when the call is answered with
+// application/json.
+func (c *directCall) frame(msg jsonrpc.Message) ([]byte, error) {
+	if c.json {
+		return jsonrpc.EncodeMessage(msg)
+	}
+	return sseEvent(msg)
 }
 
 // closeStream is the call's RequestExtra.CloseSSEStream: it ends the

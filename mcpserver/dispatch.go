@@ -158,9 +158,9 @@ func callParams(raw json.RawMessage) (*mcp.CallToolParamsRaw, bool) {
 }
 
 // call runs a tools/call through the receiving method handler in ctx and
-// returns its response as an SSE event (sseEvent), nil when go-sdk's
-// connection would send none (a result it cannot encode).
-func (d *dispatcher) call(ctx context.Context, id jsonrpc.ID, req *mcp.CallToolRequest) []byte {
+// returns its response, nil when go-sdk's connection would send none (a
+// result it cannot encode).
+func (d *dispatcher) call(ctx context.Context, id jsonrpc.ID, req *mcp.CallToolRequest) *jsonrpc.Response {
 	d.dispatched.Add(1)
 	res, err := d.h(ctx, "tools/call", req)
 	// go-sdk's processResult. (It also rewrites jsonrpc2's ErrNotHandled,
@@ -186,12 +186,7 @@ func (d *dispatcher) call(ctx context.Context, id jsonrpc.ID, req *mcp.CallToolR
 		}
 		resp.Result = data
 	}
-	event, err := sseEvent(resp)
-	if err != nil {
-		d.internalError(err.Error())
-		return nil
-	}
-	return event
+	return resp
 }
 
 // internalError logs msg as go-sdk's connection logs an internal error and

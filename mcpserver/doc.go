@@ -68,17 +68,19 @@
 // each POST four times before its server sees it, each time allocating a
 // 32 KiB buffer, which made up more than half of a plain call's CPU.
 //
-// Stateless (Config.Stateless, SSE answers), go-sdk's handler builds a
+// Stateless (Config.Stateless, SSE or JSON answers), go-sdk's handler builds a
 // session for every POST and decodes the body four times on the way; a
 // plain call as above (from a client of a protocol version before
 // 2026-07-28; without a version header it is served at 2025-03-26, as
 // go-sdk serves it) is instead read once and handed to a session idgate
 // opens for it alone, in the state go-sdk gives such a session
 // (initialized at the request's version, log level "info"), and answered
-// the same way. Everything else, calls at 2026-07-28 and custom methods
-// included, goes to go-sdk's handler. TestStatelessDirectMatchesGoSDK and
-// a fuzz target hold the two to the same answers on the wire; a stateless
-// call costs about what a call on a session does, not four times as much.
+// the same way, or with its response alone as application/json
+// (Config.JSONResponse). Everything else, calls at 2026-07-28 and custom
+// methods included, goes to go-sdk's handler. TestStatelessDirectMatchesGoSDK,
+// TestStatelessJSONDirectMatchesGoSDK and their fuzz targets hold the two
+// to the same answers on the wire; a stateless call costs about what a
+// call on a session does, not four times as much.
 //
 // On either direct transport a plain tools/call does not go through the
 // session's connection either: idgate hands it to the server's receiving

@@ -91,7 +91,7 @@ func New(cfg Config) (*Server, error) {
 	case c.statelessDirect():
 		d := newDispatcher(opts.Logger)
 		s.mcp.AddReceivingMiddleware(d.middleware(s.receiving))
-		s.stateless = newStatelessDirect(s.mcp, &opts, s.sdkHandler(), !c.InsecureDisableAuth, d)
+		s.stateless = newStatelessDirect(s.mcp, &opts, s.sdkHandler(), !c.InsecureDisableAuth, c.JSONResponse, d)
 		s.sdk, s.relater = s.stateless, s.stateless
 	default:
 		s.mcp.AddReceivingMiddleware(s.receiving)

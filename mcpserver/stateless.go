@@ -30,9 +30,13 @@ import (
 // connects a session for the request alone, with the state go-sdk gives
 // it (initialized at the request's protocol version, log level "info"), to
 // a connection that hands the server the call and takes back the messages
-// for it, and writes them as go-sdk's stream would. Everything else (GET,
-// DELETE, initialize, notifications, batches, custom methods, protocol
-// 2026-07-28, JSON responses) goes to go-sdk's handler, untouched.
+// for it, and writes them as go-sdk's stream would. With
+// Config.JSONResponse the answer is the response alone, as
+// application/json, and what the handler sends in the call's context is
+// refused, as go-sdk's transport refuses it (it sends such messages on
+// the standalone stream, which a stateless session never has). Everything
+// else (GET, DELETE, initialize, notifications, batches, custom methods,
+// protocol 2026-07-28) goes to go-sdk's handler, untouched.
 //
 // As on go-sdk's stateless transport, the server cannot send the client a
 // request (an elicitation, a sampling request) on such a session, and a
@@ -76,14 +80,17 @@ type statelessDirect struct {
 	answered atomic.Uint64
 	// fast dispatches tools/call to the server's method handler.
 	fast *dispatcher
+	// json answers calls with application/json (Config.JSONResponse).
+	json bool
 }
 
 // newStatelessDirect returns the stateless direct transport of srv, with
 // sdk (go-sdk's stateless handler) for everything it does not answer,
 // dispatching tools/call through fast. authOn says whether requests reach
-// it with an identity.
-func newStatelessDirect(srv *mcp.Server, opts *mcp.ServerOptions, sdk http.Handler, authOn bool, fast *dispatcher) *statelessDirect {
-	t := &statelessDirect{srv: srv, slow: sdk, versions: serverVersions(opts), fast: fast}
+// it with an identity; json whether calls are answered with
+// application/json, as go-sdk's handler answers them with JSONResponse.
+func newStatelessDirect(srv *mcp.Server, opts *mcp.ServerOptions, sdk http.Handler, authOn, json bool, fast *dispatcher) *statelessDirect {
+	t := &statelessDirect{srv: srv, slow: sdk, versions: serverVersions(opts), fast: fast, json: json}
 	t.tokenInfo = func(*http.Request) *auth.TokenInfo { return nil }
 	if authOn {
 		t.slow = bindSession(sdk)
@@ -157,7 +164,7 @@ func (t *statelessDirect) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // as go-sdk's would, and the session ends once the handler has returned,
 // as go-sdk's ServerSession.Close waits for it.
 func (t *statelessDirect) direct(w http.ResponseWriter, r *http.Request, req *jsonrpc.Request, version string) {
-	c := &directCall{wake: make(chan struct{}, 1)}
+	c := &directCall{wake: make(chan struct{}, 1), json: t.json}
 	extra := &mcp.RequestExtra{TokenInfo: t.tokenInfo(r), Header: r.Header, CloseSSEStream: c.closeStream}
 	req.Extra = extra
 	var params *mcp.CallToolParamsRaw
@@ -181,7 +188,14 @@ func (t *statelessDirect) direct(w http.ResponseWriter, r *http.Request, req *js
 		return
 	}
 	defer ss.Close()
-	setStreamHeaders(w)
+	if t.json {
+		// go-sdk's headers for an application/json answer.
+		h := w.Header()
+		h.Set("Cache-Control", "no-cache, no-transform")
+		h.Set("Content-Type", "application/json")
+	} else {
+		setStreamHeaders(w)
+	}
 	t.answered.Add(1)
 	if !c.own {
 		defer c.end()
@@ -242,7 +256,7 @@ func (c *statelessConn) Read(ctx context.Context) (jsonrpc.Message, error) {
 // requests to the client, and messages outside the call, are refused as
 // go-sdk's stateless transport refuses them.
 func (c *statelessConn) Write(ctx context.Context, msg jsonrpc.Message) error {
-	event, err := sseEvent(msg)
+	event, err := c.call.frame(msg)
 	if err != nil {
 		return err
 	}
@@ -251,7 +265,10 @@ func (c *statelessConn) Write(ctx context.Context, msg jsonrpc.Message) error {
 		if m.IsCall() {
 			return fmt.Errorf("%w: stateless servers cannot make requests", errRejected)
 		}
-		if dc, _ := ctx.Value(directCallKey{}).(*directCall); dc != c.call {
+		// With JSON answers go-sdk's transport sends every message but
+		// the response on the standalone stream, which a stateless
+		// session never connects.
+		if dc, _ := ctx.Value(directCallKey{}).(*directCall); dc != c.call || c.call.json {
 			// go-sdk's transport: no stream but the standalone one, which
 			// a stateless session never connects.
 			return fmt.Errorf("%w: undelivered message: %v", errRejected, errNotConnected)

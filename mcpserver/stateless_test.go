@@ -20,11 +20,11 @@ import (
 
 // statelessPair starts a stateless server on the stateless direct
 // transport (the default) and one on go-sdk's handler, each with the
-// tools of transportPair.
-func statelessPair(tb testing.TB) (direct, plain *env) {
+// tools of transportPair and opts.
+func statelessPair(tb testing.TB, opts ...envOption) (direct, plain *env) {
 	unlimited := func(c *mcpserver.Config) { c.RateLimit.Disabled = true }
-	direct = newEnv(tb, unlimited, stateless)
-	plain = newEnv(tb, unlimited, stateless, goSDKTransport)
+	direct = newEnv(tb, append([]envOption{unlimited, stateless}, opts...)...)
+	plain = newEnv(tb, append([]envOption{unlimited, stateless, goSDKTransport}, opts...)...)
 	_, ok := mcpserver.StatelessDirectCalls(direct.srv)
 	require.True(tb, ok, "a stateless server must serve with the stateless direct transport by default")
 	_, ok = mcpserver.StatelessDirectCalls(plain.srv)
@@ -170,6 +170,38 @@ func TestStatelessDirectMatchesGoSDK(t *testing.T) {
 		require.GreaterOrEqual(t, i, 0, name)
 		require.True(t, statelessCases[i].direct, name)
 	}
+}
+
+// jsonResponse sets Config.JSONResponse.
+func jsonResponse(c *mcpserver.Config) { c.JSONResponse = true }
+
+// TestStatelessJSONDirectMatchesGoSDK is TestStatelessDirectMatchesGoSDK
+// with JSONResponse on both servers: the direct path answers the same
+// plain calls, with their response alone as application/json.
+func TestStatelessJSONDirectMatchesGoSDK(t *testing.T) {
+	direct, plain := statelessPair(t, jsonResponse)
+	for _, c := range statelessCases {
+		t.Run(c.name, func(t *testing.T) { compareStateless(t, direct, plain, c) })
+	}
+	// A plain call's answer is the response's JSON alone.
+	a := exchangeStateless(direct.with(t), directCase{body: callBody(5, "whoami")})
+	require.Equal(t, "application/json", a.ContentType)
+	require.True(t, strings.HasPrefix(a.Body, `{"jsonrpc":"2.0","id":5,"result":`), a.Body)
+}
+
+// FuzzStatelessJSONDirectMatchesGoSDK is TestStatelessJSONDirectMatchesGoSDK
+// over any body and a choice of protocol versions.
+func FuzzStatelessJSONDirectMatchesGoSDK(f *testing.F) {
+	seedFuzz(f, statelessCases)
+	direct, plain := statelessPair(f, jsonResponse)
+	f.Fuzz(func(t *testing.T, body string, version uint8) {
+		c := directCase{body: body, version: fuzzVersions[int(version)%len(fuzzVersions)]}
+		got := exchangeStateless(direct.with(t), c)
+		want := exchangeStateless(plain.with(t), c)
+		if got != want {
+			t.Fatalf("body %q, version %q:\ndirect: %+v\ngo-sdk: %+v", body, c.version, got, want)
+		}
+	})
 }
 
 // FuzzStatelessDirectMatchesGoSDK is TestStatelessDirectMatchesGoSDK over
