@@ -733,9 +733,10 @@ func relateCall(calls *sync.Map, ctx context.Context, req mcp.Request) context.C
 // lost, as there without an EventStore.
 //
 // A tools/call is dispatched to the server's method handler here
-// (dispatcher) when it may be; its handler's context then derives from the
-// session's (base) as go-sdk's would, and is cancelled as go-sdk cancels
-// it: by the client's notifications/cancelled, or the session's end.
+// (dispatcher) when it may be, and its handler runs in this goroutine; its
+// context derives from the session's (base) as go-sdk's would, and is
+// cancelled as go-sdk cancels it: by the client's notifications/cancelled
+// (closing the session waits for the call, see directSession.close).
 func (t *directTable) direct(w http.ResponseWriter, r *http.Request, s *directSession, req *jsonrpc.Request, version string) {
 	c := &directCall{conn: s.conn, wake: make(chan struct{}, 1)}
 	extra := &mcp.RequestExtra{TokenInfo: t.tokenInfo(r, s.user), Header: r.Header, CloseSSEStream: c.closeStream}
