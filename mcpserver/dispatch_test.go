@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -331,4 +332,56 @@ func TestStatelessDispatchedCallPanics(t *testing.T) {
 	a = exchangeStateless(e.with(t), directCase{body: callBody(3, "whoami")})
 	require.Equal(t, http.StatusOK, a.Status, a.Body)
 	assert.Contains(t, a.Body, `"subject":"alice"`)
+}
+
+// TestDispatchedCallLateMessages: messages a dispatched call's handler
+// sends from another goroutine while and after it answers are written in
+// turn with its response, or refused once the call is over, never written
+// after the request is done (run with -race). On both transports, stateful
+// and stateless.
+func TestDispatchedCallLateMessages(t *testing.T) {
+	for _, mode := range []struct {
+		name string
+		opts []envOption
+	}{{"direct", nil}, {"gosdk", []envOption{goSDKTransport}}, {"stateless", []envOption{stateless}}} {
+		t.Run(mode.name, func(t *testing.T) {
+			e := newEnv(t, append(mode.opts, func(c *mcpserver.Config) { c.RateLimit.Disabled = true })...)
+			var wg sync.WaitGroup
+			mcpserver.AddTool(e.srv, &mcp.Tool{Name: "late", Description: "logs from another goroutine"}, scopes.Public(),
+				func(ctx context.Context, req *mcp.CallToolRequest, _ empty) (*mcp.CallToolResult, summaryOut, error) {
+					wg.Add(1)
+					go func() {
+						defer wg.Done()
+						for range 50 {
+							//lint:ignore SA1019 logging is deprecated by 2026-07-28 but served to older clients; it is the simplest message related to a call
+							_ = req.Session.Log(ctx, &mcp.LoggingMessageParams{Level: "info", Data: "late"})
+						}
+					}()
+					return nil, summaryOut{Total: 1}, nil
+				})
+			if mode.name == "stateless" {
+				warmDispatch(t, e)
+			}
+			h := []string{"Mcp-Protocol-Version", "2025-06-18", "Authorization", "Bearer " + e.alice}
+			if mode.name != "stateless" {
+				// A session, whose client asks for log messages (a
+				// stateless session sends them from "info" on).
+				h = append(h, "Mcp-Session-Id", e.session(e.alice))
+				r := e.do(http.MethodPost, "/mcp", `{"jsonrpc":"2.0","id":99,"method":"logging/setLevel","params":{"level":"debug"}}`, h...)
+				require.Equal(t, http.StatusOK, r.Status, r.Body)
+			}
+			logged := 0
+			for i := range 20 {
+				r := e.do(http.MethodPost, "/mcp", callBody(100+i, "late"), h...)
+				require.Equal(t, http.StatusOK, r.Status, r.Body)
+				require.Contains(t, r.Body, `"total":1`)
+				// The response is the stream's last event: nothing after it.
+				events := strings.Split(strings.TrimSpace(r.Body), "\n\n")
+				require.Contains(t, events[len(events)-1], `"result"`, r.Body)
+				logged += strings.Count(r.Body, `"method":"notifications/message"`)
+			}
+			wg.Wait()
+			t.Logf("%d log messages written with the responses", logged)
+		})
+	}
 }
