@@ -227,13 +227,7 @@ func exchange(e *env, c directCase) answer {
 		h = append(h, "Mcp-Session-Id", sid)
 		token = e.bob
 	}
-	switch c.version {
-	case "":
-		h = append(h, "Mcp-Protocol-Version", "2025-06-18")
-	case "-":
-	default:
-		h = append(h, "Mcp-Protocol-Version", c.version)
-	}
+	h = append(h, versionHeader(c.version)...)
 	h = append(h, bearer(token)...)
 	method := c.method
 	if method == "" {
@@ -245,6 +239,18 @@ func exchange(e *env, c directCase) answer {
 		Body: strings.ReplaceAll(r.Body, sid, "SID"), Allow: r.Header.Get("Allow"),
 		CacheHeader: r.Header.Get("Cache-Control"),
 	}
+}
+
+// versionHeader returns the Mcp-Protocol-Version header pair a case's
+// version asks for: "" the test's default (2025-06-18), "-" none.
+func versionHeader(version string) []string {
+	switch version {
+	case "":
+		return []string{"Mcp-Protocol-Version", "2025-06-18"}
+	case "-":
+		return nil
+	}
+	return []string{"Mcp-Protocol-Version", version}
 }
 
 const directCallBody = `{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"whoami","arguments":{}}}`

@@ -87,13 +87,7 @@ func errString(err error) string {
 // session.
 func exchangeStateless(e *env, c directCase) answer {
 	var h []string
-	switch c.version {
-	case "":
-		h = append(h, "Mcp-Protocol-Version", "2025-06-18")
-	case "-":
-	default:
-		h = append(h, "Mcp-Protocol-Version", c.version)
-	}
+	h = append(h, versionHeader(c.version)...)
 	if c.session == "unknown" {
 		h = append(h, "Mcp-Session-Id", "nope")
 	}
