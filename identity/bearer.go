@@ -29,6 +29,25 @@ import (
 //
 // Errors never contain the token or the header value.
 func BearerToken(r *http.Request) (string, error) {
+	tok, err := bearerCandidate(r)
+	if err != nil {
+		return "", err
+	}
+	if !isB64Token(tok) {
+		return "", errNotB64Token
+	}
+	return tok, nil
+}
+
+// errNotB64Token is BearerToken's error for a token that breaks the
+// b64token syntax.
+var errNotB64Token = fmt.Errorf("%w: bearer token is not RFC 6750 b64token syntax", ErrInvalidRequest)
+
+// bearerCandidate is BearerToken without the token's b64token syntax
+// check: what the header holds where the token goes. Middleware asks the
+// verifier's cache about it first (a cached token passed the check when it
+// was verified) and checks the syntax only when the cache does not know it.
+func bearerCandidate(r *http.Request) (string, error) {
 	if queryHasAccessToken(r.URL) {
 		return "", fmt.Errorf("%w: access_token in the query string is not accepted; send an Authorization: Bearer header", ErrInvalidRequest)
 	}
@@ -58,11 +77,7 @@ func BearerToken(r *http.Request) (string, error) {
 		}
 		return "", fmt.Errorf("%w: scheme and token must be separated by a space", ErrInvalidRequest)
 	}
-	tok := strings.TrimLeft(rest, " ")
-	if !isB64Token(tok) {
-		return "", fmt.Errorf("%w: bearer token is not RFC 6750 b64token syntax", ErrInvalidRequest)
-	}
-	return tok, nil
+	return strings.TrimLeft(rest, " "), nil
 }
 
 // queryHasAccessToken reports whether the URL query has an "access_token"

@@ -48,6 +48,17 @@ func newTokenCache(size int) *tokenCache {
 	return &tokenCache{size: size, seed: maphash.MakeSeed(), entries: make(map[uint64]cacheEntry)}
 }
 
+// tokenMemory is implemented by the verifiers of this package that cache
+// what they verified. remembered returns the identity token was verified
+// as while it is cached, exactly as Verify would return it, and false
+// otherwise, without verifying anything. Middleware asks it before the
+// token's syntax check: only a token that passed that check and
+// verification is ever cached, and the cache returns an entry only for
+// the very token it was verified from (sameToken).
+type tokenMemory interface {
+	remembered(token string) (*Identity, bool)
+}
+
 // get returns the identity cached for token if its deadline is after now.
 // It allocates nothing.
 func (c *tokenCache) get(token string, now time.Time) (*Identity, bool) {

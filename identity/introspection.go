@@ -461,3 +461,11 @@ func introspectedTime(m map[string]any, name string) (time.Time, error) {
 		return time.Time{}, fmt.Errorf("identity: introspection: %q is not a number: %w", name, ErrVerifierUnavailable)
 	}
 }
+
+// remembered implements tokenMemory: Verify's cache hit, alone.
+func (v *IntrospectionVerifier) remembered(token string) (*Identity, bool) {
+	if token == "" {
+		return nil, false
+	}
+	return v.cache.get(token, v.now())
+}

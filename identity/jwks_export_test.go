@@ -11,3 +11,13 @@ func WaitForKeyFetch(v *JWTVerifier) {
 		<-done
 	}
 }
+
+// Remembered is what Middleware asks v before a token's syntax check: the
+// identity v's cache holds for token. ok is false when v has no such cache.
+func Remembered(v Verifier, token string) (id *Identity, ok bool) {
+	m, isMemory := v.(tokenMemory)
+	if !isMemory {
+		return nil, false
+	}
+	return m.remembered(token)
+}

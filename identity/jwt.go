@@ -145,3 +145,11 @@ func classifyJWTError(err error) error {
 	}
 	return &jwtError{sentinel: ErrMalformedToken, detail: err.Error()}
 }
+
+// remembered implements tokenMemory: Verify's cache hit, alone.
+func (v *JWTVerifier) remembered(token string) (*Identity, bool) {
+	if len(token) > maxTokenBytes {
+		return nil, false
+	}
+	return v.cache.get(token, v.cfg.Now())
+}

@@ -113,6 +113,7 @@ func NewMiddleware(v Verifier, cfg MiddlewareConfig) (func(http.Handler) http.Ha
 // gate holds the validated configuration and the precomputed answers.
 type gate struct {
 	v          Verifier
+	memory     tokenMemory // v's cache, when v is one of this package's verifiers
 	log        *slog.Logger
 	onFailure  func(*http.Request, int, error)
 	optional   bool
@@ -149,8 +150,10 @@ func newGate(v Verifier, cfg MiddlewareConfig) (*gate, error) {
 	if retry == 0 {
 		retry = 10 * time.Second
 	}
+	memory, _ := v.(tokenMemory)
 	g := &gate{
 		v:          v,
+		memory:     memory,
 		log:        cfg.Logger,
 		onFailure:  cfg.OnFailure,
 		optional:   cfg.Optional,
@@ -227,7 +230,16 @@ func (h *gatedHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.next.ServeHTTP(w, r)
 		return
 	}
-	tok, err := BearerToken(r)
+	tok, err := bearerCandidate(r)
+	if err == nil && h.memory != nil {
+		if id, ok := h.memory.remembered(tok); ok {
+			h.next.ServeHTTP(w, r.WithContext(NewContext(r.Context(), id)))
+			return
+		}
+	}
+	if err == nil && !isB64Token(tok) {
+		err = errNotB64Token
+	}
 	if err == nil {
 		var id *Identity
 		id, err = h.v.Verify(r.Context(), tok)

@@ -77,6 +77,10 @@ func TestMiddlewareJWT(t *testing.T) {
 		{name: "token in query", target: "/?access_token=" + alice, wantStatus: 400, wantHeader: invalidRequest, wantBody: badRequest},
 		{name: "token sent two ways", method: http.MethodPost, target: "/?access_token=" + alice, headers: []string{"Authorization", "Bearer " + alice}, wantStatus: 400, wantHeader: invalidRequest, wantBody: badRequest},
 		{name: "bearer with no token", headers: []string{"Authorization", "Bearer "}, wantStatus: 400, wantHeader: invalidRequest, wantBody: badRequest},
+		// alice's token is cached by now: appended to, it is another
+		// token, and its syntax is checked again (400, not the 401 of a
+		// token that fails verification).
+		{name: "cached token with a comma appended", headers: []string{"Authorization", "Bearer " + alice + ","}, wantStatus: 400, wantHeader: invalidRequest, wantBody: badRequest},
 		{name: "two authorization headers", headers: []string{"Authorization", "Bearer " + alice, "Authorization", "Bearer " + bob}, wantStatus: 400, wantHeader: invalidRequest, wantBody: badRequest},
 	}
 	var sent []string
