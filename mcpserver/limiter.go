@@ -71,9 +71,13 @@ func (l *limiter) admit(w http.ResponseWriter, r *http.Request, key string, limi
 	}
 	// Canonical keys set directly: Header.Set would canonicalise
 	// "RateLimit" into a new string on every request.
+	// Both values in one allocation, each slice capped so that an Add
+	// to one cannot write into the other.
+	vals := make([]string, 2)
+	vals[0], vals[1] = policy, rateLimitValue(limit.Rate, res.Remaining, ceilSeconds(res.Reset))
 	h := w.Header()
-	h[headerRateLimitPolicy] = []string{policy}
-	h[headerRateLimit] = []string{rateLimitValue(limit.Rate, res.Remaining, ceilSeconds(res.Reset))}
+	h[headerRateLimitPolicy] = vals[0:1:1]
+	h[headerRateLimit] = vals[1:2:2]
 	if res.Allowed {
 		return 0
 	}
@@ -173,6 +177,11 @@ func (l *limiter) clientIP(r *http.Request) string {
 func addressKey(host string) string {
 	a, err := netip.ParseAddr(host)
 	if err != nil {
+		return host
+	}
+	if a.Is4() {
+		// Dotted decimal as ParseAddr accepts it (no leading zeros)
+		// is already the address's canonical form, a.String().
 		return host
 	}
 	a = a.Unmap()

@@ -37,9 +37,13 @@ type MemoryStore struct {
 	shards    [memoryShards]memoryShard
 }
 
+// memoryTAT is a key's theoretical arrival time, held by pointer so that a
+// request updates it where it is.
+type memoryTAT struct{ tat time.Time }
+
 type memoryShard struct {
 	mu        sync.Mutex
-	tats      map[string]time.Time
+	tats      map[string]*memoryTAT
 	lastSweep time.Time
 }
 
@@ -53,7 +57,7 @@ func NewMemoryStore(cfg MemoryStoreConfig) *MemoryStore {
 	}
 	s := &MemoryStore{now: cfg.Now, seed: maphash.MakeSeed(), maxPerShd: max(1, cfg.MaxKeys/memoryShards)}
 	for i := range s.shards {
-		s.shards[i].tats = make(map[string]time.Time)
+		s.shards[i].tats = make(map[string]*memoryTAT)
 	}
 	return s
 }
@@ -67,15 +71,25 @@ func (s *MemoryStore) Allow(_ context.Context, key string, limit Limit) (Result,
 	now := s.now()
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	tat, ok := sh.tats[key]
+	e, ok := sh.tats[key]
+	var tat time.Time
+	if ok {
+		tat = e.tat
+	}
+	swept := false
 	if !ok && len(sh.tats) >= s.maxPerShd {
 		sh.makeRoom(now, s.maxPerShd)
 	} else if now.Sub(sh.lastSweep) > time.Minute {
 		sh.sweep(now)
+		swept = true // it may have taken key's entry
 	}
 	res, newTAT := gcra(tat, now, limit)
 	if res.Allowed {
-		sh.tats[key] = newTAT
+		if ok && !swept {
+			e.tat = newTAT // in place: one map lookup per request
+		} else {
+			sh.tats[key] = &memoryTAT{tat: newTAT}
+		}
 	}
 	return res, nil
 }
@@ -96,8 +110,8 @@ func (s *MemoryStore) Len() int {
 // the past, which is the same as no entry.
 func (sh *memoryShard) sweep(now time.Time) {
 	sh.lastSweep = now
-	for k, tat := range sh.tats {
-		if !tat.After(now) {
+	for k, e := range sh.tats {
+		if !e.tat.After(now) {
 			delete(sh.tats, k)
 		}
 	}
@@ -112,9 +126,9 @@ func (sh *memoryShard) makeRoom(now time.Time, max int) {
 		var victim string
 		var oldest time.Time
 		n := 0
-		for k, tat := range sh.tats { // map order is random: a random sample
-			if n == 0 || tat.Before(oldest) {
-				victim, oldest = k, tat
+		for k, e := range sh.tats { // map order is random: a random sample
+			if n == 0 || e.tat.Before(oldest) {
+				victim, oldest = k, e.tat
 			}
 			if n++; n == sample {
 				break

@@ -168,6 +168,27 @@ func TestMemoryStoreGCRA(t *testing.T) {
 	require.Equal(t, 2, res.Remaining)
 }
 
+// TestMemoryStoreSweepKeepsCounting: a request whose key the once-a-minute
+// sweep removes (its budget had fully recovered) is still counted.
+func TestMemoryStoreSweepKeepsCounting(t *testing.T) {
+	now := time.Unix(1_700_000_000, 0)
+	s := mcpserver.NewMemoryStore(mcpserver.MemoryStoreConfig{Now: func() time.Time { return now }})
+	lim := mcpserver.Limit{Rate: 60, Period: time.Minute, Burst: 3}
+	ctx := context.Background()
+	for _, want := range []int{2, 1} {
+		res, err := s.Allow(ctx, "user:a", lim)
+		require.NoError(t, err)
+		require.Equal(t, want, res.Remaining)
+	}
+	now = now.Add(2 * time.Minute) // the next request sweeps the recovered key
+	for _, want := range []int{2, 1, 0} {
+		res, err := s.Allow(ctx, "user:a", lim)
+		require.NoError(t, err)
+		require.Equal(t, want, res.Remaining)
+	}
+	require.Equal(t, 1, s.Len())
+}
+
 func TestMemoryStoreBounded(t *testing.T) {
 	now := time.Unix(1_700_000_000, 0)
 	s := mcpserver.NewMemoryStore(mcpserver.MemoryStoreConfig{MaxKeys: 160, Now: func() time.Time { return now }})
