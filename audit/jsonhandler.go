@@ -130,12 +130,13 @@ const maxPooledLine = 16 << 10
 // would write the record Record builds from it. It reports false, having
 // written nothing, when the event must take slog's path.
 func (a *Auditor) writeEvent(h *JSONHandler, t time.Time, f *eventFields) bool {
-	if y := t.Year(); y < 0 || y >= 10000 { // slog writes an error; let it
+	st := stampFor(t)
+	if st == nil { // slog writes an error; let it
 		return false
 	}
 	bp := lineBuffers.Get().(*[]byte)
 	b := append((*bp)[:0], `{"time":"`...)
-	b = t.Round(0).AppendFormat(b, time.RFC3339Nano)
+	b = st.append(b, t)
 	b = append(b, `",`...)
 	b = append(b, a.levelAndMessage...)
 	b = append(b, h.attrs...)

@@ -18,7 +18,8 @@ const panicBody = `{"error":"internal_error"}` + "\n"
 // in the context as one value that both RequestID and EntryFrom read.
 type request struct {
 	id      string
-	record  bool // write an event (false for OPTIONS and Config.SkipPaths)
+	idValue [1]string // the X-Request-Id header's value: id, without an allocation of its own
+	record  bool      // write an event (false for OPTIONS and Config.SkipPaths)
 	w       statusWriter
 	entry   Entry
 	aborted bool // the response is to be aborted (http.ErrAbortHandler)
@@ -74,7 +75,8 @@ func (a *Auditor) Middleware(next http.Handler) http.Handler {
 				rq.id = newRequestID()
 			}
 		}
-		w.Header().Set(RequestIDHeader, rq.id)
+		rq.idValue[0] = rq.id
+		w.Header()[RequestIDHeader] = rq.idValue[:] // canonical key; capacity 1
 		ctx := context.WithValue(r.Context(), requestKey{}, rq)
 		defer func() {
 			p := recover()

@@ -2,7 +2,7 @@ package audit
 
 import (
 	"context"
-	"crypto/rand"
+	"math/rand/v2"
 	"strings"
 )
 
@@ -35,9 +35,25 @@ func RequestID(ctx context.Context) string {
 	return ""
 }
 
-// newRequestID returns a fresh random request id: 128 bits, 26 base32
-// characters.
-func newRequestID() string { return rand.Text() }
+// newRequestID returns a fresh random request id: 26 characters of the
+// RFC 4648 base32 alphabet, 130 random bits, in the form crypto/rand.Text
+// gives. A request id names a request in logs and grants nothing, so its
+// bits come from math/rand/v2's generator (ChaCha8, seeded by the
+// runtime from the operating system), at less than half the cost of
+// crypto/rand's.
+func newRequestID() string {
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
+	var id [26]byte
+	x, y, z := rand.Uint64(), rand.Uint64(), rand.Uint64()
+	for i := range 12 {
+		id[i] = alphabet[x&31]
+		id[12+i] = alphabet[y&31]
+		x >>= 5
+		y >>= 5
+	}
+	id[24], id[25] = alphabet[z&31], alphabet[z>>5&31]
+	return string(id[:])
+}
 
 // validRequestID reports whether a client-supplied request id may be used
 // as it is: 1 to 128 characters of [A-Za-z0-9._:/+=-], and not shaped like
