@@ -68,14 +68,15 @@ type Auditor struct {
 	maxArgs         int
 	hashers         sync.Pool // of *subjectHasher
 	// recent remembers the hashes of recent subjects (a server sees the
-	// same users again and again): a direct-mapped table indexed by a
-	// hash of the subject, read and written without locks.
+	// same users again and again): a two-way set-associative table
+	// indexed by a hash of the subject, read and written without locks.
 	recent     [recentSubjects]atomic.Pointer[hashedSubject]
 	recentSeed maphash.Seed
 }
 
-// recentSubjects is the number of slots of Auditor.recent.
-const recentSubjects = 256
+// recentSubjects is the number of slots of Auditor.recent (even: they go
+// in pairs). 32 KiB of pointers per Auditor.
+const recentSubjects = 4096
 
 // hashedSubject is a subject and its keyed hash.
 type hashedSubject struct{ subject, hash string }
@@ -129,13 +130,22 @@ func (a *Auditor) HashSubject(sub string) string {
 	if sub == "" {
 		return ""
 	}
-	slot := &a.recent[maphash.String(a.recentSeed, sub)%recentSubjects]
-	if r := slot.Load(); r != nil && r.subject == sub {
-		return r.hash
+	h := maphash.String(a.recentSeed, sub)
+	pair := a.recent[h%recentSubjects&^1:][:2] // two ways: the subject is in either slot
+	for i := range pair {
+		if r := pair[i].Load(); r != nil && r.subject == sub {
+			return r.hash
+		}
 	}
 	hash := a.hashSubject(sub)
 	if len(sub) <= maxRememberedSubject {
-		slot.Store(&hashedSubject{subject: sub, hash: hash})
+		i := int(h >> 63) // either slot, by a bit of the hash the index did not use
+		if pair[0].Load() == nil {
+			i = 0
+		} else if pair[1].Load() == nil {
+			i = 1
+		}
+		pair[i].Store(&hashedSubject{subject: sub, hash: hash})
 	}
 	return hash
 }
