@@ -2,7 +2,6 @@ package identity
 
 import (
 	"fmt"
-	"hash/maphash"
 	"strings"
 	"sync"
 	"testing"
@@ -149,8 +148,8 @@ func TestCacheHashIsNotProof(t *testing.T) {
 		require.Equal(t, "alice", id.Subject)
 
 		for _, other := range []string{cached[:n-1] + "X", cached[:n-1], cached + "a", "X" + cached[1:]} {
-			e := c.entries[maphash.String(c.seed, cached)]
-			c.entries[maphash.String(c.seed, other)] = e // other now hashes to alice's entry
+			e := c.entries[c.key(cached)]
+			c.entries[c.key(other)] = e // other now hashes to alice's entry
 			_, ok := c.get(other, now)
 			require.False(t, ok, "length %d: a token sharing an entry's slot got its identity", n)
 		}
@@ -170,4 +169,53 @@ func TestSameToken(t *testing.T) {
 			require.False(t, sameToken(a, string(b)), "length %d, byte %d", n, i)
 		}
 	}
+}
+
+// TestTokenCacheKeySamples: a long token's key hashes its end, its middle
+// and its length. Tokens that differ in any of them get their own keys;
+// tokens alike in all three share one, and the cache still never returns
+// one's identity for the other.
+func TestTokenCacheKeySamples(t *testing.T) {
+	c := newTokenCache(100)
+	header := strings.Repeat("h", 300) // like a JWT's header and claims, the same for many tokens
+	sig := func(i int) string { return fmt.Sprintf("%0100d", i) }
+	base := header + sig(1) + strings.Repeat("s", 242)
+	change := func(s string, i int) string { b := []byte(s); b[i] ^= 1; return string(b) }
+
+	keys := map[uint64]string{c.key(base): "base"}
+	for name, tok := range map[string]string{
+		"last byte":          change(base, len(base)-1),
+		"64th byte from end": change(base, len(base)-keyTail),
+		"middle":             change(base, len(base)/2),
+		"longer":             base + "x",
+		// The same bytes where the key looks, only longer.
+		"201 a's":       strings.Repeat("a", 201),
+		"200 a's":       strings.Repeat("a", 200),
+		"a short token": "tok",
+	} {
+		k := c.key(tok)
+		require.NotContains(t, keys, k, "%s has the key of %s", name, keys[k])
+		keys[k] = name
+	}
+	// A thousand JWT-like tokens: same header, signatures that differ.
+	for i := range 1000 {
+		k := c.key(header + sig(i) + strings.Repeat("s", 242) + sig(i*7))
+		require.NotContains(t, keys, k, "token %d has the key of %s", i, keys[k])
+		keys[k] = fmt.Sprint("token ", i)
+	}
+
+	// Alike where the key looks, different where it does not.
+	now := time.Unix(1_700_000_000, 0)
+	other := change(base, 10)
+	require.Equal(t, c.key(base), c.key(other))
+	alice, bob := &Identity{Subject: "alice"}, &Identity{Subject: "bob"}
+	c.put(base, alice, now.Add(time.Hour))
+	_, ok := c.get(other, now)
+	require.False(t, ok, "a token returned for another of the same key")
+	c.put(other, bob, now.Add(time.Hour))
+	id, ok := c.get(other, now)
+	require.True(t, ok)
+	require.Same(t, bob, id)
+	_, ok = c.get(base, now)
+	require.False(t, ok, "the replaced token still returned")
 }
