@@ -92,7 +92,8 @@ func BenchmarkMiddleware(b *testing.B) {
 }
 
 // BenchmarkHashSubject hashes one subject again and again ("repeat", the
-// remembered hash) and a new subject every time ("new", HMAC-SHA256).
+// remembered hash) and a new subject every time ("new", HMAC-SHA256: 65 536
+// subjects in turn, sixteen times what the table of recent subjects holds).
 func BenchmarkHashSubject(b *testing.B) {
 	b.Run("repeat", func(b *testing.B) {
 		a := benchAuditor(b)
@@ -103,7 +104,7 @@ func BenchmarkHashSubject(b *testing.B) {
 	})
 	b.Run("new", func(b *testing.B) {
 		a := benchAuditor(b)
-		subs := make([]string, 4096)
+		subs := make([]string, 1<<16)
 		for i := range subs {
 			subs[i] = "auth0|" + strconv.Itoa(1e9+i)
 		}
