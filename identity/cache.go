@@ -104,23 +104,30 @@ func (c *tokenCache) key(token string) uint64 {
 }
 
 // sameToken reports whether a and b are the same token, in time that
-// depends on their lengths only (subtle.ConstantTimeCompare's promise, eight
-// bytes at a time: a token is about a kilobyte).
+// depends on their lengths only (subtle.ConstantTimeCompare's promise, 32
+// bytes a step in four independent words: a token is about a kilobyte).
 func sameToken(a, b string) bool {
 	if len(a) != len(b) {
 		return false
 	}
 	x := unsafe.Slice(unsafe.StringData(a), len(a))
 	y := unsafe.Slice(unsafe.StringData(b), len(b))
-	var diff uint64
-	i := 0
-	for ; i+8 <= len(x); i += 8 {
-		diff |= binary.LittleEndian.Uint64(x[i:]) ^ binary.LittleEndian.Uint64(y[i:])
+	var d0, d1, d2, d3 uint64
+	for len(x) >= 32 && len(y) >= 32 {
+		d0 |= binary.LittleEndian.Uint64(x[0:8]) ^ binary.LittleEndian.Uint64(y[0:8])
+		d1 |= binary.LittleEndian.Uint64(x[8:16]) ^ binary.LittleEndian.Uint64(y[8:16])
+		d2 |= binary.LittleEndian.Uint64(x[16:24]) ^ binary.LittleEndian.Uint64(y[16:24])
+		d3 |= binary.LittleEndian.Uint64(x[24:32]) ^ binary.LittleEndian.Uint64(y[24:32])
+		x, y = x[32:], y[32:]
 	}
-	for ; i < len(x); i++ {
-		diff |= uint64(x[i] ^ y[i])
+	for len(x) >= 8 && len(y) >= 8 {
+		d0 |= binary.LittleEndian.Uint64(x) ^ binary.LittleEndian.Uint64(y)
+		x, y = x[8:], y[8:]
 	}
-	return diff == 0
+	for i := 0; i < len(x) && i < len(y); i++ {
+		d1 |= uint64(x[i] ^ y[i])
+	}
+	return d0|d1|d2|d3 == 0
 }
 
 // put caches id for token until the deadline (exclusive), which must not be

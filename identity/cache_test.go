@@ -159,13 +159,15 @@ func TestCacheHashIsNotProof(t *testing.T) {
 // sameToken tells tokens apart by any byte, in its eight-byte words and
 // in the bytes after them, and by length.
 func TestSameToken(t *testing.T) {
-	for n := range 40 {
-		a := strings.Repeat("eyJhbGciOi.", 4)[:n]
+	// Lengths that end in every way (blocks of 32 bytes, words of 8,
+	// single bytes), and every byte and bit of them.
+	for n := range 100 {
+		a := strings.Repeat("eyJhbGciOi.", 10)[:n]
 		require.True(t, sameToken(a, strings.Clone(a)), "length %d", n)
 		require.False(t, sameToken(a, a+"x"), "length %d", n)
 		for i := range n {
 			b := []byte(a)
-			b[i] ^= 0x20
+			b[i] ^= 1 << (i % 8)
 			require.False(t, sameToken(a, string(b)), "length %d, byte %d", n, i)
 		}
 	}
