@@ -38,8 +38,9 @@ func requestFrom(ctx context.Context) *request {
 //   - Request id: the incoming X-Request-Id is kept when it is 1 to 128
 //     characters of [A-Za-z0-9._:/+=-] (and not a JWT), else a random one
 //     (26 base32 characters, 130 bits) replaces it; an id already in the
-//     context (WithRequestID by an outer layer) wins over both. The id is put in the context
-//     (RequestID) and in the X-Request-Id response header.
+//     context (WithRequestID by an outer layer) wins over both. The id is
+//     put in the context (RequestID) and in the X-Request-Id response
+//     header.
 //   - Entry: an *Entry is put in the context (EntryFrom) for inner layers to
 //     fill; when next returns, exactly one Event is written from it with
 //     the status next sent (200 if it wrote nothing) and the time it took.
