@@ -14,6 +14,7 @@ package main
 import (
 	"errors"
 	"flag"
+	"io"
 	"log"
 	"log/slog"
 	"os"
@@ -31,7 +32,7 @@ import (
 type flags struct {
 	addr, issuer, jwksURL, audience  string
 	noAuth, noAudit, noRateLimit     bool
-	slogAudit                        bool
+	slogAudit, discardAudit          bool
 	goSDKTransport                   bool
 	stateless, jsonResp              bool
 	auditOut, cpuProfile, memProfile string
@@ -47,6 +48,7 @@ func main() {
 	flag.BoolVar(&f.noAuth, "insecure-disable-auth", false, "serve without authentication (mcpserver InsecureDisableAuth)")
 	flag.BoolVar(&f.noAudit, "no-audit", false, "write no audit events")
 	flag.BoolVar(&f.slogAudit, "slog-audit", false, "write audit events through slog's JSON handler instead of audit.JSONHandler")
+	flag.BoolVar(&f.discardAudit, "discard-audit", false, "encode audit events but write them to io.Discard (no write(2) per event), to measure what the write costs")
 	flag.BoolVar(&f.goSDKTransport, "gosdk-transport", false, "serve with go-sdk's StreamableHTTPHandler alone (mcpserver GoSDKTransport)")
 	flag.BoolVar(&f.noRateLimit, "no-ratelimit", false, "disable rate limiting")
 	flag.BoolVar(&f.stateless, "stateless", false, "serve MCP without sessions")
@@ -120,9 +122,13 @@ func run(f flags) error {
 			defer file.Close()
 			out = file
 		}
-		var h slog.Handler = audit.NewJSONHandler(out, nil)
+		var w io.Writer = out
+		if f.discardAudit {
+			w = io.Discard
+		}
+		var h slog.Handler = audit.NewJSONHandler(w, nil)
 		if f.slogAudit {
-			h = slog.NewJSONHandler(out, nil)
+			h = slog.NewJSONHandler(w, nil)
 		}
 		a, err := audit.New(audit.Config{
 			Logger:     slog.New(h),
