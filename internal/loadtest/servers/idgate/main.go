@@ -3,7 +3,8 @@
 // rate limits, JWT verification with its cache, step-up scope check,
 // session binding) in front of the echo tool. With -insecure-disable-auth
 // it is the same server without authentication; -no-audit and
-// -no-ratelimit remove those layers too. -ballast N keeps N bytes of
+// -no-ratelimit remove those layers too; -discard-audit encodes every
+// audit event but writes it nowhere, to measure the write. -ballast N keeps N bytes of
 // pointer-free memory live (serve.Ballast), to measure what the size of
 // the live heap costs.
 //
