@@ -2,6 +2,7 @@ package identity_test
 
 import (
 	"context"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -77,4 +78,70 @@ func TestVerifiersRememberVerifiedTokens(t *testing.T) {
 			}
 		})
 	}
+}
+
+// FuzzMiddlewareRememberedMatchesVerify: Middleware in front of a JWT
+// verifier answers every request as it does in front of the same verifier
+// hidden behind a VerifierFunc, which has no cache to ask before the
+// syntax check: the same status, challenge and body, and the same caller
+// admitted. Seeds include the cached token with bytes around it.
+func FuzzMiddlewareRememberedMatchesVerify(f *testing.F) {
+	iss := identitytest.NewIssuer(f)
+	v, err := identity.NewJWTVerifier(context.Background(), identity.JWTConfig{Issuer: iss.URL(), Audiences: []string{iss.Audience()}})
+	require.NoError(f, err)
+	f.Cleanup(v.Close)
+	tok := iss.Mint(f, identitytest.Subject("alice"), identitytest.ExpiresIn(time.Hour))
+	_, err = v.Verify(context.Background(), tok)
+	require.NoError(f, err)
+
+	next := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id, _ := identity.FromContext(r.Context())
+		if id == nil {
+			io.WriteString(w, "anonymous")
+			return
+		}
+		io.WriteString(w, id.Subject)
+	})
+	cfg := identity.MiddlewareConfig{ResourceMetadata: prm, Scopes: []string{"notes"}}
+	remembering := identity.Middleware(v, cfg)(next)
+	plain := identity.Middleware(identity.VerifierFunc(v.Verify), cfg)(next)
+
+	for _, s := range []struct{ header, query string }{
+		{"Bearer " + tok, ""},
+		{"bearer   " + tok + " \t", ""},
+		{"Bearer " + tok + ",", ""},
+		{"Bearer " + tok + "=", ""},
+		{"Bearer " + tok[:len(tok)-1], ""},
+		{"Bearer " + tok, "access_token=x"},
+		{"Bearer\t" + tok, ""},
+		{"Basic " + tok, ""},
+		{"Bearer a b", ""},
+		{"", ""},
+	} {
+		f.Add(s.header, s.query, false)
+		f.Add(s.header, s.query, true)
+	}
+	f.Fuzz(func(t *testing.T, header, query string, options bool) {
+		method := http.MethodPost
+		if options {
+			method = http.MethodOptions
+		}
+		answer := func(h http.Handler) *httptest.ResponseRecorder {
+			r := httptest.NewRequest(method, "/mcp", nil)
+			r.URL.RawQuery = query
+			if header != "" {
+				r.Header["Authorization"] = []string{header}
+			}
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, r)
+			return w
+		}
+		got, want := answer(remembering), answer(plain)
+		if got.Code != want.Code || got.Body.String() != want.Body.String() ||
+			got.Header().Get("WWW-Authenticate") != want.Header().Get("WWW-Authenticate") {
+			t.Fatalf("header %q query %q: %d %q %q, without the cache %d %q %q", header, query,
+				got.Code, got.Header().Get("WWW-Authenticate"), got.Body.String(),
+				want.Code, want.Header().Get("WWW-Authenticate"), want.Body.String())
+		}
+	})
 }
