@@ -221,3 +221,18 @@ func TestTokenCacheKeySamples(t *testing.T) {
 	_, ok = c.get(base, now)
 	require.False(t, ok, "the replaced token still returned")
 }
+
+// FuzzSameToken: sameToken is string equality.
+func FuzzSameToken(f *testing.F) {
+	f.Add("eyJhbGciOi.x.y", "eyJhbGciOi.x.y")
+	f.Add(strings.Repeat("a", 40), strings.Repeat("a", 39)+"b")
+	f.Add("", "")
+	f.Fuzz(func(t *testing.T, a, b string) {
+		if got := sameToken(a, b); got != (a == b) {
+			t.Fatalf("sameToken(%q, %q) = %v", a, b, got)
+		}
+		if !sameToken(a, strings.Clone(a)) {
+			t.Fatalf("sameToken(%q, a copy) = false", a)
+		}
+	})
+}
