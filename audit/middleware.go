@@ -7,7 +7,10 @@ import (
 	"net/http"
 	"runtime/debug"
 	"slices"
+	"sync/atomic"
 	"time"
+
+	"github.com/idgate/idgate/internal/reqctx"
 )
 
 // panicBody is the response to a request whose handler panicked before it
@@ -15,7 +18,7 @@ import (
 const panicBody = `{"error":"internal_error"}` + "\n"
 
 // request is the per-request state of Middleware: allocated once, and put
-// in the context as one value that both RequestID and EntryFrom read.
+// in the context as one node that both RequestID and EntryFrom read.
 type request struct {
 	id      string
 	idValue [1]string // the X-Request-Id header's value: id, without an allocation of its own
@@ -23,9 +26,39 @@ type request struct {
 	w       statusWriter
 	entry   Entry
 	aborted bool // the response is to be aborted (http.ErrAbortHandler)
+	// served is the request passed to the next handler, while it runs;
+	// identity is the caller's identity once the identity middleware
+	// has left it here (reqctx.Holder).
+	served   *http.Request
+	identity atomic.Value
 }
 
 type requestKey struct{}
+
+// node is the context Middleware passes on: the request's context with the
+// Middleware state, and the caller's identity once it is held there.
+type node struct {
+	context.Context
+	rq *request
+}
+
+func (n *node) Value(key any) any {
+	switch key.(type) {
+	case requestKey, reqctx.HolderKey:
+		return n.rq
+	case reqctx.IdentityKey:
+		if id := n.rq.identity.Load(); id != nil {
+			return id
+		}
+	}
+	return n.Context.Value(key)
+}
+
+// HoldIdentity implements reqctx.Holder: it keeps id for the request
+// Middleware passed on, and for that request only.
+func (rq *request) HoldIdentity(r *http.Request, id any) bool {
+	return r != nil && r == rq.served && id != nil && rq.identity.CompareAndSwap(nil, id)
+}
 
 // requestFrom returns the Middleware state in ctx, or nil.
 func requestFrom(ctx context.Context) *request {
@@ -58,6 +91,10 @@ func requestFrom(ctx context.Context) *request {
 //     status 0 if no status had been sent).
 //   - OPTIONS requests and Config.SkipPaths get a request id and panic
 //     recovery but no event.
+//   - Identity: identity.Middleware behind it leaves the caller's identity
+//     in the context this middleware passed on (read with
+//     identity.FromContext there and in the event's context) instead of
+//     copying the request, when it is handed that very request.
 //
 // The ResponseWriter passed to next supports http.Flusher (for SSE) and
 // Unwrap, so http.ResponseController reaches the one underneath.
@@ -78,7 +115,8 @@ func (a *Auditor) Middleware(next http.Handler) http.Handler {
 		}
 		rq.idValue[0] = rq.id
 		w.Header()[RequestIDHeader] = rq.idValue[:] // canonical key; capacity 1
-		ctx := context.WithValue(r.Context(), requestKey{}, rq)
+		ctx := &node{Context: r.Context(), rq: rq}
+		rq.served = r.WithContext(ctx)
 		defer func() {
 			p := recover()
 			if p != nil {
@@ -95,11 +133,12 @@ func (a *Auditor) Middleware(next http.Handler) http.Handler {
 			// session keeps its last request's buffers and headers alive
 			// for the garbage collector to mark on every cycle.
 			rq.w.ResponseWriter = spentWriter{}
+			rq.served = nil
 			if rq.aborted {
 				panic(http.ErrAbortHandler)
 			}
 		}()
-		next.ServeHTTP(&rq.w, r.WithContext(ctx))
+		next.ServeHTTP(&rq.w, rq.served)
 	})
 }
 

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/idgate/idgate/internal/reqctx"
 	"github.com/idgate/idgate/scopes"
 )
 
@@ -116,7 +117,10 @@ type AudienceReporter interface {
 	Audiences() []string
 }
 
-type ctxKey struct{}
+// ctxKey is the context key of the caller's identity; audit.Middleware's
+// context node answers it too once it holds the identity (see
+// withIdentity).
+type ctxKey = reqctx.IdentityKey
 
 // NewContext returns a copy of ctx that carries id.
 func NewContext(ctx context.Context, id *Identity) context.Context {

@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/idgate/idgate/internal/reqctx"
 )
 
 // MiddlewareConfig configures Middleware. The zero value is valid for a
@@ -63,6 +65,12 @@ type MiddlewareConfig struct {
 // (read it with FromContext). It panics on an invalid configuration, like
 // http.Handle on an invalid pattern; use NewMiddleware to get an error
 // instead.
+//
+// Behind audit.Middleware, when next would get the very request the audit
+// layer passed on and its context carries no identity yet, the audit
+// layer's context keeps the Identity and next gets that request itself,
+// with no copy made: FromContext reads the same Identity from it, and so
+// does the context the audit event is written with.
 //
 // Refused requests get the RFC 6750 / RFC 9728 answer Describe names, with
 // Cache-Control: no-store and a short JSON body that never carries the
@@ -233,7 +241,7 @@ func (h *gatedHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	tok, err := bearerCandidate(r)
 	if err == nil && h.memory != nil {
 		if id, ok := h.memory.remembered(tok); ok {
-			h.next.ServeHTTP(w, r.WithContext(NewContext(r.Context(), id)))
+			h.next.ServeHTTP(w, withIdentity(r, id))
 			return
 		}
 	}
@@ -247,7 +255,7 @@ func (h *gatedHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			if id == nil {
 				err = fmt.Errorf("identity: verifier returned no identity and no error: %w", ErrVerifierUnavailable)
 			} else {
-				h.next.ServeHTTP(w, r.WithContext(NewContext(r.Context(), id)))
+				h.next.ServeHTTP(w, withIdentity(r, id))
 				return
 			}
 		}
@@ -256,6 +264,21 @@ func (h *gatedHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.refuse(w, r, tok, err)
+}
+
+// withIdentity returns r with id in its context (FromContext). When r is
+// the very request an audit.Middleware in front passed on, and no identity
+// is in its context yet, that middleware's context node keeps id and r
+// itself is returned: no copy of the request is made. Otherwise r's copy
+// with NewContext's context is.
+func withIdentity(r *http.Request, id *Identity) *http.Request {
+	ctx := r.Context()
+	if ctx.Value(ctxKey{}) == nil {
+		if h, ok := ctx.Value(reqctx.HolderKey{}).(reqctx.Holder); ok && h.HoldIdentity(r, id) {
+			return r
+		}
+	}
+	return r.WithContext(NewContext(ctx, id))
 }
 
 // refuse answers a refused request and reports it.
