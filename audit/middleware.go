@@ -28,7 +28,7 @@ type request struct {
 	aborted bool // the response is to be aborted (http.ErrAbortHandler)
 	// served is the request passed to the next handler, while it runs;
 	// identity is the caller's identity once the identity middleware
-	// has left it here (reqctx.Holder).
+	// has left it in the request's context node (reqctx.Holder).
 	served   *http.Request
 	identity atomic.Value
 }
@@ -44,8 +44,10 @@ type node struct {
 
 func (n *node) Value(key any) any {
 	switch key.(type) {
-	case requestKey, reqctx.HolderKey:
+	case requestKey:
 		return n.rq
+	case reqctx.HolderKey:
+		return n
 	case reqctx.IdentityKey:
 		if id := n.rq.identity.Load(); id != nil {
 			return id
@@ -55,9 +57,11 @@ func (n *node) Value(key any) any {
 }
 
 // HoldIdentity implements reqctx.Holder: it keeps id for the request
-// Middleware passed on, and for that request only.
-func (rq *request) HoldIdentity(r *http.Request, id any) bool {
-	return r != nil && r == rq.served && id != nil && rq.identity.CompareAndSwap(nil, id)
+// Middleware passed on, and for that request only, while its context is
+// still n itself (nothing that could carry another identity lies between).
+func (n *node) HoldIdentity(r *http.Request, id any) bool {
+	return r != nil && r == n.rq.served && r.Context() == context.Context(n) && id != nil &&
+		n.rq.identity.CompareAndSwap(nil, id)
 }
 
 // requestFrom returns the Middleware state in ctx, or nil.

@@ -122,6 +122,16 @@ func TestMiddlewareBehindAudit(t *testing.T) {
 		require.Equal(t, "", seen.last(), "the audit layer's context must not see an identity established for another request")
 	})
 
+	t.Run("a copy of the audit layer's request, same context", func(t *testing.T) {
+		between := &observe{change: func(r *http.Request) *http.Request {
+			return r.Clone(r.Context())
+		}}
+		seen, final, body := serve(t, between, nil)
+		require.Equal(t, "alice", body, "the handler's identity")
+		require.NotSame(t, between.got, final.got)
+		require.Equal(t, "", seen.last(), "the audit layer's context must not see an identity established for a copy of its request")
+	})
+
 	t.Run("an identity already in the context", func(t *testing.T) {
 		other := &identity.Identity{Subject: "mallory"}
 		between := &observe{change: func(r *http.Request) *http.Request {

@@ -67,8 +67,8 @@ type MiddlewareConfig struct {
 // instead.
 //
 // Behind audit.Middleware, when next would get the very request the audit
-// layer passed on and its context carries no identity yet, the audit
-// layer's context keeps the Identity and next gets that request itself,
+// layer passed on, with the context it was passed on with and no identity
+// held there yet, the audit layer's context keeps the Identity and next gets that request itself,
 // with no copy made: FromContext reads the same Identity from it, and so
 // does the context the audit event is written with.
 //
@@ -267,16 +267,14 @@ func (h *gatedHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // withIdentity returns r with id in its context (FromContext). When r is
-// the very request an audit.Middleware in front passed on, and no identity
-// is in its context yet, that middleware's context node keeps id and r
+// the very request an audit.Middleware in front passed on, with the context
+// it was passed on with, that middleware's context node keeps id and r
 // itself is returned: no copy of the request is made. Otherwise r's copy
 // with NewContext's context is.
 func withIdentity(r *http.Request, id *Identity) *http.Request {
 	ctx := r.Context()
-	if ctx.Value(ctxKey{}) == nil {
-		if h, ok := ctx.Value(reqctx.HolderKey{}).(reqctx.Holder); ok && h.HoldIdentity(r, id) {
-			return r
-		}
+	if h, ok := ctx.Value(reqctx.HolderKey{}).(reqctx.Holder); ok && h.HoldIdentity(r, id) {
+		return r
 	}
 	return r.WithContext(NewContext(ctx, id))
 }

@@ -21,8 +21,10 @@ type HolderKey struct{}
 // request: once it holds one, its Value(IdentityKey{}) returns it.
 type Holder interface {
 	// HoldIdentity keeps id, a non-nil *identity.Identity, and reports
-	// true, when r is the very request the holder's middleware passed on
-	// and the holder keeps no identity yet. Otherwise it does nothing and
-	// reports false: the caller puts the identity in a context of its own.
+	// true, when r is the very request the holder's middleware passed on,
+	// r's context is still the holder itself (so that nothing between can
+	// carry another identity), and the holder keeps no identity yet.
+	// Otherwise it does nothing and reports false: the caller puts the
+	// identity in a context of its own.
 	HoldIdentity(r *http.Request, id any) bool
 }
