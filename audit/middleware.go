@@ -46,6 +46,10 @@ func (n *node) Value(key any) any {
 	switch key.(type) {
 	case requestKey:
 		return n.rq
+	case requestIDKey:
+		// The same key as WithRequestID's, so that RequestID finds the
+		// nearest id in one walk of the context.
+		return n.rq.id
 	case reqctx.HolderKey:
 		return n
 	case reqctx.IdentityKey:

@@ -116,6 +116,20 @@ func TestMiddlewareKeepsRequestIDFromContext(t *testing.T) {
 	require.Equal(t, "from-outer-layer", sink.next(t)["request_id"])
 }
 
+// TestRequestIDNearest: RequestID reads the id nearest in the context: the
+// Middleware's, or one put by WithRequestID inside it.
+func TestRequestIDNearest(t *testing.T) {
+	a, sink := newAuditor(t, audit.Config{})
+	srv := httptest.NewServer(a.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx := r.Context()
+		io.WriteString(w, audit.RequestID(ctx)+" "+audit.RequestID(audit.WithRequestID(ctx, "inner")))
+	})))
+	defer srv.Close()
+	_, body := do(t, http.MethodGet, srv.URL, http.Header{audit.RequestIDHeader: {"from-client"}})
+	require.Equal(t, "from-client inner", body)
+	require.Equal(t, "from-client", sink.next(t)["request_id"])
+}
+
 func TestRequestIDWithoutMiddleware(t *testing.T) {
 	require.Equal(t, "", audit.RequestID(context.Background()))
 	require.Equal(t, "r1", audit.RequestID(audit.WithRequestID(context.Background(), "r1")))

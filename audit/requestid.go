@@ -26,13 +26,8 @@ func WithRequestID(ctx context.Context, id string) context.Context {
 // WithRequestID), or "" when none. Outgoing calls (package proxy) read it to
 // propagate it.
 func RequestID(ctx context.Context) string {
-	if id, ok := ctx.Value(requestIDKey{}).(string); ok {
-		return id
-	}
-	if rq := requestFrom(ctx); rq != nil {
-		return rq.id
-	}
-	return ""
+	id, _ := ctx.Value(requestIDKey{}).(string) // Middleware's context answers it too
+	return id
 }
 
 // newRequestID returns a fresh random request id: 26 characters of the
