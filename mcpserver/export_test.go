@@ -44,3 +44,17 @@ func DispatchOn(s *Server) bool {
 	}
 	return false
 }
+
+// MemoryStoreEntries returns the number of entries s's map holds, and how
+// many of them are marked removed, counted one by one (Len is the store's
+// own count).
+func MemoryStoreEntries(s *MemoryStore) (entries, removed int) {
+	s.tats.Range(func(_, v any) bool {
+		entries++
+		if v.(*memoryTAT).tat.Load() == deadTAT {
+			removed++
+		}
+		return true
+	})
+	return entries, removed
+}

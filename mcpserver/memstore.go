@@ -2,17 +2,14 @@ package mcpserver
 
 import (
 	"context"
-	"hash/maphash"
+	"math"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
 // DefaultMemoryStoreMaxKeys is the default for MemoryStoreConfig.MaxKeys.
 const DefaultMemoryStoreMaxKeys = 100_000
-
-// memoryShards is the number of independently locked parts of a
-// MemoryStore.
-const memoryShards = 16
 
 // MemoryStoreConfig configures NewMemoryStore.
 type MemoryStoreConfig struct {
@@ -30,22 +27,34 @@ type MemoryStoreConfig struct {
 // MemoryStore is an in-process RateLimitStore using GCRA: one timestamp per
 // key, bounded memory. Counters are not shared between processes; several
 // replicas need a shared store.
+//
+// A request for a key the store holds takes no lock: it reads the key's
+// timestamp and moves it on with a compare-and-swap, so that requests
+// counted under one key (every request behind one proxy address, say) do
+// not queue on a mutex. Adding a key, the once-a-minute sweep of recovered
+// keys and evictions are serialised.
 type MemoryStore struct {
-	now       func() time.Time
-	seed      maphash.Seed
-	maxPerShd int
-	shards    [memoryShards]memoryShard
+	now     func() time.Time
+	base    time.Time // timestamps are held as nanoseconds since base
+	maxKeys int
+	tats    sync.Map // key → *memoryTAT
+
+	mu        sync.Mutex // serialises adding, sweeping and evicting keys
+	n         int        // keys held, under mu
+	nextSweep atomic.Int64
 }
 
-// memoryTAT is a key's theoretical arrival time, held by pointer so that a
-// request updates it where it is.
-type memoryTAT struct{ tat time.Time }
+// memoryTAT is a key's theoretical arrival time, in nanoseconds since the
+// store's base, or deadTAT once the key has been removed: a request that
+// read the entry before its removal then adds the key afresh instead of
+// counting on an entry no one will read again.
+type memoryTAT struct{ tat atomic.Int64 }
 
-type memoryShard struct {
-	mu        sync.Mutex
-	tats      map[string]*memoryTAT
-	lastSweep time.Time
-}
+// deadTAT marks a removed entry.
+const deadTAT = math.MinInt64
+
+// memorySweepInterval is how often recovered keys are dropped.
+const memorySweepInterval = time.Minute
 
 // NewMemoryStore returns an empty MemoryStore.
 func NewMemoryStore(cfg MemoryStoreConfig) *MemoryStore {
@@ -55,85 +64,126 @@ func NewMemoryStore(cfg MemoryStoreConfig) *MemoryStore {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	s := &MemoryStore{now: cfg.Now, seed: maphash.MakeSeed(), maxPerShd: max(1, cfg.MaxKeys/memoryShards)}
-	for i := range s.shards {
-		s.shards[i].tats = make(map[string]*memoryTAT)
-	}
-	return s
+	return &MemoryStore{now: cfg.Now, base: cfg.Now(), maxKeys: cfg.MaxKeys}
 }
+
+// at returns the instant a held timestamp stands for.
+func (s *MemoryStore) at(ns int64) time.Time { return s.base.Add(time.Duration(ns)) }
+
+// since returns t as a held timestamp.
+func (s *MemoryStore) since(t time.Time) int64 { return int64(t.Sub(s.base)) }
 
 // Allow implements RateLimitStore. It never fails.
 func (s *MemoryStore) Allow(_ context.Context, key string, limit Limit) (Result, error) {
 	if err := limit.withDefaults(DefaultUserRate); err != nil {
 		return Result{}, err
 	}
-	sh := &s.shards[maphash.String(s.seed, key)%memoryShards]
 	now := s.now()
-	sh.mu.Lock()
-	defer sh.mu.Unlock()
-	e, ok := sh.tats[key]
-	var tat time.Time
-	if ok {
-		tat = e.tat
+	if s.since(now) >= s.nextSweep.Load() {
+		s.sweepIfDue(now)
 	}
-	swept := false
-	if !ok && len(sh.tats) >= s.maxPerShd {
-		sh.makeRoom(now, s.maxPerShd)
-	} else if now.Sub(sh.lastSweep) > time.Minute {
-		sh.sweep(now)
-		swept = true // it may have taken key's entry
-	}
-	res, newTAT := gcra(tat, now, limit)
-	if res.Allowed {
-		if ok && !swept {
-			e.tat = newTAT // in place: one map lookup per request
-		} else {
-			sh.tats[key] = &memoryTAT{tat: newTAT}
+	for {
+		if v, ok := s.tats.Load(key); ok {
+			e := v.(*memoryTAT)
+			if old := e.tat.Load(); old != deadTAT {
+				res, newTAT := gcra(s.at(old), now, limit)
+				// A refused request leaves the timestamp as it is.
+				if !res.Allowed || e.tat.CompareAndSwap(old, s.since(newTAT)) {
+					return res, nil
+				}
+				continue // another request moved it first: count again
+			}
+		}
+		if res, ok := s.add(key, now, limit); ok {
+			return res, nil
 		}
 	}
-	return res, nil
+}
+
+// add counts a request under a key the store does not hold, adding it. It
+// reports false, having done nothing, when the key was added meanwhile.
+func (s *MemoryStore) add(key string, now time.Time, limit Limit) (Result, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.tats.Load(key); ok {
+		// Under mu no removed entry is left in tats: the key is live.
+		return Result{}, false
+	}
+	res, newTAT := gcra(time.Time{}, now, limit)
+	if !res.Allowed {
+		return res, true
+	}
+	if s.n >= s.maxKeys {
+		s.makeRoom(now)
+	}
+	e := &memoryTAT{}
+	e.tat.Store(s.since(newTAT))
+	s.tats.Store(key, e)
+	s.n++
+	return res, true
 }
 
 // Len returns the number of keys the store holds.
 func (s *MemoryStore) Len() int {
-	n := 0
-	for i := range s.shards {
-		sh := &s.shards[i]
-		sh.mu.Lock()
-		n += len(sh.tats)
-		sh.mu.Unlock()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.n
+}
+
+// sweepIfDue sweeps when the last sweep is memorySweepInterval old.
+func (s *MemoryStore) sweepIfDue(now time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if t := s.since(now); t >= s.nextSweep.Load() {
+		s.sweep(now)
+		s.nextSweep.Store(t + int64(memorySweepInterval))
 	}
-	return n
 }
 
 // sweep drops keys whose budget has fully recovered: their timestamp is in
-// the past, which is the same as no entry.
-func (sh *memoryShard) sweep(now time.Time) {
-	sh.lastSweep = now
-	for k, e := range sh.tats {
-		if !e.tat.After(now) {
-			delete(sh.tats, k)
+// the past, which is the same as no entry. Under mu.
+func (s *MemoryStore) sweep(now time.Time) {
+	s.tats.Range(func(k, v any) bool {
+		e := v.(*memoryTAT)
+		if old := e.tat.Load(); !s.at(old).After(now) {
+			s.remove(k, e, old)
 		}
-	}
+		return true
+	})
 }
 
-// makeRoom frees at least one slot: a sweep, then, if the shard is still
+// remove drops key k, whose entry e held old, unless a request has moved
+// e on since. Under mu.
+func (s *MemoryStore) remove(k any, e *memoryTAT, old int64) bool {
+	if !e.tat.CompareAndSwap(old, deadTAT) {
+		return false
+	}
+	s.tats.Delete(k)
+	s.n--
+	return true
+}
+
+// makeRoom frees at least one slot: a sweep, then, if the store is still
 // full, the evicting of the entry closest to recovery among a sample.
-func (sh *memoryShard) makeRoom(now time.Time, max int) {
-	sh.sweep(now)
-	for len(sh.tats) >= max {
+// Under mu.
+func (s *MemoryStore) makeRoom(now time.Time) {
+	s.sweep(now)
+	for s.n >= s.maxKeys {
 		const sample = 8
-		var victim string
-		var oldest time.Time
+		var victim any
+		var ve *memoryTAT
+		var oldest int64
 		n := 0
-		for k, e := range sh.tats { // map order is random: a random sample
-			if n == 0 || e.tat.Before(oldest) {
-				victim, oldest = k, e.tat
+		// sync.Map ranges in the order of its hashes, seeded at random
+		// per map: a sample no caller can choose.
+		s.tats.Range(func(k, v any) bool {
+			e := v.(*memoryTAT)
+			if t := e.tat.Load(); n == 0 || t < oldest {
+				victim, ve, oldest = k, e, t
 			}
-			if n++; n == sample {
-				break
-			}
-		}
-		delete(sh.tats, victim)
+			n++
+			return n < sample
+		})
+		s.remove(victim, ve, oldest) // if a request moved it on, sample again
 	}
 }

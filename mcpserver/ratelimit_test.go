@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -223,6 +224,66 @@ func TestMemoryStoreConcurrent(t *testing.T) {
 	}
 	wg.Wait()
 	require.Equal(t, 100, allowed, "exactly the burst is allowed, whatever the interleaving")
+}
+
+// TestMemoryStoreConcurrentSweeps: requests racing the sweep that removes
+// their key are each counted once: after every full recovery, exactly the
+// burst is allowed again, whichever request triggers the sweep and however
+// the others interleave with it.
+func TestMemoryStoreConcurrentSweeps(t *testing.T) {
+	var now atomic.Int64
+	now.Store(time.Unix(1_700_000_000, 0).UnixNano())
+	s := mcpserver.NewMemoryStore(mcpserver.MemoryStoreConfig{Now: func() time.Time { return time.Unix(0, now.Load()) }})
+	lim := mcpserver.Limit{Rate: 64, Period: time.Hour}
+	keys := []string{"ip:192.0.2.1", "user:a", "user:b"}
+	for phase := range 40 {
+		now.Add(int64(2 * time.Hour)) // every key recovers; the first request sweeps
+		var allowed [3]atomic.Int64
+		var wg sync.WaitGroup
+		for g := range 8 {
+			wg.Go(func() {
+				for i := range 48 {
+					k := (g + i) % len(keys)
+					res, err := s.Allow(context.Background(), keys[k], lim)
+					require.NoError(t, err)
+					if res.Allowed {
+						allowed[k].Add(1)
+					}
+				}
+			})
+		}
+		wg.Wait()
+		for k := range keys {
+			require.Equal(t, int64(64), allowed[k].Load(), "phase %d, key %s", phase, keys[k])
+		}
+		require.Equal(t, len(keys), s.Len(), "phase %d", phase)
+		entries, removed := mcpserver.MemoryStoreEntries(s)
+		require.Equal(t, len(keys), entries, "phase %d", phase)
+		require.Zero(t, removed, "phase %d", phase)
+	}
+}
+
+// TestMemoryStoreConcurrentEvictions: with the store full, new keys evict
+// old ones while requests count under them; the store stays within MaxKeys
+// and keeps an exact count of what it holds.
+func TestMemoryStoreConcurrentEvictions(t *testing.T) {
+	s := mcpserver.NewMemoryStore(mcpserver.MemoryStoreConfig{MaxKeys: 32})
+	lim := mcpserver.Limit{Rate: 1 << 20, Period: time.Hour}
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Go(func() {
+			for i := range 2000 {
+				_, err := s.Allow(context.Background(), fmt.Sprintf("ip:%d", (g*2000+i)%200), lim)
+				require.NoError(t, err)
+			}
+		})
+	}
+	wg.Wait()
+	require.LessOrEqual(t, s.Len(), 32)
+	require.Positive(t, s.Len())
+	entries, removed := mcpserver.MemoryStoreEntries(s)
+	require.Equal(t, s.Len(), entries, "the store's count is what its map holds")
+	require.Zero(t, removed, "no removed entry is left behind")
 }
 
 // An IPv6 client usually holds a whole /64 and can send from any address
