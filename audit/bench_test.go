@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strconv"
 	"testing"
 	"time"
@@ -140,4 +141,35 @@ func BenchmarkRecordHandlers(b *testing.B) {
 			}
 		})
 	}
+}
+
+// BenchmarkRecordFile records events through audit.NewJSONHandler to an
+// *os.File (os.DevNull), one at a time and from every P at once, as a
+// server's requests do: the write(2) of each line is counted.
+func BenchmarkRecordFile(b *testing.B) {
+	f, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { f.Close() })
+	a, err := audit.New(audit.Config{Logger: slog.New(audit.NewJSONHandler(f, nil)), SubjectKey: []byte(testKey)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	ev := benchEvent()
+	b.Run("serial", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			a.Record(ctx, ev)
+		}
+	})
+	b.Run("parallel", func(b *testing.B) {
+		b.ReportAllocs()
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				a.Record(ctx, ev)
+			}
+		})
+	})
 }
