@@ -68,9 +68,10 @@ type MiddlewareConfig struct {
 //
 // Behind audit.Middleware, when next would get the very request the audit
 // layer passed on, with the context it was passed on with and no identity
-// held there yet, the audit layer's context keeps the Identity and next gets that request itself,
-// with no copy made: FromContext reads the same Identity from it, and so
-// does the context the audit event is written with.
+// held there yet, the audit layer's context keeps the Identity and next
+// gets that request itself, with no copy made: FromContext reads the same
+// Identity from it, and so does the context the audit event is written
+// with.
 //
 // Refused requests get the RFC 6750 / RFC 9728 answer Describe names, with
 // Cache-Control: no-store and a short JSON body that never carries the
