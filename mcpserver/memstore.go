@@ -31,15 +31,15 @@ type MemoryStoreConfig struct {
 // A request for a key the store holds takes no lock: it reads the key's
 // timestamp and moves it on with a compare-and-swap, so that requests
 // counted under one key (every request behind one proxy address, say) do
-// not queue on a mutex. Adding a key, the once-a-minute sweep of recovered
-// keys and evictions are serialised.
+// not queue on a mutex. Adding and removing keys (the once-a-minute sweep
+// of recovered keys, evictions) are serialised.
 type MemoryStore struct {
 	now     func() time.Time
 	base    time.Time // timestamps are held as nanoseconds since base
 	maxKeys int
 	tats    sync.Map // key → *memoryTAT
 
-	mu        sync.Mutex // serialises adding, sweeping and evicting keys
+	mu        sync.Mutex // serialises adding and removing keys
 	n         int        // keys held, under mu
 	nextSweep atomic.Int64
 }
@@ -130,19 +130,35 @@ func (s *MemoryStore) Len() int {
 	return s.n
 }
 
-// sweepIfDue sweeps when the last sweep is memorySweepInterval old.
+// sweepIfDue sweeps when the last sweep is memorySweepInterval old: the
+// request that moves nextSweep on does, and the others go on. The sweep
+// holds mu only to remove a key, so that no request waits for the whole
+// of it (a sweep that removes 100 000 keys takes ~50 ms).
 func (s *MemoryStore) sweepIfDue(now time.Time) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if t := s.since(now); t >= s.nextSweep.Load() {
-		s.sweep(now)
-		s.nextSweep.Store(t + int64(memorySweepInterval))
+	t := s.since(now)
+	next := s.nextSweep.Load()
+	if t < next || !s.nextSweep.CompareAndSwap(next, t+int64(memorySweepInterval)) {
+		return
+	}
+	s.tats.Range(func(k, v any) bool {
+		s.sweepEntry(k, v.(*memoryTAT), now)
+		return true
+	})
+}
+
+// sweepEntry drops key k, which the sweep found with entry e, if e has
+// recovered by now. e may have been removed since (Range sees a map that
+// changes under it), and k added afresh: a removed e is left alone.
+func (s *MemoryStore) sweepEntry(k any, e *memoryTAT, now time.Time) {
+	if old := e.tat.Load(); old != deadTAT && !s.at(old).After(now) {
+		s.mu.Lock()
+		s.remove(k, e, old) // unless a request moved it on meanwhile
+		s.mu.Unlock()
 	}
 }
 
-// sweep drops keys whose budget has fully recovered: their timestamp is in
-// the past, which is the same as no entry. Under mu.
-func (s *MemoryStore) sweep(now time.Time) {
+// sweepLocked is the sweep with mu held throughout, for makeRoom.
+func (s *MemoryStore) sweepLocked(now time.Time) {
 	s.tats.Range(func(k, v any) bool {
 		e := v.(*memoryTAT)
 		if old := e.tat.Load(); !s.at(old).After(now) {
@@ -167,7 +183,7 @@ func (s *MemoryStore) remove(k any, e *memoryTAT, old int64) bool {
 // full, the evicting of the entry closest to recovery among a sample.
 // Under mu.
 func (s *MemoryStore) makeRoom(now time.Time) {
-	s.sweep(now)
+	s.sweepLocked(now)
 	for s.n >= s.maxKeys {
 		const sample = 8
 		var victim any

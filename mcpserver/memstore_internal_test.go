@@ -2,6 +2,8 @@ package mcpserver
 
 import (
 	"context"
+	"strconv"
+	"sync"
 	"testing"
 	"time"
 
@@ -62,4 +64,88 @@ func TestMemoryStoreRemovedEntry(t *testing.T) {
 		require.Equal(t, 2, res.Remaining, "the key added afresh")
 		require.Equal(t, 1, s.Len())
 	})
+}
+
+// TestMemoryStoreSweepNeverWaits: a request for a held key waits neither
+// for a sweep another request is running nor for the mutex that sweep
+// takes to remove a key.
+func TestMemoryStoreSweepNeverWaits(t *testing.T) {
+	now := time.Unix(1_700_000_000, 0)
+	var mu sync.Mutex
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	s := NewMemoryStore(MemoryStoreConfig{Now: clock})
+	lim := Limit{Rate: 60, Period: time.Minute, Burst: 3}
+	ctx := context.Background()
+	_, err := s.Allow(ctx, "ip:192.0.2.1", lim)
+	require.NoError(t, err)
+
+	mu.Lock()
+	now = now.Add(2 * time.Minute) // the key has recovered: a sweep would drop it
+	mu.Unlock()
+	// Another request has started that sweep and holds the mutex.
+	s.nextSweep.Store(s.since(clock()) + int64(memorySweepInterval))
+	s.mu.Lock()
+	done := make(chan Result, 1)
+	go func() {
+		res, err := s.Allow(ctx, "ip:192.0.2.1", lim)
+		require.NoError(t, err)
+		done <- res
+	}()
+	select {
+	case res := <-done:
+		s.mu.Unlock()
+		require.True(t, res.Allowed)
+		require.Equal(t, 2, res.Remaining, "counted on the held key, recovered")
+	case <-time.After(10 * time.Second):
+		s.mu.Unlock()
+		t.Fatal("the request waited for the mutex")
+	}
+}
+
+// TestMemoryStoreOneSweeper: of the requests that find a sweep due, one
+// sweeps; the sweep still drops every recovered key.
+func TestMemoryStoreOneSweeper(t *testing.T) {
+	now := time.Unix(1_700_000_000, 0)
+	s := NewMemoryStore(MemoryStoreConfig{Now: func() time.Time { return now }})
+	lim := Limit{Rate: 60, Period: time.Minute, Burst: 3}
+	ctx := context.Background()
+	for i := range 100 {
+		_, err := s.Allow(ctx, "ip:192.0.2."+strconv.Itoa(i), lim)
+		require.NoError(t, err)
+	}
+	now = now.Add(2 * time.Minute)
+	next := s.nextSweep.Load()
+	s.sweepIfDue(now)
+	require.Zero(t, s.Len(), "every recovered key dropped")
+	require.Greater(t, s.nextSweep.Load(), next)
+	_, err := s.Allow(ctx, "ip:192.0.2.1", lim)
+	require.NoError(t, err)
+	moved := s.nextSweep.Load()
+	s.sweepIfDue(now) // not due again: nothing happens
+	require.Equal(t, 1, s.Len())
+	require.Equal(t, moved, s.nextSweep.Load())
+}
+
+// TestMemoryStoreSweepSkipsRemovedEntry: the sweep may come upon an entry
+// removed after it started (an eviction) whose key has been added afresh:
+// it must leave the fresh entry, and the count, alone.
+func TestMemoryStoreSweepSkipsRemovedEntry(t *testing.T) {
+	now := time.Unix(1_700_000_000, 0)
+	s := NewMemoryStore(MemoryStoreConfig{Now: func() time.Time { return now }})
+	lim := Limit{Rate: 60, Period: time.Minute, Burst: 3}
+	ctx := context.Background()
+	_, err := s.Allow(ctx, "user:a", lim)
+	require.NoError(t, err)
+	v, _ := s.tats.Load("user:a")
+	stale := v.(*memoryTAT) // what the sweep read
+	s.mu.Lock()
+	require.True(t, s.remove("user:a", stale, stale.tat.Load())) // evicted meanwhile
+	s.mu.Unlock()
+	_, err = s.Allow(ctx, "user:a", lim) // and added afresh
+	require.NoError(t, err)
+
+	s.sweepEntry("user:a", stale, now.Add(time.Hour))
+	_, ok := s.tats.Load("user:a")
+	require.True(t, ok, "the fresh entry is kept")
+	require.Equal(t, 1, s.Len())
 }
