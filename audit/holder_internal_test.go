@@ -1,6 +1,7 @@
 package audit
 
 import (
+	"context"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -23,11 +24,17 @@ func TestMiddlewareHoldsIdentity(t *testing.T) {
 		ctx := r.Context()
 		require.Nil(t, ctx.Value(reqctx.IdentityKey{}), "no identity before one is held")
 		var ok bool
-		holder, ok = ctx.Value(reqctx.HolderKey{}).(reqctx.Holder)
+		holder, ok = ctx.(reqctx.Holder)
 		require.True(t, ok)
 		served = r
 		require.False(t, holder.HoldIdentity(r.Clone(ctx), first), "another request")
 		require.False(t, holder.HoldIdentity(r, nil), "no identity")
+		// The served request with another context put in it in place:
+		// something between could carry another identity.
+		saved := *r
+		*r = *r.WithContext(context.WithValue(ctx, struct{ k int }{1}, "v"))
+		require.False(t, holder.HoldIdentity(r, first), "the request's context is no longer the holder")
+		*r = saved
 		require.Nil(t, ctx.Value(reqctx.IdentityKey{}))
 		require.True(t, holder.HoldIdentity(r, first))
 		require.False(t, holder.HoldIdentity(r, second), "one identity only")
@@ -41,7 +48,7 @@ func TestMiddlewareHoldsIdentity(t *testing.T) {
 	// Once the request is over, its holder lets go of it (the entry may
 	// outlive the request) and holds nothing for it any more.
 	h = a.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		holder, _ = r.Context().Value(reqctx.HolderKey{}).(reqctx.Holder)
+		holder, _ = r.Context().(reqctx.Holder)
 		served = r
 	}))
 	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, "/", nil))

@@ -50,8 +50,6 @@ func (n *node) Value(key any) any {
 		// The same key as WithRequestID's, so that RequestID finds the
 		// nearest id in one walk of the context.
 		return n.rq.id
-	case reqctx.HolderKey:
-		return n
 	case reqctx.IdentityKey:
 		if id := n.rq.identity.Load(); id != nil {
 			return id

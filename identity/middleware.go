@@ -274,7 +274,9 @@ func (h *gatedHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // with NewContext's context is.
 func withIdentity(r *http.Request, id *Identity) *http.Request {
 	ctx := r.Context()
-	if h, ok := ctx.Value(reqctx.HolderKey{}).(reqctx.Holder); ok && h.HoldIdentity(r, id) {
+	// Only the request's own context can hold the identity: no lookup
+	// (which, without an audit layer, would walk the whole context).
+	if h, ok := ctx.(reqctx.Holder); ok && h.HoldIdentity(r, id) {
 		return r
 	}
 	return r.WithContext(NewContext(ctx, id))

@@ -14,11 +14,10 @@ import "net/http"
 // IdentityKey is the context key of the caller's *identity.Identity.
 type IdentityKey struct{}
 
-// HolderKey is the context key of the nearest Holder.
-type HolderKey struct{}
-
 // A Holder is a context node that can keep the caller's identity for one
-// request: once it holds one, its Value(IdentityKey{}) returns it.
+// request: once it holds one, its Value(IdentityKey{}) returns it. Only a
+// request's own context can hold its identity, so a Holder is found by a
+// type assertion on r.Context(), never by a lookup through the context.
 type Holder interface {
 	// HoldIdentity keeps id, a non-nil *identity.Identity, and reports
 	// true, when r is the very request the holder's middleware passed on,
