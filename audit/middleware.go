@@ -17,9 +17,11 @@ import (
 // wrote anything.
 const panicBody = `{"error":"internal_error"}` + "\n"
 
-// request is the per-request state of Middleware: allocated once, and put
-// in the context as one node that both RequestID and EntryFrom read.
+// request is the per-request state of Middleware: allocated once, with
+// the context node it passes on (ctx), which both RequestID and EntryFrom
+// read.
 type request struct {
+	ctx     node
 	id      string
 	idValue [1]string // the X-Request-Id header's value: id, without an allocation of its own
 	record  bool      // write an event (false for OPTIONS and Config.SkipPaths)
@@ -121,7 +123,8 @@ func (a *Auditor) Middleware(next http.Handler) http.Handler {
 		}
 		rq.idValue[0] = rq.id
 		w.Header()[RequestIDHeader] = rq.idValue[:] // canonical key; capacity 1
-		ctx := &node{Context: r.Context(), rq: rq}
+		rq.ctx = node{Context: r.Context(), rq: rq}
+		ctx := &rq.ctx
 		rq.served = r.WithContext(ctx)
 		defer func() {
 			p := recover()

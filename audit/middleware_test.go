@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
@@ -577,4 +578,26 @@ func TestMiddlewareEntryDoesNotRetainResponseWriter(t *testing.T) {
 	kept.SetArgs("after the event") // still safe to call: a no-op
 	runtime.KeepAlive(kept)
 	runtime.KeepAlive(keptW)
+}
+
+// headerWriter is a ResponseWriter that keeps nothing but its header map.
+type headerWriter struct{ h http.Header }
+
+func (w headerWriter) Header() http.Header         { return w.h }
+func (w headerWriter) Write(b []byte) (int, error) { return len(b), nil }
+func (w headerWriter) WriteHeader(int)             {}
+
+// TestMiddlewareAllocations: the per-request state, its context node and
+// the request passed on take two allocations, and a recorded event through
+// JSONHandler none (a request that brings its own id, so that none is
+// generated).
+func TestMiddlewareAllocations(t *testing.T) {
+	a, err := audit.New(audit.Config{Logger: slog.New(audit.NewJSONHandler(io.Discard, nil)), SubjectKey: []byte(testKey)})
+	require.NoError(t, err)
+	h := a.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNoContent) }))
+	r := httptest.NewRequest(http.MethodPost, "/mcp", nil)
+	r.Header.Set(audit.RequestIDHeader, "req-1")
+	w := headerWriter{h: http.Header{audit.RequestIDHeader: nil}}
+	allocs := testing.AllocsPerRun(100, func() { h.ServeHTTP(w, r) })
+	require.Equal(t, 2.0, allocs)
 }
