@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unsafe"
 
 	"github.com/idgate/idgate/audit"
 )
@@ -69,19 +70,11 @@ func (l *limiter) admit(w http.ResponseWriter, r *http.Request, key string, limi
 		w.Header().Set("Retry-After", "1")
 		return http.StatusServiceUnavailable
 	}
-	// Canonical keys set directly: Header.Set would canonicalise
-	// "RateLimit" into a new string on every request.
-	// Both values in one allocation, each slice capped so that an Add
-	// to one cannot write into the other.
-	vals := make([]string, 2)
-	vals[0], vals[1] = policy, rateLimitValue(limit.Rate, res.Remaining, ceilSeconds(res.Reset))
-	h := w.Header()
-	h[headerRateLimitPolicy] = vals[0:1:1]
-	h[headerRateLimit] = vals[1:2:2]
+	setRateLimitHeaders(w.Header(), policy, limit.Rate, res.Remaining, ceilSeconds(res.Reset))
 	if res.Allowed {
 		return 0
 	}
-	h.Set("Retry-After", strconv.Itoa(max(1, ceilSeconds(res.RetryAfter))))
+	w.Header().Set("Retry-After", strconv.Itoa(max(1, ceilSeconds(res.RetryAfter))))
 	audit.EntryFrom(r.Context()).SetDecision(audit.RateLimited, kind+"_rate_limited")
 	return http.StatusTooManyRequests
 }
@@ -94,21 +87,47 @@ const (
 	headerRateLimitPolicy = "Ratelimit-Policy"
 )
 
-// rateLimitValue renders the RateLimit header value
-// "limit=<limit>, remaining=<remaining>, reset=<seconds>" with one
-// allocation.
-func rateLimitValue(limit, remaining, reset int) string {
-	var buf [80]byte
-	b := append(buf[:0], "limit="...)
+// rateLimitHeaders is what setRateLimitHeaders allocates: both header
+// values, and the bytes of the RateLimit value when they fit.
+type rateLimitHeaders struct {
+	vals [2]string
+	buf  [rateLimitValueLen]byte
+}
+
+// rateLimitValueLen is room for a RateLimit value of numbers up to seven
+// digits ("limit=…, remaining=…, reset=…"), which makes rateLimitHeaders
+// 80 bytes, a size class of the allocator; a longer value gets bytes of
+// its own.
+const rateLimitValueLen = 48
+
+// setRateLimitHeaders sets RateLimit-Policy to policy and RateLimit to
+// "limit=<limit>, remaining=<remaining>, reset=<seconds>", with one
+// allocation for both. The keys are set directly in canonical form
+// (Header.Set would canonicalise "RateLimit" into a new string every
+// time), and each value's slice is capped so that an Add to one cannot
+// write into the other.
+func setRateLimitHeaders(h http.Header, policy string, limit, remaining, reset int) {
+	v := new(rateLimitHeaders)
+	b := appendRateLimitValue(v.buf[:0], limit, remaining, reset)
+	v.vals[0] = policy
+	// b is in v.buf, or in an array of its own when it outgrew it;
+	// nothing writes to either after this.
+	v.vals[1] = unsafe.String(unsafe.SliceData(b), len(b))
+	h[headerRateLimitPolicy] = v.vals[0:1:1]
+	h[headerRateLimit] = v.vals[1:2:2]
+}
+
+// appendRateLimitValue appends the RateLimit header value
+// "limit=<limit>, remaining=<remaining>, reset=<seconds>" to b.
+func appendRateLimitValue(b []byte, limit, remaining, reset int) []byte {
+	b = append(b, "limit="...)
 	b = strconv.AppendInt(b, int64(limit), 10)
 	b = append(b, ", remaining="...)
 	b = strconv.AppendInt(b, int64(remaining), 10)
 	b = append(b, ", reset="...)
-	b = strconv.AppendInt(b, int64(reset), 10)
-	return string(b)
+	return strconv.AppendInt(b, int64(reset), 10)
 }
 
-// ceilSeconds rounds d up to whole seconds.
 func ceilSeconds(d time.Duration) int {
 	if d <= 0 {
 		return 0

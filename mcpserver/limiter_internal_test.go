@@ -1,7 +1,9 @@
 package mcpserver
 
 import (
+	"fmt"
 	"log/slog"
+	"math"
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
@@ -86,5 +88,40 @@ func TestRateLimitHeadersApart(t *testing.T) {
 	}
 	if got := h.Values("RateLimit-Policy"); len(got) != 2 || got[0] != "10;w=60" {
 		t.Fatalf("RateLimit-Policy = %q", got)
+	}
+}
+
+// TestSetRateLimitHeaders: the RateLimit value is right whatever the
+// numbers' length (one that outgrows the shared buffer included), each
+// call's value stays as it was when another call follows, and a value that
+// fits costs one allocation for both headers.
+func TestSetRateLimitHeaders(t *testing.T) {
+	cases := [][3]int{
+		{10, 9, 6},
+		{0, 0, 0},
+		{1200, 1199, 60},
+		{9_999_999, 9_999_999, 9_999_999},
+		{99_999_999, 9_999_999, 9_999_999},
+		{math.MaxInt, math.MinInt, math.MaxInt},
+	}
+	var kept []http.Header
+	for _, c := range cases {
+		h := http.Header{}
+		setRateLimitHeaders(h, "p", c[0], c[1], c[2])
+		kept = append(kept, h)
+	}
+	for i, c := range cases {
+		want := fmt.Sprintf("limit=%d, remaining=%d, reset=%d", c[0], c[1], c[2])
+		if got := kept[i].Values("RateLimit"); len(got) != 1 || got[0] != want {
+			t.Errorf("%v: RateLimit = %q, want %q", c, got, want)
+		}
+		if got := kept[i].Values("RateLimit-Policy"); len(got) != 1 || got[0] != "p" {
+			t.Errorf("%v: RateLimit-Policy = %q", c, got)
+		}
+	}
+	h := http.Header{headerRateLimit: nil, headerRateLimitPolicy: nil}
+	allocs := testing.AllocsPerRun(100, func() { setRateLimitHeaders(h, "1200;w=60", 9_999_999, 9_999_999, 9_999_999) })
+	if allocs != 1 {
+		t.Errorf("setRateLimitHeaders: %v allocations, want 1", allocs)
 	}
 }
