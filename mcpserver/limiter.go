@@ -18,6 +18,8 @@ import (
 type limiter struct {
 	cfg    RateLimitConfig
 	logger *slog.Logger
+	// keys remembers the keys of recent callers.
+	keys *limitKeys
 	// policy headers, precomputed: "600;w=60"
 	userPolicy, ipPolicy string
 }
@@ -26,6 +28,7 @@ func newLimiter(cfg RateLimitConfig, logger *slog.Logger) *limiter {
 	return &limiter{
 		cfg:        cfg,
 		logger:     logger,
+		keys:       newLimitKeys(),
 		userPolicy: policyHeader(cfg.User),
 		ipPolicy:   policyHeader(cfg.IP),
 	}
@@ -147,13 +150,13 @@ func (l *limiter) byIP(next http.Handler) http.Handler {
 // admitIP is byIP's check: it reports whether the request goes on, having
 // refused it otherwise.
 func (l *limiter) admitIP(w http.ResponseWriter, r *http.Request) bool {
-	return l.allow(w, r, "ip:"+addressKey(l.clientIP(r)), l.cfg.IP, l.ipPolicy, "ip")
+	return l.allow(w, r, l.keys.key("ip:", addressKey(l.clientIP(r)), "", ""), l.cfg.IP, l.ipPolicy, "ip")
 }
 
 // byIPWith is byIP with refuse writing the body of a refusal.
 func (l *limiter) byIPWith(next http.Handler, refuse func(http.ResponseWriter, *http.Request, int)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if status := l.admit(w, r, "ip:"+addressKey(l.clientIP(r)), l.cfg.IP, l.ipPolicy, "ip"); status != 0 {
+		if status := l.admit(w, r, l.keys.key("ip:", addressKey(l.clientIP(r)), "", ""), l.cfg.IP, l.ipPolicy, "ip"); status != 0 {
 			refuse(w, r, status)
 			return
 		}

@@ -350,8 +350,8 @@ func (s *Server) admitUser(w http.ResponseWriter, r *http.Request) bool {
 		return true
 	}
 	audit.EntryFrom(r.Context()).SetIdentity(id.Subject, id.Issuer, id.ClientID)
-	// "user:" + userKey(id), in one allocation.
-	return s.limiter == nil || s.limiter.allow(w, r, "user:"+id.Issuer+"|"+id.Subject, s.cfg.RateLimit.User, s.limiter.userPolicy, "user")
+	// "user:" + userKey(id), remembered for a caller seen again.
+	return s.limiter == nil || s.limiter.allow(w, r, s.limiter.keys.key("user:", id.Issuer, "|", id.Subject), s.cfg.RateLimit.User, s.limiter.userPolicy, "user")
 }
 
 // admitBody refuses bodies over Config.MaxBodyBytes: at once when

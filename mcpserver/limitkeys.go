@@ -1,0 +1,63 @@
+package mcpserver
+
+import (
+	"hash/maphash"
+	"math/bits"
+	"sync/atomic"
+)
+
+// limitKeys remembers the rate-limit keys of recent callers
+// ("ip:<address>", "user:<issuer>|<subject>"), so that a caller seen again
+// costs a table lookup instead of a concatenation and its allocation. It
+// is a two-way set-associative table indexed by a keyed hash of the key's
+// parts, read and written without locks. An entry is never changed once
+// stored, and a key is returned only when it is exactly the concatenation
+// asked for: a collision or a race costs a fresh key, never a wrong one.
+type limitKeys struct {
+	seed  maphash.Seed
+	slots [limitKeySlots]atomic.Pointer[string]
+}
+
+// limitKeySlots is the number of slots of limitKeys (even: they go in
+// pairs). 8 KiB of pointers per table.
+const limitKeySlots = 1024
+
+// maxRememberedLimitKey is the longest key limitKeys remembers.
+const maxRememberedLimitKey = 512
+
+// newLimitKeys returns an empty table.
+func newLimitKeys() *limitKeys { return &limitKeys{seed: maphash.MakeSeed()} }
+
+// key returns prefix + a + sep + b.
+func (t *limitKeys) key(prefix, a, sep, b string) string {
+	h := maphash.String(t.seed, a) ^ bits.RotateLeft64(maphash.String(t.seed, b), 29)
+	pair := t.slots[h%limitKeySlots&^1:][:2] // two ways: the key is in either slot
+	for i := range pair {
+		if k := pair[i].Load(); k != nil && isConcat(*k, prefix, a, sep, b) {
+			return *k
+		}
+	}
+	k := prefix + a + sep + b
+	if len(k) <= maxRememberedLimitKey {
+		i := int(h >> 63) // either slot, by a bit of the hash the index did not use
+		if pair[0].Load() == nil {
+			i = 0
+		} else if pair[1].Load() == nil {
+			i = 1
+		}
+		pair[i].Store(&k)
+	}
+	return k
+}
+
+// isConcat reports whether k == prefix + a + sep + b, without building the
+// right-hand side.
+func isConcat(k, prefix, a, sep, b string) bool {
+	if len(k) != len(prefix)+len(a)+len(sep)+len(b) {
+		return false
+	}
+	i := len(prefix)
+	j := i + len(a)
+	l := j + len(sep)
+	return k[:i] == prefix && k[i:j] == a && k[j:l] == sep && k[l:] == b
+}
