@@ -141,8 +141,10 @@ type Config struct {
 	// a text/event-stream. Stateless, idgate's direct transport serves it
 	// (see GoSDKTransport); with sessions every request then goes to
 	// go-sdk's handler, whose per-session transport cannot be told to
-	// answer with JSON from outside go-sdk, at several times the CPU of a
-	// call answered directly. Default false (SSE).
+	// answer with JSON from outside go-sdk, at about four times the CPU of
+	// a call answered directly (docs/benchmarks.md, "performance:
+	// configuration"); Stateless with JSONResponse costs about what the
+	// default does. Default false (SSE).
 	JSONResponse bool
 
 	// GoSDKTransport serves the MCP endpoint with go-sdk's
