@@ -10,6 +10,8 @@ import (
 	"log/slog"
 	"sync"
 	"sync/atomic"
+
+	"github.com/idgate/idgate/internal/recent"
 )
 
 // MinSubjectKeyLen is the shortest SubjectKey New accepts, in bytes.
@@ -74,8 +76,8 @@ type Auditor struct {
 	recentSeed maphash.Seed
 }
 
-// recentSubjects is the number of slots of Auditor.recent (even: they go
-// in pairs). 32 KiB of pointers per Auditor.
+// recentSubjects is the number of slots of Auditor.recent (a power of
+// two: they go in pairs, see package internal/recent). 32 KiB of pointers per Auditor.
 const recentSubjects = 4096
 
 // hashedSubject is a subject and its keyed hash.
@@ -131,7 +133,7 @@ func (a *Auditor) HashSubject(sub string) string {
 		return ""
 	}
 	h := maphash.String(a.recentSeed, sub)
-	pair := a.recent[h%recentSubjects&^1:][:2] // two ways: the subject is in either slot
+	pair := recent.Pair(a.recent[:], h) // two ways: the subject is in either slot
 	for i := range pair {
 		if r := pair[i].Load(); r != nil && r.subject == sub {
 			return r.hash
@@ -139,13 +141,7 @@ func (a *Auditor) HashSubject(sub string) string {
 	}
 	hash := a.hashSubject(sub)
 	if len(sub) <= maxRememberedSubject {
-		i := int(h >> 63) // either slot, by a bit of the hash the index did not use
-		if pair[0].Load() == nil {
-			i = 0
-		} else if pair[1].Load() == nil {
-			i = 1
-		}
-		pair[i].Store(&hashedSubject{subject: sub, hash: hash})
+		recent.Put(pair, h, &hashedSubject{subject: sub, hash: hash})
 	}
 	return hash
 }

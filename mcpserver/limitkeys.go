@@ -4,13 +4,15 @@ import (
 	"hash/maphash"
 	"math/bits"
 	"sync/atomic"
+
+	"github.com/idgate/idgate/internal/recent"
 )
 
 // limitKeys remembers the rate-limit keys of recent callers
 // ("ip:<address>", "user:<issuer>|<subject>"), so that a caller seen again
 // costs a table lookup instead of a concatenation and its allocation. It
-// is a two-way set-associative table indexed by a keyed hash of the key's
-// parts, read and written without locks. An entry is never changed once
+// is a two-way set-associative table (internal/recent) indexed by a keyed
+// hash of the key's parts, read and written without locks. An entry is never changed once
 // stored, and a key is returned only when it is exactly the concatenation
 // asked for: a collision or a race costs a fresh key, never a wrong one.
 type limitKeys struct {
@@ -18,8 +20,8 @@ type limitKeys struct {
 	slots [limitKeySlots]atomic.Pointer[string]
 }
 
-// limitKeySlots is the number of slots of limitKeys (even: they go in
-// pairs). 8 KiB of pointers per table.
+// limitKeySlots is the number of slots of limitKeys (a power of two: they
+// go in pairs, see package internal/recent). 8 KiB of pointers per table.
 const limitKeySlots = 1024
 
 // maxRememberedLimitKey is the longest key limitKeys remembers.
@@ -31,7 +33,7 @@ func newLimitKeys() *limitKeys { return &limitKeys{seed: maphash.MakeSeed()} }
 // key returns prefix + a + sep + b.
 func (t *limitKeys) key(prefix, a, sep, b string) string {
 	h := maphash.String(t.seed, a) ^ bits.RotateLeft64(maphash.String(t.seed, b), 29)
-	pair := t.slots[h%limitKeySlots&^1:][:2] // two ways: the key is in either slot
+	pair := recent.Pair(t.slots[:], h) // two ways: the key is in either slot
 	for i := range pair {
 		if k := pair[i].Load(); k != nil && isConcat(*k, prefix, a, sep, b) {
 			return *k
@@ -39,13 +41,7 @@ func (t *limitKeys) key(prefix, a, sep, b string) string {
 	}
 	k := prefix + a + sep + b
 	if len(k) <= maxRememberedLimitKey {
-		i := int(h >> 63) // either slot, by a bit of the hash the index did not use
-		if pair[0].Load() == nil {
-			i = 0
-		} else if pair[1].Load() == nil {
-			i = 1
-		}
-		pair[i].Store(&k)
+		recent.Put(pair, h, &k)
 	}
 	return k
 }
