@@ -77,3 +77,40 @@ func TestLimitKeysConcurrent(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+// BenchmarkLimitKeys: a remembered key, a key the table misses (another
+// caller every time), and the concatenation the table replaces.
+func BenchmarkLimitKeys(b *testing.B) {
+	const iss, sub = "https://auth.example.com/", "auth0|6512f8a4c3b1e2d4f5a6b7c8"
+	b.Run("remembered", func(b *testing.B) {
+		tab := newLimitKeys()
+		b.ReportAllocs()
+		for b.Loop() {
+			_ = tab.key("user:", iss, "|", sub)
+		}
+	})
+	subs := make([]string, 4*limitKeySlots)
+	for i := range subs {
+		subs[i] = fmt.Sprintf("auth0|%024d", i)
+	}
+	b.Run("missed", func(b *testing.B) {
+		tab := newLimitKeys()
+		b.ReportAllocs()
+		i := 0
+		for b.Loop() {
+			_ = tab.key("user:", iss, "|", subs[i%len(subs)])
+			i++
+		}
+	})
+	b.Run("concatenation", func(b *testing.B) {
+		b.ReportAllocs()
+		s := sub
+		for b.Loop() {
+			limitKeySink = "user:" + iss + "|" + s
+		}
+	})
+}
+
+// limitKeySink keeps BenchmarkLimitKeys' concatenation from being optimised
+// away.
+var limitKeySink string
