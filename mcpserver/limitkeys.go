@@ -17,7 +17,14 @@ import (
 // asked for: a collision or a race costs a fresh key, never a wrong one.
 type limitKeys struct {
 	seed  maphash.Seed
-	slots [limitKeySlots]atomic.Pointer[string]
+	slots [limitKeySlots]atomic.Pointer[limitKey]
+}
+
+// limitKey is an entry of limitKeys: a key and the hash of its parts,
+// compared first so that a miss rarely compares the key's bytes.
+type limitKey struct {
+	h   uint64
+	key string
 }
 
 // limitKeySlots is the number of slots of limitKeys (a power of two: they
@@ -32,18 +39,23 @@ func newLimitKeys() *limitKeys { return &limitKeys{seed: maphash.MakeSeed()} }
 
 // key returns prefix + a + sep + b.
 func (t *limitKeys) key(prefix, a, sep, b string) string {
-	h := maphash.String(t.seed, a) ^ bits.RotateLeft64(maphash.String(t.seed, b), 29)
+	h := t.hash(a, b)
 	pair := recent.Pair(t.slots[:], h) // two ways: the key is in either slot
 	for i := range pair {
-		if k := pair[i].Load(); k != nil && isConcat(*k, prefix, a, sep, b) {
-			return *k
+		if e := pair[i].Load(); e != nil && e.h == h && isConcat(e.key, prefix, a, sep, b) {
+			return e.key
 		}
 	}
 	k := prefix + a + sep + b
 	if len(k) <= maxRememberedLimitKey {
-		recent.Put(pair, h, &k)
+		recent.Put(pair, h, &limitKey{h: h, key: k})
 	}
 	return k
+}
+
+// hash is the keyed hash of a key's variable parts.
+func (t *limitKeys) hash(a, b string) uint64 {
+	return maphash.String(t.seed, a) ^ bits.RotateLeft64(maphash.String(t.seed, b), 29)
 }
 
 // isConcat reports whether k == prefix + a + sep + b, without building the
