@@ -131,6 +131,7 @@ func appendRateLimitValue(b []byte, limit, remaining, reset int) []byte {
 	return strconv.AppendInt(b, int64(reset), 10)
 }
 
+// ceilSeconds rounds d up to whole seconds.
 func ceilSeconds(d time.Duration) int {
 	if d <= 0 {
 		return 0

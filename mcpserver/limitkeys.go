@@ -12,9 +12,10 @@ import (
 // ("ip:<address>", "user:<issuer>|<subject>"), so that a caller seen again
 // costs a table lookup instead of a concatenation and its allocation. It
 // is a two-way set-associative table (internal/recent) indexed by a keyed
-// hash of the key's parts, read and written without locks. An entry is never changed once
-// stored, and a key is returned only when it is exactly the concatenation
-// asked for: a collision or a race costs a fresh key, never a wrong one.
+// hash of the key's parts, read and written without locks. An entry is
+// never changed once stored, and a key is returned only when it is exactly
+// the concatenation asked for: a collision or a race costs a fresh key,
+// never a wrong one.
 type limitKeys struct {
 	seed  maphash.Seed
 	slots [limitKeySlots]atomic.Pointer[limitKey]
