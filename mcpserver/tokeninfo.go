@@ -98,7 +98,9 @@ func passThroughAs(ctx context.Context, user string) (*auth.TokenInfo, error) {
 		UserID:     user,
 		Extra:      extra,
 	}
-	if n := id.Scopes.Len(); n <= len(ti.scopes) {
+	if n := id.Scopes.Len(); n == 0 {
+		// nil, as Scopes.List gives it.
+	} else if n <= len(ti.scopes) {
 		i := 0
 		for sc := range id.Scopes.All {
 			ti.scopes[i] = sc

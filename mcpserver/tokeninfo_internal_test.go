@@ -13,8 +13,8 @@ import (
 // TestPassThroughScopes: the TokenInfo handed to tools lists the identity's
 // scopes, sorted, whether they fit in the TokenInfo's own room or not; a
 // handler appending to one TokenInfo's scopes changes neither the identity
-// nor another call's TokenInfo; up to four scopes take no allocation of
-// their own.
+// nor another call's TokenInfo; no scopes are nil, as Scopes.List gives
+// them; up to four scopes take no allocation of their own.
 func TestPassThroughScopes(t *testing.T) {
 	for _, list := range [][]string{
 		nil,
@@ -32,6 +32,9 @@ func TestPassThroughScopes(t *testing.T) {
 		second, _ := passThrough(ctx)
 		if !slices.Equal(first.Scopes, want) || len(first.Scopes) != len(list) {
 			t.Errorf("%q: Scopes = %q, want %q", list, first.Scopes, want)
+		}
+		if (first.Scopes == nil) != (len(list) == 0) {
+			t.Errorf("%q: Scopes = %#v: nil exactly when there are none, as Scopes.List gives them", list, first.Scopes)
 		}
 		if first.UserID != "https://as.example|u1" || !first.Expiration.Equal(id.ExpiresAt) || first.Extra[TokenInfoIdentityKey] != id {
 			t.Errorf("%q: TokenInfo = %+v", list, first)
