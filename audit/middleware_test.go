@@ -471,23 +471,38 @@ func TestMiddlewareConcurrentEntry(t *testing.T) {
 	)
 	a, sink := newAuditor(t, audit.Config{})
 	var late sync.WaitGroup
+	// answered is closed once every client has its response, and so once
+	// every event has been written (Middleware writes it before the
+	// response goes out).
+	answered := make(chan struct{})
 	srv := serve(t, a, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		e := audit.EntryFrom(r.Context())
+		set := func(g int) {
+			e.SetIdentity(fmt.Sprintf("user-%d", g), "iss", "cli")
+			e.SetMCP("tools/call", fmt.Sprintf("tool-%d", g))
+			e.SetArgs(g)
+			e.SetDecision(audit.Allow, "")
+		}
 		var wg sync.WaitGroup
 		for g := range goroutines {
 			wg.Go(func() {
 				for range rounds {
-					e.SetIdentity(fmt.Sprintf("user-%d", g), "iss", "cli")
-					e.SetMCP("tools/call", fmt.Sprintf("tool-%d", g))
-					e.SetArgs(g)
-					e.SetDecision(audit.Allow, "")
+					set(g)
 				}
 			})
 		}
 		wg.Wait()
-		// A handler goroutine that outlives the request: its calls race
-		// with the event being written and must be ignored safely.
+		// Handler goroutines that outlive the request. One races with the
+		// event being written (with the values the event may hold either
+		// way); the other calls only once the event is written, and its
+		// calls must be ignored.
 		late.Go(func() {
+			for range rounds {
+				set(0)
+			}
+		})
+		late.Go(func() {
+			<-answered
 			for range rounds {
 				e.SetIdentity("late", "late", "late")
 				e.SetDecision(audit.Deny, "late")
@@ -506,6 +521,7 @@ func TestMiddlewareConcurrentEntry(t *testing.T) {
 		})
 	}
 	clients.Wait()
+	close(answered)
 	late.Wait()
 	close(errs)
 	for err := range errs {
