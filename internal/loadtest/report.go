@@ -10,6 +10,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/idgate/idgate/internal/loadtest/procstat"
 )
 
 // pair is two servers whose throughput is compared round by round.
@@ -73,7 +75,7 @@ type report struct {
 }
 
 func newReport(o options, procs []*process, pairs []pair) *report {
-	r := &report{o: o, pairs: pairs, peak: map[string]int64{}, sessions: map[string]measurement{}, load: loadavg(),
+	r := &report{o: o, pairs: pairs, peak: map[string]int64{}, sessions: map[string]measurement{}, load: procstat.LoadAverage(),
 		together: map[pair][][2]measurement{}}
 	for _, p := range procs {
 		r.names = append(r.names, p.name)
@@ -101,7 +103,7 @@ func (r *report) header(w io.Writer) {
 }
 
 func (r *report) footer(w io.Writer) {
-	fmt.Fprintf(w, "\nload average at end: %s\n", loadavg())
+	fmt.Fprintf(w, "\nload average at end: %s\n", procstat.LoadAverage())
 }
 
 // series returns the values f takes on server name's measurements, one
@@ -250,19 +252,6 @@ func mib(b int64) string {
 		return "–"
 	}
 	return fmt.Sprintf("%.1f MiB", float64(b)/(1<<20))
-}
-
-// loadavg returns the first three fields of /proc/loadavg.
-func loadavg() string {
-	b, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return "unknown"
-	}
-	f := strings.Fields(string(b))
-	if len(f) < 3 {
-		return "unknown"
-	}
-	return strings.Join(f[:3], " ")
 }
 
 // cpuModel returns the CPU's model name, as lscpu or /proc/cpuinfo says.

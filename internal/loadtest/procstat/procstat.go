@@ -2,7 +2,7 @@
 // process from Linux's /proc: the CPU time it has used (utime + stime of
 // /proc/<pid>/stat, all threads), its peak resident set size (VmHWM of
 // /proc/<pid>/status) and its context switches (summed over
-// /proc/<pid>/task/*/status).
+// /proc/<pid>/task/*/status); and the machine's load average.
 package procstat
 
 import (
@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -162,4 +163,24 @@ func parseSwitches(b []byte) (Switches, error) {
 		return Switches{}, errors.New("procstat: no context switch lines")
 	}
 	return s, nil
+}
+
+// LoadAverage returns the machine's load averages over 1, 5 and 15
+// minutes as /proc/loadavg writes them ("0.84 0.64 0.27"), or "unknown".
+func LoadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown"
+	}
+	return parseLoadAverage(b)
+}
+
+// parseLoadAverage returns the first three fields of a /proc/loadavg line,
+// or "unknown" when it has fewer.
+func parseLoadAverage(b []byte) string {
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "unknown"
+	}
+	return strings.Join(f[:3], " ")
 }

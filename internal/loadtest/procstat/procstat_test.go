@@ -129,3 +129,16 @@ func TestContextSwitchesSelf(t *testing.T) {
 	_, err = ContextSwitches(1 << 30) // no such process
 	require.Error(t, err)
 }
+
+func TestParseLoadAverage(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"0.84 0.64 0.27 2/190 8571\n", "0.84 0.64 0.27"},
+		{"12.50 3.36 1.30 9/412 12451", "12.50 3.36 1.30"},
+		{"0.84 0.64\n", "unknown"},
+		{"", "unknown"},
+	} {
+		if got := parseLoadAverage([]byte(tc.in)); got != tc.want {
+			t.Errorf("parseLoadAverage(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
