@@ -30,16 +30,32 @@ func echoTool(_ context.Context, _ *mcp.CallToolRequest, in echoIn) (*mcp.CallTo
 
 const benchEchoCall = `{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"echo","arguments":{"message":"hello"}}}`
 
+// benchEchoCallMeta is benchEchoCall as go-sdk's client sends it at
+// protocol 2026-07-28: with the per-request _meta of SEP-2575 (and the
+// Mcp-Method and Mcp-Name headers).
+const benchEchoCallMeta = `{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"_meta":{"io.modelcontextprotocol/clientCapabilities":{"roots":{"listChanged":true}},"io.modelcontextprotocol/clientInfo":{"name":"bench","version":"1"},"io.modelcontextprotocol/protocolVersion":"2026-07-28"},"name":"echo","arguments":{"message":"hello"}}}`
+
 // handlerCall returns a function that serves one tools/call echo on h
 // directly (no network, no client: the figures are the server's own work),
 // on a session opened first when stateful.
 func handlerCall(b *testing.B, h http.Handler, token string, stateful bool) func() {
+	return protocolCall(b, h, token, stateful, "2025-06-18")
+}
+
+// protocolCall is handlerCall at protocol version: from 2026-07-28 on, the
+// call as go-sdk's client sends it then (benchEchoCallMeta), which only a
+// stateless server takes.
+func protocolCall(b *testing.B, h http.Handler, token string, stateful bool, version string) func() {
 	sid := ""
 	serve := func(body string) *httptest.ResponseRecorder {
 		r := httptest.NewRequest(http.MethodPost, "/mcp", strings.NewReader(body))
 		r.Header.Set("Content-Type", "application/json")
 		r.Header.Set("Accept", "application/json, text/event-stream")
-		r.Header.Set("Mcp-Protocol-Version", "2025-06-18")
+		r.Header.Set("Mcp-Protocol-Version", version)
+		if body == benchEchoCallMeta {
+			r.Header.Set("Mcp-Method", "tools/call")
+			r.Header.Set("Mcp-Name", "echo")
+		}
 		if token != "" {
 			r.Header.Set("Authorization", "Bearer "+token)
 		}
@@ -57,8 +73,12 @@ func handlerCall(b *testing.B, h http.Handler, token string, stateful bool) func
 		}
 		serve(initializedMsg)
 	}
+	call := benchEchoCall
+	if version >= "2026-07-28" {
+		call = benchEchoCallMeta
+	}
 	return func() {
-		w := serve(benchEchoCall)
+		w := serve(call)
 		if w.Code != http.StatusOK || !strings.Contains(w.Body.String(), "Echo: hello") {
 			b.Fatalf("status %d: %s", w.Code, w.Body)
 		}
@@ -102,6 +122,32 @@ func BenchmarkHandler(b *testing.B) {
 		} {
 			b.Run(mode.name+"/"+bc.name, func(b *testing.B) {
 				call := handlerCall(b, bc.h(b, mode.stateless), bc.token, !mode.stateless)
+				call() // warm the verifier's caches
+				b.ReportAllocs()
+				for b.Loop() {
+					call()
+				}
+			})
+		}
+	}
+}
+
+// BenchmarkHandlerProtocol is BenchmarkHandler's stateless servers at the
+// protocol version of a client: 2025-11-25, which idgate's direct path
+// answers, and 2026-07-28 (go-sdk's own client negotiates it with a
+// stateless server; SEP-2575 puts the client's info in every request's
+// _meta), which idgate leaves to go-sdk's handler.
+func BenchmarkHandlerProtocol(b *testing.B) {
+	iss := identitytest.NewIssuer(b)
+	token := iss.Mint(b, identitytest.Subject("alice"), identitytest.Scopes("echo"))
+	for _, version := range []string{"2025-11-25", "2026-07-28"} {
+		for _, kind := range []string{"chain", "noauth"} {
+			b.Run(version+"/"+kind, func(b *testing.B) {
+				tok := token
+				if kind == "noauth" {
+					tok = ""
+				}
+				call := protocolCall(b, echoServer(b, iss, kind, true), tok, false, version)
 				call() // warm the verifier's caches
 				b.ReportAllocs()
 				for b.Loop() {
