@@ -29,9 +29,11 @@
 // application/json instead of SSE, "idgate:stateless" runs without
 // sessions, and any server takes "gogc=N" (its GOGC instead of -gogc's)
 // "gomemlimit=N" (its GOMEMLIMIT, such as 40MiB), "godebug=K=V" (one
-// GODEBUG setting) and "env=K=V" (a variable of its environment, such as
-// "starter:env=STATELESS=true"); a modifier starting with "-" is passed to
-// the server as a flag ("idgate:-no-audit").
+// GODEBUG setting), "env=K=V" (a variable of its environment, such as
+// "starter:env=STATELESS=true") and "protocol=V" (the MCP protocol version
+// the client speaks to it: "idgate:stateless,protocol=2026-07-28" calls
+// without sessions, SEP-2575's _meta in every request); a modifier
+// starting with "-" is passed to the server as a flag ("idgate:-no-audit").
 //
 // With -base DIR, a checkout of another commit (git worktree add DIR
 // COMMIT), a server named "kind@base" is built from DIR, so that two
@@ -344,6 +346,8 @@ func measure(ctx context.Context, p *process, o options, tokens []string, conns 
 		Warmup:      o.warmup,
 		Duration:    d,
 		Message:     o.message,
+		// The server's protocol= modifier; loadgen's default when empty.
+		ProtocolVersion: p.protocol,
 		OnWindow: func(open bool) {
 			c, err := procstat.CPU(p.pid)
 			sw, swErr := procstat.ContextSwitches(p.pid)

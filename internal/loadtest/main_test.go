@@ -21,9 +21,10 @@ import (
 
 func TestParseSpec(t *testing.T) {
 	tests := []struct {
-		in       string
-		wantMods []string
-		wantErr  string
+		in           string
+		wantMods     []string
+		wantProtocol string
+		wantErr      string
 	}{
 		{in: "idgate"},
 		{in: "idgate:json", wantMods: []string{"json"}},
@@ -43,6 +44,10 @@ func TestParseSpec(t *testing.T) {
 		{in: "nginx@base", wantErr: "unknown server"},
 		{in: "starter:env=STATELESS=true,gogc=200"},
 		{in: "starter:env=STATELESS", wantErr: "env= takes a variable"},
+		{in: "idgate:stateless,protocol=2026-07-28", wantMods: []string{"stateless"}, wantProtocol: "2026-07-28"},
+		{in: "idgate:protocol=2026-7-28", wantErr: "protocol= takes a version"},
+		{in: "idgate:protocol=2026-07-28x", wantErr: "protocol= takes a version"},
+		{in: "idgate:protocol=latest", wantErr: "protocol= takes a version"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.in, func(t *testing.T) {
@@ -54,6 +59,7 @@ func TestParseSpec(t *testing.T) {
 			require.NoError(t, err)
 			require.Equal(t, tt.in, sp.name)
 			require.Equal(t, tt.wantMods, sp.mods)
+			require.Equal(t, tt.wantProtocol, sp.protocol)
 			require.Equal(t, strings.Contains(tt.in, "@base"), sp.base)
 		})
 	}

@@ -139,6 +139,10 @@ type spec struct {
 	// env are "env=K=V" modifiers: variables set in the server's
 	// environment after its kind's own ("starter:env=STATELESS=true").
 	env []string
+	// protocol is "protocol=V": the MCP protocol version the load
+	// generator speaks to this server (loadgen.Config.ProtocolVersion);
+	// default loadgen's.
+	protocol string
 }
 
 func parseSpec(s string) (spec, error) {
@@ -176,6 +180,13 @@ func parseSpec(s string) (spec, error) {
 				sp.godebug = append(sp.godebug, v)
 				continue
 			}
+			if v, ok := strings.CutPrefix(m, "protocol="); ok {
+				if !isProtocolVersion(v) {
+					return spec{}, fmt.Errorf("server %q: protocol= takes a version such as 2026-07-28", s)
+				}
+				sp.protocol = v
+				continue
+			}
 			if v, ok := strings.CutPrefix(m, "gogc="); ok {
 				if v == "" || strings.Trim(v, "0123456789") != "" && v != "off" {
 					return spec{}, fmt.Errorf("server %q: gogc= takes a number or off", s)
@@ -190,11 +201,29 @@ func parseSpec(s string) (spec, error) {
 				}
 				sp.mods = append(sp.mods, m)
 			default:
-				return spec{}, fmt.Errorf("server %q: unknown modifier %q (json, stateless, gogc=N, gomemlimit=N, godebug=K=V, env=K=V, -flag)", s, m)
+				return spec{}, fmt.Errorf("server %q: unknown modifier %q (json, stateless, gogc=N, gomemlimit=N, godebug=K=V, env=K=V, protocol=V, -flag)", s, m)
 			}
 		}
 	}
 	return sp, nil
+}
+
+// isProtocolVersion reports whether v has the form of an MCP protocol
+// version, a date: YYYY-MM-DD.
+func isProtocolVersion(v string) bool {
+	if len(v) != len("2026-07-28") {
+		return false
+	}
+	for i := 0; i < len(v); i++ {
+		if i == 4 || i == 7 {
+			if v[i] != '-' {
+				return false
+			}
+		} else if v[i] < '0' || v[i] > '9' {
+			return false
+		}
+	}
+	return true
 }
 
 // process is a started server.

@@ -2,7 +2,10 @@
 // client that holds a fixed number of keep-alive HTTP/1.1 connections, opens
 // one MCP session on each (initialize, then notifications/initialized), and
 // then sends tools/call on it back to back, one call in flight per
-// connection, for a warm-up and a measured window.
+// connection, for a warm-up and a measured window. From protocol
+// 2026-07-28 on (SEP-2575, stateless servers) there is no session: every
+// call carries the client's _meta and the Mcp-Method and Mcp-Name headers,
+// as go-sdk's client sends them.
 //
 // It speaks HTTP/1.1 itself over net.Conn, writing each request with one
 // write and parsing responses (Content-Length or chunked, JSON or SSE) in
@@ -43,7 +46,10 @@ const (
 	DefaultMessage         = "hello"
 	DefaultTool            = "echo"
 	DefaultProtocolVersion = "2025-06-18"
-	DefaultTimeout         = 10 * time.Second
+	// ProtocolVersionStateless is the first protocol version without
+	// sessions (SEP-2575): every request says who the client is.
+	ProtocolVersionStateless = "2026-07-28"
+	DefaultTimeout           = 10 * time.Second
 	// maxBodyBytes bounds a response body the generator reads.
 	maxBodyBytes = 1 << 20
 	// setupParallelism bounds how many sessions are opened at once.
@@ -90,7 +96,10 @@ type Config struct {
 	Tool, Message string
 
 	// ProtocolVersion is sent in initialize and in the
-	// Mcp-Protocol-Version header. Default DefaultProtocolVersion.
+	// Mcp-Protocol-Version header. Default DefaultProtocolVersion. From
+	// ProtocolVersionStateless on, no session is opened and each call
+	// carries the _meta of SEP-2575 and the Mcp-Method and Mcp-Name
+	// headers instead.
 	ProtocolVersion string
 
 	// Timeout bounds each request, from its write to the end of its
@@ -104,7 +113,8 @@ type Config struct {
 
 // Result is what one Run measured.
 type Result struct {
-	// Sessions is the number of connections whose session was opened.
+	// Sessions is the number of connections whose session was opened
+	// (from ProtocolVersionStateless on, the connections opened).
 	Sessions int
 	// Requests counts the calls that completed successfully inside the
 	// measured window.
@@ -386,7 +396,7 @@ func newConn(cfg *Config, token string) *conn {
 }
 
 // open dials and opens the session: initialize, then
-// notifications/initialized.
+// notifications/initialized (nothing from ProtocolVersionStateless on).
 func (c *conn) open(ctx context.Context) error {
 	d := net.Dialer{Timeout: c.cfg.Timeout}
 	nc, err := d.DialContext(ctx, "tcp", c.cfg.Addr)
@@ -398,6 +408,9 @@ func (c *conn) open(ctx context.Context) error {
 		c.br = bufio.NewReaderSize(nc, 16<<10)
 	} else {
 		c.br.Reset(nc)
+	}
+	if c.stateless() {
+		return nil
 	}
 	c.nextID++
 	init := `{"jsonrpc":"2.0","id":` + strconv.Itoa(c.nextID) +
@@ -438,13 +451,16 @@ func (c *conn) close() {
 		return
 	}
 	if c.session != "" && !c.dead {
-		_, _ = c.send("DELETE", nil, false) // best effort
+		_, _ = c.send("DELETE", nil, false, false) // best effort
 	}
 	c.nc.Close()
 	c.dead = true
 }
 
 func (c *conn) broken() bool { return c.dead }
+
+// stateless reports whether the protocol has no sessions.
+func (c *conn) stateless() bool { return c.cfg.ProtocolVersion >= ProtocolVersionStateless }
 
 // errNoResult is a call answered without a successful result.
 var errNoResult = errors.New("response is not a successful tool result")
@@ -471,24 +487,32 @@ func (c *conn) postCall() (int, error) {
 	body := c.body[:0] // borrowed as scratch for the request body
 	body = append(body, `{"jsonrpc":"2.0","id":`...)
 	body = strconv.AppendInt(body, int64(c.nextID), 10)
-	body = append(body, `,"method":"tools/call","params":{"name":"`...)
-	body = append(body, c.cfg.Tool...)
-	body = append(body, `","arguments":{"message":`...)
+	body = append(body, `,"method":"tools/call","params":{`...)
+	if c.stateless() {
+		body = append(body, `"_meta":{"io.modelcontextprotocol/clientCapabilities":{},"io.modelcontextprotocol/clientInfo":{"name":"idgate-loadgen","version":"1.0.0"},"io.modelcontextprotocol/protocolVersion":`...)
+		body = strconv.AppendQuote(body, c.cfg.ProtocolVersion)
+		body = append(body, `},`...)
+	}
+	body = append(body, `"name":`...)
+	body = strconv.AppendQuote(body, c.cfg.Tool)
+	body = append(body, `,"arguments":{"message":`...)
 	body = strconv.AppendQuote(body, c.cfg.Message)
 	body = append(body, `}}}`...)
 	c.body = body
-	return c.post(body, false)
+	return c.send("POST", body, false, c.stateless())
 }
 
 // post writes one POST with body and reads the response into c.body. With
 // keepSession it records the Mcp-Session-Id the response carries. It
 // marks the connection broken on any I/O or protocol error.
 func (c *conn) post(body []byte, keepSession bool) (int, error) {
-	return c.send("POST", body, keepSession)
+	return c.send("POST", body, keepSession, false)
 }
 
-// send writes one request and reads its response (see post).
-func (c *conn) send(method string, body []byte, keepSession bool) (int, error) {
+// send writes one request and reads its response (see post). With
+// callHeaders it names the method and tool of a tools/call in the
+// Mcp-Method and Mcp-Name headers.
+func (c *conn) send(method string, body []byte, keepSession, callHeaders bool) (int, error) {
 	r := c.req[:0]
 	r = append(r, method...)
 	r = append(r, ' ')
@@ -500,6 +524,10 @@ func (c *conn) send(method string, body []byte, keepSession bool) (int, error) {
 	if c.token != "" {
 		r = append(r, "\r\nAuthorization: Bearer "...)
 		r = append(r, c.token...)
+	}
+	if callHeaders {
+		r = append(r, "\r\nMcp-Method: tools/call\r\nMcp-Name: "...)
+		r = append(r, c.cfg.Tool...)
 	}
 	if c.session != "" {
 		r = append(r, "\r\nMcp-Session-Id: "...)

@@ -84,17 +84,26 @@ func TestRun(t *testing.T) {
 		name         string
 		server       func(t *testing.T) (*httptest.Server, *sessions)
 		wantSessions bool
+		version      string
 	}{
 		{"go-sdk stateful SSE", func(t *testing.T) (*httptest.Server, *sessions) {
 			return mcpServer(t, &mcp.StreamableHTTPOptions{}, "tok")
-		}, true},
+		}, true, ""},
 		{"go-sdk stateful JSON", func(t *testing.T) (*httptest.Server, *sessions) {
 			return mcpServer(t, &mcp.StreamableHTTPOptions{JSONResponse: true}, "tok")
-		}, true},
+		}, true, ""},
 		{"go-sdk stateless", func(t *testing.T) (*httptest.Server, *sessions) {
 			return mcpServer(t, &mcp.StreamableHTTPOptions{Stateless: true}, "tok")
-		}, false},
-		{"plain handler", func(t *testing.T) (*httptest.Server, *sessions) { return floorServer(t), nil }, false},
+		}, false, ""},
+		{"plain handler", func(t *testing.T) (*httptest.Server, *sessions) { return floorServer(t), nil }, false, ""},
+		// go-sdk checks SEP-2575's _meta and the Mcp-Method and Mcp-Name
+		// headers of every call at 2026-07-28, and refuses initialize.
+		{"go-sdk stateless 2026-07-28", func(t *testing.T) (*httptest.Server, *sessions) {
+			return mcpServer(t, &mcp.StreamableHTTPOptions{Stateless: true}, "tok")
+		}, false, loadgen.ProtocolVersionStateless},
+		{"go-sdk stateless JSON 2026-07-28", func(t *testing.T) (*httptest.Server, *sessions) {
+			return mcpServer(t, &mcp.StreamableHTTPOptions{Stateless: true, JSONResponse: true}, "tok")
+		}, false, loadgen.ProtocolVersionStateless},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -108,6 +117,8 @@ func TestRun(t *testing.T) {
 				Duration:    time.Minute, // a bound; the window closes after calls
 				Requests:    calls,
 				OnWindow:    func(open bool) { windows = append(windows, open) },
+				// Default (2025-06-18) when empty.
+				ProtocolVersion: tt.version,
 			})
 			require.NoError(t, err)
 			require.NoError(t, res.FirstError)
