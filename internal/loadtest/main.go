@@ -418,7 +418,7 @@ func isModifier(s string) bool {
 	if s == "json" || s == "stateless" || strings.HasPrefix(s, "-") {
 		return true
 	}
-	for _, p := range []string{"gogc=", "gomemlimit=", "godebug=", "env="} {
+	for _, p := range []string{"gogc=", "gomemlimit=", "godebug=", "env=", "protocol="} {
 		if strings.HasPrefix(s, p) {
 			return true
 		}

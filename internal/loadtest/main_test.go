@@ -86,7 +86,7 @@ func TestRuntimeEnv(t *testing.T) {
 
 // Modifiers in -servers are glued back on the server before them.
 func TestIsModifier(t *testing.T) {
-	for _, m := range []string{"json", "stateless", "gogc=200", "gomemlimit=40MiB", "godebug=gctrace=1", "env=STATELESS=true", "-no-audit"} {
+	for _, m := range []string{"json", "stateless", "gogc=200", "gomemlimit=40MiB", "godebug=gctrace=1", "env=STATELESS=true", "protocol=2026-07-28", "-no-audit"} {
 		require.True(t, isModifier(m), m)
 	}
 	for _, s := range []string{"idgate", "starter@base", "floor", "gosdk-noauth"} {
