@@ -336,3 +336,30 @@ func TestStatelessDirectWithoutAuthMatchesGoSDK(t *testing.T) {
 	// Content-Length allows: the limit hit while reading.
 	assert.Contains(t, got.Body, "request body exceeds 4096 bytes")
 }
+
+// TestStatelessNilResultAtNewProtocol: a tool whose handler returns no
+// result answers with an empty one at protocol 2026-07-28, which go-sdk's
+// client negotiates with a stateless server. go-sdk v1.8.0 annotates every
+// result with its server info at that version and, given a raw handler's
+// nil result, dereferences it in the handler's goroutine, ending the
+// process; AddTool's wrappers (idgate's own for struct arguments, go-sdk's
+// typed one for the rest) never hand it a nil result.
+func TestStatelessNilResultAtNewProtocol(t *testing.T) {
+	e := newEnv(t, stateless, func(c *mcpserver.Config) { c.RateLimit.Disabled = true })
+	mcpserver.AddTool(e.srv, &mcp.Tool{Name: "nothingStruct"}, scopes.Public(),
+		func(context.Context, *mcp.CallToolRequest, empty) (*mcp.CallToolResult, any, error) {
+			return nil, nil, nil
+		})
+	mcpserver.AddTool(e.srv, &mcp.Tool{Name: "nothingMap"}, scopes.Public(),
+		func(context.Context, *mcp.CallToolRequest, map[string]any) (*mcp.CallToolResult, any, error) {
+			return nil, nil, nil
+		})
+	cs, _ := e.connect(e.alice)
+	require.Equal(t, "2026-07-28", cs.InitializeResult().ProtocolVersion, "go-sdk's client speaks the newest protocol to a stateless server")
+	for _, name := range []string{"nothingStruct", "nothingMap", "nothingStruct"} {
+		res, err := cs.CallTool(context.Background(), &mcp.CallToolParams{Name: name, Arguments: map[string]any{}})
+		require.NoError(t, err, name)
+		require.False(t, res.IsError, name)
+		require.Empty(t, res.Content, name)
+	}
+}
