@@ -175,25 +175,6 @@ func TestParsePairs(t *testing.T) {
 	}
 }
 
-func TestMedian(t *testing.T) {
-	tests := []struct {
-		name string
-		in   []float64
-		want float64
-	}{
-		{"none", nil, 0},
-		{"odd", []float64{3, 1, 2}, 2},
-		{"even", []float64{4, 1, 3, 2}, 2.5},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			in := append([]float64(nil), tt.in...)
-			require.Equal(t, tt.want, median(tt.in))
-			require.Equal(t, in, tt.in, "the input is left as it was")
-		})
-	}
-}
-
 func TestParseServerArgs(t *testing.T) {
 	require.Equal(t, map[string][]string{
 		"idgate": {"-cpuprofile", "/tmp/a"},

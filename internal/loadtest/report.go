@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/idgate/idgate/internal/loadtest/procstat"
+	"github.com/idgate/idgate/internal/loadtest/stats"
 )
 
 // pair is two servers whose throughput is compared round by round.
@@ -128,12 +129,12 @@ func (r *report) summary(w io.Writer) {
 			errs += round[n].errors
 		}
 		fmt.Fprintf(w, "| %s | %.0f | %s | %s | %s | %.2f + %.2f | %s | %d |\n", n,
-			median(r.series(n, func(m measurement) float64 { return m.rps })),
-			round(time.Duration(median(r.series(n, func(m measurement) float64 { return float64(m.p50) })))),
-			round(time.Duration(median(r.series(n, func(m measurement) float64 { return float64(m.p99) })))),
-			round(time.Duration(median(r.series(n, func(m measurement) float64 { return float64(m.cpuPerReq) })))),
-			median(r.series(n, func(m measurement) float64 { return m.volPerReq })),
-			median(r.series(n, func(m measurement) float64 { return m.involPerReq })),
+			stats.Median(r.series(n, func(m measurement) float64 { return m.rps })),
+			round(time.Duration(stats.Median(r.series(n, func(m measurement) float64 { return float64(m.p50) })))),
+			round(time.Duration(stats.Median(r.series(n, func(m measurement) float64 { return float64(m.p99) })))),
+			round(time.Duration(stats.Median(r.series(n, func(m measurement) float64 { return float64(m.cpuPerReq) })))),
+			stats.Median(r.series(n, func(m measurement) float64 { return m.volPerReq })),
+			stats.Median(r.series(n, func(m measurement) float64 { return m.involPerReq })),
 			mib(r.peak[n]), errs)
 	}
 
@@ -156,7 +157,7 @@ func (r *report) summary(w io.Writer) {
 			each = append(each, fmt.Sprintf("%.3f", x))
 		}
 		fmt.Fprintf(w, "| %s / %s | **%.3f** | %.3f | %.3f | %.3f | %s |\n", p.a, p.b,
-			median(ratios), minOf(ratios), maxOf(ratios), median(cpu), strings.Join(each, " "))
+			stats.Median(ratios), minOf(ratios), maxOf(ratios), stats.Median(cpu), strings.Join(each, " "))
 	}
 
 	fmt.Fprintf(w, "\n## Rounds (req/s)\n\n")
@@ -197,7 +198,7 @@ func (r *report) togetherSummary(w io.Writer) {
 			each = append(each, fmt.Sprintf("%.3f", x))
 		}
 		fmt.Fprintf(w, "| %s / %s | **%.3f** | %.3f | %.3f | %.3f | %.0f, %.0f | %.2f, %.2f | %s |\n", p.a, p.b,
-			median(ratios), minOf(ratios), maxOf(ratios), median(cpu), median(ra), median(rb), median(swa), median(swb), strings.Join(each, " "))
+			stats.Median(ratios), minOf(ratios), maxOf(ratios), stats.Median(cpu), stats.Median(ra), stats.Median(rb), stats.Median(swa), stats.Median(swb), strings.Join(each, " "))
 	}
 }
 
@@ -209,19 +210,6 @@ func (r *report) sessionSummary(w io.Writer) {
 		m := r.sessions[n]
 		fmt.Fprintf(w, "| %s | %.0f | %s | %s | %s | %.2f + %.2f | %s | %d |\n", n, m.rps, round(m.p50), round(m.p99), round(m.cpuPerReq), m.volPerReq, m.involPerReq, mib(m.peakRSS), m.errors)
 	}
-}
-
-func median(xs []float64) float64 {
-	if len(xs) == 0 {
-		return 0
-	}
-	s := slices.Clone(xs)
-	slices.Sort(s)
-	n := len(s)
-	if n%2 == 1 {
-		return s[n/2]
-	}
-	return (s[n/2-1] + s[n/2]) / 2
 }
 
 func minOf(xs []float64) float64 {

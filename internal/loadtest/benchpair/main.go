@@ -38,6 +38,7 @@ import (
 	"syscall"
 
 	"github.com/idgate/idgate/internal/loadtest/procstat"
+	"github.com/idgate/idgate/internal/loadtest/stats"
 )
 
 // options are the command-line flags and arguments.
@@ -298,7 +299,7 @@ func (rs *results) write(w io.Writer, withPkg bool) {
 		}
 		ratio, lo, hi := "only in "+onlyIn(se), "", ""
 		if len(se.ratios) > 0 {
-			ratio = fmt.Sprintf("**%.3f**", median(se.ratios))
+			ratio = fmt.Sprintf("**%.3f**", stats.Median(se.ratios))
 			lo, hi = fmt.Sprintf("%.3f", slices.Min(se.ratios)), fmt.Sprintf("%.3f", slices.Max(se.ratios))
 		}
 		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s | %s | %s |\n", name, ratio, lo, hi,
@@ -318,15 +319,15 @@ func nsCell(rs []result) string {
 	if len(rs) == 0 {
 		return "–"
 	}
-	return strconv.FormatFloat(median(pick(rs, func(r result) float64 { return r.nsPerOp })), 'f', -1, 64)
+	return strconv.FormatFloat(stats.Median(pick(rs, func(r result) float64 { return r.nsPerOp })), 'f', -1, 64)
 }
 
 func memCell(rs []result) string {
 	if len(rs) == 0 || !rs[0].hasMemoryStats {
 		return "–"
 	}
-	b := median(pick(rs, func(r result) float64 { return r.bytesPerOp }))
-	a := median(pick(rs, func(r result) float64 { return r.allocsPerOp }))
+	b := stats.Median(pick(rs, func(r result) float64 { return r.bytesPerOp }))
+	a := stats.Median(pick(rs, func(r result) float64 { return r.allocsPerOp }))
 	return fmt.Sprintf("%g B, %g", b, a)
 }
 
@@ -336,16 +337,4 @@ func pick(rs []result, f func(result) float64) []float64 {
 		xs[i] = f(r)
 	}
 	return xs
-}
-
-// median returns the median of xs (the mean of the middle two for an even
-// count); xs must not be empty.
-func median(xs []float64) float64 {
-	s := slices.Clone(xs)
-	slices.Sort(s)
-	n := len(s)
-	if n%2 == 1 {
-		return s[n/2]
-	}
-	return (s[n/2-1] + s[n/2]) / 2
 }

@@ -61,14 +61,6 @@ func TestResults(t *testing.T) {
 	assert.Contains(t, b.String(), "| ./p BenchmarkA | **0.800** |")
 }
 
-func TestMedian(t *testing.T) {
-	assert.Equal(t, 2.0, median([]float64{3, 1, 2}))
-	assert.Equal(t, 2.5, median([]float64{4, 1, 3, 2}))
-	xs := []float64{3, 1, 2}
-	median(xs)
-	assert.Equal(t, []float64{3, 1, 2}, xs, "median must not reorder its argument")
-}
-
 func TestParseFlags(t *testing.T) {
 	dir := t.TempDir()
 	for _, tc := range []struct {
