@@ -912,6 +912,12 @@ type directCall struct {
 	// json: the call is answered with application/json, its response
 	// alone (stateless, Config.JSONResponse).
 	json bool
+	// serverInfo is set for a 2026-07-28 call (stateless, see sep2575.go):
+	// its result names the server, and a protocol error is answered with
+	// its HTTP status (newProtocolStatus).
+	serverInfo *mcp.Implementation
+	// wrote: push has written to w (inline).
+	wrote bool
 }
 
 // inline makes push and closeStream write the call's stream w themselves:
@@ -934,12 +940,23 @@ func (c *directCall) run(ctx context.Context, d *dispatcher, id jsonrpc.ID, req 
 		defer c.conn.running.Done()
 		defer c.conn.finish(id, c) // when the handler panics
 	}
-	resp := d.call(ctx, id, req)
+	resp := d.call(ctx, id, req, c.serverInfo)
 	if c.conn != nil {
 		c.conn.finish(id, c)
 	}
 	if resp == nil {
 		return
+	}
+	if c.serverInfo != nil && c.w != nil {
+		if status := newProtocolStatus(resp); status != 0 {
+			data, err := jsonrpc.EncodeMessage(resp)
+			if err != nil {
+				d.internalError(err.Error())
+				return
+			}
+			c.pushStatus(data, status)
+			return
+		}
 	}
 	data, err := c.frame(resp)
 	if err != nil {
@@ -996,6 +1013,7 @@ func (c *directCall) push(data []byte, final bool) bool {
 	if c.w != nil {
 		// As writeCallStream writes an event: flushed unless it is the
 		// response, which the end of the request flushes.
+		c.wrote = true
 		_, err := c.w.Write(data)
 		if err == nil && !final {
 			err = http.NewResponseController(c.w).Flush()
@@ -1015,6 +1033,27 @@ func (c *directCall) push(data []byte, final bool) bool {
 	default:
 	}
 	return true
+}
+
+// pushStatus writes the response of an inline call as go-sdk's transport
+// writes a 2026-07-28 protocol error: the bare JSON-RPC message, with
+// status and as application/json, however the call's stream is framed.
+// (When an event has gone before, the status is already sent: go-sdk then
+// writes the message after the events, unframed, and so does this.)
+func (c *directCall) pushStatus(data []byte, status int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.gone || c.final || c.closed {
+		return
+	}
+	if !c.wrote {
+		c.w.Header().Set("Content-Type", "application/json")
+		c.w.WriteHeader(status)
+	}
+	c.wrote, c.final = true, true
+	if _, err := c.w.Write(data); err != nil {
+		c.gone = true
+	}
 }
 
 // end marks the call over: what comes for it later is refused.

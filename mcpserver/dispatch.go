@@ -29,7 +29,8 @@ import (
 //
 // So the direct transports hand a plain tools/call (params an object
 // without _meta, on an initialized session, of a protocol version before
-// 2026-07-28: what go-sdk's session then does is known) to the server's
+// 2026-07-28, or a clean 2026-07-28 call on the stateless transport: what
+// go-sdk's session then does is known) to the server's
 // receiving method handler themselves: idgate's receiving middleware and
 // all go-sdk installs below it (its multi-round-trip middleware, the tool
 // table, the tool's handler), with params decoded as go-sdk decodes them,
@@ -159,10 +160,14 @@ func callParams(raw json.RawMessage) (*mcp.CallToolParamsRaw, bool) {
 
 // call runs a tools/call through the receiving method handler in ctx and
 // returns its response, nil when go-sdk's connection would send none (a
-// result it cannot encode).
-func (d *dispatcher) call(ctx context.Context, id jsonrpc.ID, req *mcp.CallToolRequest) *jsonrpc.Response {
+// result it cannot encode). For a 2026-07-28 call serverInfo is the
+// server's name, which go-sdk's session puts in a result's _meta.
+func (d *dispatcher) call(ctx context.Context, id jsonrpc.ID, req *mcp.CallToolRequest, serverInfo *mcp.Implementation) *jsonrpc.Response {
 	d.dispatched.Add(1)
 	res, err := d.h(ctx, "tools/call", req)
+	if err == nil && serverInfo != nil {
+		annotateServerInfo(res, serverInfo)
+	}
 	// go-sdk's processResult. (It also rewrites jsonrpc2's ErrNotHandled,
 	// which is internal to go-sdk and not returned by its tools/call
 	// handler.)

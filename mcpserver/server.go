@@ -81,7 +81,8 @@ func New(cfg Config) (*Server, error) {
 	if c.ServerOptions != nil {
 		opts = *c.ServerOptions
 	}
-	s.mcp = mcp.NewServer(&mcp.Implementation{Name: c.Name, Version: c.Version}, &opts)
+	impl := &mcp.Implementation{Name: c.Name, Version: c.Version}
+	s.mcp = mcp.NewServer(impl, &opts)
 	switch {
 	case c.direct():
 		d := newDispatcher(opts.Logger)
@@ -91,7 +92,7 @@ func New(cfg Config) (*Server, error) {
 	case c.statelessDirect():
 		d := newDispatcher(opts.Logger)
 		s.mcp.AddReceivingMiddleware(d.middleware(s.receiving))
-		s.stateless = newStatelessDirect(s.mcp, &opts, s.sdkHandler(), !c.InsecureDisableAuth, c.JSONResponse, d)
+		s.stateless = newStatelessDirect(s.mcp, impl, &opts, s.sdkHandler(), !c.InsecureDisableAuth, c.JSONResponse, d, s.toolHeaders)
 		s.sdk, s.relater = s.stateless, s.stateless
 	default:
 		s.mcp.AddReceivingMiddleware(s.receiving)

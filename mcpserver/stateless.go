@@ -34,9 +34,12 @@ import (
 // Config.JSONResponse the answer is the response alone, as
 // application/json, and what the handler sends in the call's context is
 // refused, as go-sdk's transport refuses it (it sends such messages on
-// the standalone stream, which a stateless session never has). Everything
-// else (GET, DELETE, initialize, notifications, batches, custom methods,
-// protocol 2026-07-28) goes to go-sdk's handler, untouched.
+// the standalone stream, which a stateless session never has). A
+// tools/call of protocol 2026-07-28 is answered the same way when go-sdk
+// would accept it as it comes (sep2575.go). Everything else (GET, DELETE,
+// initialize, notifications, batches, custom methods, what go-sdk refuses
+// or answers differently at 2026-07-28) goes to go-sdk's handler,
+// untouched.
 //
 // As on go-sdk's stateless transport, the server cannot send the client a
 // request (an elicitation, a sampling request) on such a session, and a
@@ -82,15 +85,21 @@ type statelessDirect struct {
 	fast *dispatcher
 	// json answers calls with application/json (Config.JSONResponse).
 	json bool
+	// impl is the server's name, which 2026-07-28 results carry.
+	impl *mcp.Implementation
+	// toolHeaders reports whether a tool binds arguments to Mcp-Param-*
+	// headers, and whether idgate knows the tool (see newCall).
+	toolHeaders func(name string) (bound, known bool)
 }
 
 // newStatelessDirect returns the stateless direct transport of srv, with
 // sdk (go-sdk's stateless handler) for everything it does not answer,
-// dispatching tools/call through fast. authOn says whether requests reach
-// it with an identity; json whether calls are answered with
-// application/json, as go-sdk's handler answers them with JSONResponse.
-func newStatelessDirect(srv *mcp.Server, opts *mcp.ServerOptions, sdk http.Handler, authOn, json bool, fast *dispatcher) *statelessDirect {
-	t := &statelessDirect{srv: srv, slow: sdk, versions: serverVersions(opts), fast: fast, json: json}
+// dispatching tools/call through fast. impl is the server's name; authOn
+// says whether requests reach it with an identity; json whether calls are
+// answered with application/json, as go-sdk's handler answers them with
+// JSONResponse; toolHeaders is Server.toolHeaders.
+func newStatelessDirect(srv *mcp.Server, impl *mcp.Implementation, opts *mcp.ServerOptions, sdk http.Handler, authOn, json bool, fast *dispatcher, toolHeaders func(string) (bool, bool)) *statelessDirect {
+	t := &statelessDirect{srv: srv, impl: impl, slow: sdk, versions: serverVersions(opts), fast: fast, json: json, toolHeaders: toolHeaders}
 	t.tokenInfo = func(*http.Request) *auth.TokenInfo { return nil }
 	if authOn {
 		t.slow = bindSession(sdk)
@@ -130,7 +139,7 @@ func (t *statelessDirect) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if version == "" {
 		version = protocolVersionDefault
 	}
-	if version >= protocolVersionNew {
+	if version >= protocolVersionNew && (version != protocolVersionNew || !t.fast.on()) {
 		t.slow.ServeHTTP(w, r)
 		return
 	}
@@ -143,15 +152,30 @@ func (t *statelessDirect) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if ok && !batch {
-		if req, ok := directRequest(&msgs[0]); ok {
+		m := &msgs[0]
+		if version == protocolVersionNew {
+			if pb != nil {
+				m.params = bytes.Clone(m.params)
+			}
+			if req, params, init, ok := t.newCall(m, r.Header, version); ok {
+				t.direct(w, r, req, version, &newProtocolCall{params: params, init: init})
+				return
+			}
+		} else if req, ok := directRequest(m); ok {
 			if pb != nil {
 				req.Params = bytes.Clone(req.Params)
 			}
-			t.direct(w, r, req, version)
+			t.direct(w, r, req, version, nil)
 			return
 		}
 	}
 	t.slow.ServeHTTP(w, r)
+}
+
+// newProtocolCall is what newCall makes of a 2026-07-28 tools/call.
+type newProtocolCall struct {
+	params *mcp.CallToolParamsRaw
+	init   *mcp.InitializeParams
 }
 
 // direct serves a plain call on a session of its own, as go-sdk's
@@ -163,12 +187,29 @@ func (t *statelessDirect) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // handler's context derives from the request's, without its cancellation,
 // as go-sdk's would, and the session ends once the handler has returned,
 // as go-sdk's ServerSession.Close waits for it.
-func (t *statelessDirect) direct(w http.ResponseWriter, r *http.Request, req *jsonrpc.Request, version string) {
+//
+// A 2026-07-28 call (nc not nil) is always dispatched: its session is
+// given the initialize params its _meta carries, and nothing else, as
+// go-sdk's session is; its stream cannot be closed early; its result
+// names the server, and a protocol error is answered with its own status
+// (see sep2575.go).
+func (t *statelessDirect) direct(w http.ResponseWriter, r *http.Request, req *jsonrpc.Request, version string, nc *newProtocolCall) {
 	c := &directCall{wake: make(chan struct{}, 1), json: t.json}
 	extra := &mcp.RequestExtra{TokenInfo: t.tokenInfo(r), Header: r.Header, CloseSSEStream: c.closeStream}
 	req.Extra = extra
+	state := &mcp.ServerSessionState{
+		InitializeParams:  &mcp.InitializeParams{ProtocolVersion: version},
+		InitializedParams: &mcp.InitializedParams{},
+		LogLevel:          "info",
+	}
 	var params *mcp.CallToolParamsRaw
-	if req.Method == "tools/call" && t.fast.on() {
+	switch {
+	case nc != nil:
+		params, c.own = nc.params, true
+		state = &mcp.ServerSessionState{InitializeParams: nc.init}
+		extra.CloseSSEStream = func(mcp.CloseSSEStreamArgs) {}
+		c.serverInfo = t.impl
+	case req.Method == "tools/call" && t.fast.on():
 		params, c.own = callParams(req.Params)
 	}
 	conn := &statelessConn{req: req, call: c, done: make(chan struct{})}
@@ -178,11 +219,7 @@ func (t *statelessDirect) direct(w http.ResponseWriter, r *http.Request, req *js
 		t.calls.Store(extra, c)
 		defer t.calls.Delete(extra)
 	}
-	ss, err := t.srv.Connect(r.Context(), conn, &mcp.ServerSessionOptions{State: &mcp.ServerSessionState{
-		InitializeParams:  &mcp.InitializeParams{ProtocolVersion: version},
-		InitializedParams: &mcp.InitializedParams{},
-		LogLevel:          "info",
-	}})
+	ss, err := t.srv.Connect(r.Context(), conn, &mcp.ServerSessionOptions{State: state})
 	if err != nil {
 		http.Error(w, "failed connection", http.StatusInternalServerError)
 		return

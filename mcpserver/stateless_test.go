@@ -38,6 +38,7 @@ func statelessPair(tb testing.TB, opts ...envOption) (direct, plain *env) {
 				return &searchResult{Hits: []string{"hit:" + p.Q}}, nil
 			}))
 		addPairTools(e.srv)
+		addNewProtocolTools(e.srv)
 		mcpserver.AddTool(e.srv, &mcp.Tool{Name: "closer", Description: "closes its stream"}, scopes.Public(),
 			func(_ context.Context, req *mcp.CallToolRequest, _ empty) (*mcp.CallToolResult, summaryOut, error) {
 				req.Extra.CloseSSEStream(mcp.CloseSSEStreamArgs{RetryAfter: 1500 * time.Millisecond})

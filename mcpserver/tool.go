@@ -17,6 +17,9 @@ type ToolOption func(*toolOptions)
 type toolOptions struct {
 	auditArgs bool
 	redact    func(args map[string]any) map[string]any
+	// headerBound: the tool's input schema binds arguments to Mcp-Param-*
+	// headers (paramHeaderBound).
+	headerBound bool
 }
 
 // AuditArgs records the tool's arguments in its audit events (Config.Audit).
@@ -75,6 +78,8 @@ func AddTool[In, Out any](s *Server, t *mcp.Tool, need scopes.Requirement, h mcp
 	for _, opt := range opts {
 		opt(&o)
 	}
+	// An inferred schema binds nothing: only a schema given can.
+	o.headerBound = paramHeaderBound(t.InputSchema)
 	name := t.Name
 	wrapped := func(ctx context.Context, req *mcp.CallToolRequest, in In) (*mcp.CallToolResult, Out, error) {
 		if err := s.checkCall(name, req); err != nil {
@@ -111,6 +116,17 @@ func AddTool[In, Out any](s *Server, t *mcp.Tool, need scopes.Requirement, h mcp
 		return
 	}
 	mcp.AddTool(s.mcp, t, wrapped)
+}
+
+// toolHeaders reports whether the tool name, registered with AddTool,
+// binds arguments to Mcp-Param-* headers; known is false for a tool
+// AddTool did not register.
+func (s *Server) toolHeaders(name string) (bound, known bool) {
+	v, ok := s.toolOpts.Load(name)
+	if !ok {
+		return false, false
+	}
+	return v.(*toolOptions).headerBound, true
 }
 
 // RemoveTools removes the named tools from the server and the policy.

@@ -1,0 +1,349 @@
+package mcpserver_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/idgate/idgate/mcpserver"
+	"github.com/idgate/idgate/scopes"
+)
+
+// vNew is the protocol version of SEP-2575: no sessions, what initialize
+// said carried in each call's _meta.
+const vNew = "2026-07-28"
+
+// newMeta is the _meta go-sdk's client sends with a 2026-07-28 call.
+const newMeta = `{"io.modelcontextprotocol/clientCapabilities":{"roots":{"listChanged":true}},"io.modelcontextprotocol/clientInfo":{"name":"test","version":"1"},"io.modelcontextprotocol/protocolVersion":"2026-07-28"}`
+
+// newBody is a 2026-07-28 tools/call of tool with args and meta.
+func newBody(id, tool, args, meta string) string {
+	return `{"jsonrpc":"2.0","id":` + id + `,"method":"tools/call","params":{"_meta":` + meta + `,"name":"` + tool + `","arguments":` + args + `}}`
+}
+
+// newCase is a 2026-07-28 case with the headers go-sdk's client sends
+// (Mcp-Method and Mcp-Name), then headers, which replace them.
+func newCase(name, body, tool string, direct bool, headers ...string) directCase {
+	return directCase{
+		name: name, body: body, version: vNew, direct: direct,
+		headers: append([]string{"Mcp-Method", "tools/call", "Mcp-Name", tool}, headers...),
+	}
+}
+
+// metaWith is newMeta with its clientCapabilities, clientInfo and extra
+// members as given ("" leaves a member out).
+func metaWith(version, caps, info, extra string) string {
+	var m []string
+	if caps != "" {
+		m = append(m, `"io.modelcontextprotocol/clientCapabilities":`+caps)
+	}
+	if info != "" {
+		m = append(m, `"io.modelcontextprotocol/clientInfo":`+info)
+	}
+	if version != "" {
+		m = append(m, `"io.modelcontextprotocol/protocolVersion":`+version)
+	}
+	if extra != "" {
+		m = append(m, extra)
+	}
+	return "{" + strings.Join(m, ",") + "}"
+}
+
+// newProtocolCases are the 2026-07-28 requests
+// TestStatelessNewProtocolMatchesGoSDK compares: those the direct path
+// answers (direct), and those that go go-sdk's way, each to be answered
+// the same.
+var newProtocolCases = func() []directCase {
+	call := func(id, tool, args string) string { return newBody(id, tool, args, newMeta) }
+	q := func(s string) string { return `"` + s + `"` }
+	return []directCase{
+		// Answered directly.
+		newCase("call", call("1", "whoami", "{}"), "whoami", true),
+		newCase("string id", call(`"a-1"`, "whoami", "{}"), "whoami", true),
+		newCase("id 0", call("0", "whoami", "{}"), "whoami", true),
+		newCase("tool error", call("2", "fail", "{}"), "fail", true),
+		newCase("bad arguments", call("3", "salesWrite", `{"account":5}`), "salesWrite", true),
+		newCase("scoped tool", call("4", "notes", "{}"), "notes", true),
+		newCase("markup", call("5", "markup", "{}"), "markup", true),
+		newCase("method not found from a tool", call("6", "gone", "{}"), "gone", true),
+		newCase("invalid params from a tool", call("7", "invalid", "{}"), "invalid", true),
+		newCase("unsupported version from a tool", call("8", "unsupported", "{}"), "unsupported", true),
+		newCase("internal error from a tool", call("9", "internal", "{}"), "internal", true),
+		newCase("stream closed (does nothing)", call("10", "closer", "{}"), "closer", true),
+		newCase("related messages", call("11", "chatty", "{}"), "chatty", true),
+		newCase("progress", call("12", "progress", "{}"), "progress", true),
+		newCase("progress, then invalid params", call("13", "progressInvalid", "{}"), "progressInvalid", true),
+		newCase("what the handler sees", call("14", "session", `{"x":1}`), "session", true),
+		newCase("input required", call("15", "input", "{}"), "input", true),
+		newCase("load shed", call("16", "shed", "{}"), "shed", true),
+		newCase("content and input requests", call("17", "both", "{}"), "both", true),
+		newCase("result _meta", call("18", "meta", "{}"), "meta", true),
+		newCase("serverInfo given", call("19", "named", "{}"), "named", true),
+		newCase("no clientInfo", newBody("20", "session", "{}", metaWith(q(vNew), "{}", "", "")), "session", true),
+		newCase("empty clientInfo", newBody("21", "session", "{}", metaWith(q(vNew), "{}", "{}", "")), "session", true),
+		newCase("clientInfo case-folded", newBody("22", "session", "{}", metaWith(q(vNew), "{}", `{"NAME":"x","version":"2"}`, "")), "session", true),
+		newCase("capabilities of every kind", newBody("23", "session", "{}", metaWith(q(vNew), `{"roots":{},"sampling":{"tools":{}},"elicitation":{"form":{}},"experimental":{"x":[1,2.5]},"extensions":{"a/b":{}},"other":true}`, "", "")), "session", true),
+		newCase("capabilities case-folded", newBody("24", "session", "{}", metaWith(q(vNew), `{"Roots":{"listChanged":true}}`, "", "")), "session", true),
+		newCase("roots null", newBody("25", "session", "{}", metaWith(q(vNew), `{"roots":null}`, "", "")), "session", true),
+		newCase("other _meta", newBody("26", "session", "{}", metaWith(q(vNew), "{}", "", `"progressToken":"p","x":{"y":1}`)), "session", true),
+		newCase("unknown params field", `{"jsonrpc":"2.0","id":27,"method":"tools/call","params":{"_meta":`+newMeta+`,"name":"whoami","arguments":{},"extra":1}}`, "whoami", true),
+		newCase("no arguments", `{"jsonrpc":"2.0","id":28,"method":"tools/call","params":{"_meta":`+newMeta+`,"name":"whoami"}}`, "whoami", true),
+		newCase("content type charset", call("30", "whoami", "{}"), "whoami", true, "Content-Type", "application/json; charset=utf-8"),
+
+		// go-sdk's way: refused there, or answered there.
+		newCase("no Mcp-Method", call("40", "whoami", "{}"), "whoami", false, "Mcp-Method", ""),
+		newCase("Mcp-Method mismatch", call("41", "whoami", "{}"), "whoami", false, "Mcp-Method", "tools/list"),
+		newCase("no Mcp-Name", call("42", "whoami", "{}"), "", false),
+		newCase("Mcp-Name mismatch", call("43", "whoami", "{}"), "fail", false),
+		newCase("Mcp-Name case", call("44", "whoami", "{}"), "WHOAMI", false),
+		newCase("no _meta", `{"jsonrpc":"2.0","id":45,"method":"tools/call","params":{"name":"whoami","arguments":{}}}`, "whoami", false),
+		newCase("_meta not an object", newBody("46", "whoami", "{}", "[]"), "whoami", false),
+		newCase("_meta version 2025-11-25", newBody("47", "whoami", "{}", metaWith(q("2025-11-25"), "{}", "", "")), "whoami", false),
+		newCase("_meta version not a string", newBody("48", "whoami", "{}", metaWith("20260728", "{}", "", "")), "whoami", false),
+		newCase("_meta without version", newBody("49", "whoami", "{}", metaWith("", "{}", "", "")), "whoami", false),
+		newCase("no capabilities", newBody("50", "whoami", "{}", metaWith(q(vNew), "", "", "")), "whoami", false),
+		newCase("capabilities null", newBody("51", "whoami", "{}", metaWith(q(vNew), "null", "", "")), "whoami", false),
+		newCase("capabilities a number", newBody("52", "whoami", "{}", metaWith(q(vNew), "5", "", "")), "whoami", false),
+		newCase("capabilities an array", newBody("53", "whoami", "{}", metaWith(q(vNew), "[]", "", "")), "whoami", false),
+		newCase("capabilities mistyped", newBody("54", "whoami", "{}", metaWith(q(vNew), `{"roots":5}`, "", "")), "whoami", false),
+		newCase("clientInfo null", newBody("55", "whoami", "{}", metaWith(q(vNew), "{}", "null", "")), "whoami", false),
+		newCase("clientInfo a string", newBody("56", "whoami", "{}", metaWith(q(vNew), "{}", `"c"`, "")), "whoami", false),
+		newCase("clientInfo mistyped", newBody("57", "whoami", "{}", metaWith(q(vNew), "{}", `{"name":5}`, "")), "whoami", false),
+		newCase("log level", newBody("58", "chatty", "{}", metaWith(q(vNew), "{}", "", `"io.modelcontextprotocol/logLevel":"debug"`)), "chatty", false),
+		newCase("unknown tool", call("59", "nope", "{}"), "nope", false),
+		newCase("header-bound argument", call("60", "region", `{"region":"eu"}`), "region", false, "Mcp-Param-Region", "eu"),
+		newCase("header-bound argument, no header", call("61", "region", `{"region":"eu"}`), "region", false),
+		newCase("ping", `{"jsonrpc":"2.0","id":62,"method":"ping","params":{"_meta":`+newMeta+`}}`, "", false, "Mcp-Method", "ping"),
+		newCase("tools/list", `{"jsonrpc":"2.0","id":63,"method":"tools/list","params":{"_meta":`+newMeta+`}}`, "", false, "Mcp-Method", "tools/list"),
+		newCase("batch", "["+call("64", "whoami", "{}")+"]", "whoami", false),
+		newCase("notification", `{"jsonrpc":"2.0","method":"tools/call","params":{"_meta":`+newMeta+`,"name":"whoami","arguments":{}}}`, "whoami", false),
+		newCase("null id", call("null", "whoami", "{}"), "whoami", false),
+		newCase("fraction id", call("1.5", "whoami", "{}"), "whoami", false),
+		newCase("name not a string", `{"jsonrpc":"2.0","id":65,"method":"tools/call","params":{"_meta":`+newMeta+`,"name":5,"arguments":{}}}`, "5", false),
+		newCase("params too deep", call("66", "whoami", `{"a":`+strings.Repeat("[", 1001)+strings.Repeat("]", 1001)+`}`), "whoami", false),
+		newCase("Last-Event-ID", call("67", "whoami", "{}"), "whoami", false, "Last-Event-ID", "x"),
+		newCase("accept json only", call("68", "whoami", "{}"), "whoami", false, "Accept", "application/json"),
+		{name: "later version", body: newBody("69", "whoami", "{}", metaWith(q("2099-01-01"), "{}", "", "")), version: "2099-01-01", headers: []string{"Mcp-Method", "tools/call", "Mcp-Name", "whoami"}},
+		{name: "header 2025-11-25, _meta 2026-07-28", body: call("70", "whoami", "{}"), version: "2025-11-25", headers: []string{"Mcp-Method", "tools/call", "Mcp-Name", "whoami"}},
+		{name: "no version header, _meta 2026-07-28", body: call("71", "whoami", "{}"), version: "-", headers: []string{"Mcp-Method", "tools/call", "Mcp-Name", "whoami"}},
+	}
+}()
+
+// regionIn is the input of the tool whose argument is bound to a header.
+type regionIn struct {
+	Region string `json:"region"`
+}
+
+// addNewProtocolTools adds the tools the 2026-07-28 cases call.
+func addNewProtocolTools(srv *mcpserver.Server) {
+	protocolError := func(name string, code int64) {
+		mcpserver.AddTool(srv, &mcp.Tool{Name: name}, scopes.Public(),
+			func(context.Context, *mcp.CallToolRequest, empty) (*mcp.CallToolResult, any, error) {
+				return nil, nil, &jsonrpc.Error{Code: code, Message: name + " <here>"}
+			})
+	}
+	protocolError("invalid", jsonrpc.CodeInvalidParams)
+	protocolError("unsupported", mcp.CodeUnsupportedProtocolVersion)
+	protocolError("internal", jsonrpc.CodeInternalError)
+	result := func(name string, res *mcp.CallToolResult) {
+		mcpserver.AddTool(srv, &mcp.Tool{Name: name}, scopes.Public(),
+			func(context.Context, *mcp.CallToolRequest, empty) (*mcp.CallToolResult, any, error) {
+				r := *res
+				if res.Meta != nil {
+					r.Meta = maps(res.Meta)
+				}
+				return &r, nil, nil
+			})
+	}
+	elicit := &mcp.ElicitParams{Mode: "form", Message: "name?", RequestedSchema: map[string]any{"type": "object"}}
+	result("input", &mcp.CallToolResult{InputRequests: mcp.InputRequestMap{"q1": elicit}, RequestState: "st"})
+	result("shed", &mcp.CallToolResult{InputRequests: mcp.InputRequestMap{}})
+	result("both", &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: "x"}}, InputRequests: mcp.InputRequestMap{"q1": elicit}})
+	result("meta", &mcp.CallToolResult{Meta: mcp.Meta{"a": "b"}, Content: []mcp.Content{}})
+	result("named", &mcp.CallToolResult{Meta: mcp.Meta{mcp.MetaKeyServerInfo: "mine"}})
+	mcpserver.AddTool(srv, &mcp.Tool{Name: "progress"}, scopes.Public(),
+		func(ctx context.Context, req *mcp.CallToolRequest, _ empty) (*mcp.CallToolResult, summaryOut, error) {
+			err := req.Session.NotifyProgress(ctx, &mcp.ProgressNotificationParams{ProgressToken: "t", Progress: 1, Message: "half"})
+			return &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: "progress: " + errString(err)}}}, summaryOut{Total: 1}, nil
+		})
+	mcpserver.AddTool(srv, &mcp.Tool{Name: "progressInvalid"}, scopes.Public(),
+		func(ctx context.Context, req *mcp.CallToolRequest, _ empty) (*mcp.CallToolResult, any, error) {
+			if err := req.Session.NotifyProgress(ctx, &mcp.ProgressNotificationParams{ProgressToken: "t", Progress: 1}); err != nil {
+				return nil, nil, err
+			}
+			return nil, nil, &jsonrpc.Error{Code: jsonrpc.CodeInvalidParams, Message: "after progress"}
+		})
+	mcpserver.AddTool(srv, &mcp.Tool{Name: "session"}, scopes.Public(),
+		func(ctx context.Context, req *mcp.CallToolRequest, _ map[string]any) (*mcp.CallToolResult, any, error) {
+			req.Extra.CloseSSEStream(mcp.CloseSSEStreamArgs{RetryAfter: 1000})
+			init, _ := json.Marshal(req.Session.InitializeParams())
+			//lint:ignore SA1019 what go-sdk's session fills in at 2026-07-28 is compared
+			rootsV2, _ := json.Marshal(req.Session.InitializeParams().Capabilities.RootsV2)
+			params, _ := json.Marshal(req.Params)
+			info, _ := json.Marshal(req.ClientInfo())
+			caps, _ := json.Marshal(req.ClientCapabilities())
+			text := fmt.Sprintf("init=%s rootsV2=%s id=%q version=%q clientInfo=%s caps=%s params=%s token=%v name=%q",
+				init, rootsV2, req.Session.ID(), req.ProtocolVersion(), info, caps,
+				params, req.Extra.TokenInfo != nil && req.Extra.TokenInfo.UserID != "", req.Extra.Header.Get("Mcp-Name"))
+			return &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: text}}}, nil, nil
+		})
+	mcpserver.AddTool(srv, &mcp.Tool{Name: "region", InputSchema: map[string]any{
+		"type":       "object",
+		"properties": map[string]any{"region": map[string]any{"type": "string", "x-mcp-header": "Region"}},
+	}}, scopes.Public(),
+		func(_ context.Context, _ *mcp.CallToolRequest, in regionIn) (*mcp.CallToolResult, summaryOut, error) {
+			return nil, summaryOut{Total: len(in.Region)}, nil
+		})
+}
+
+// maps returns a copy of m (a result's _meta, which go-sdk changes).
+func maps(m mcp.Meta) mcp.Meta {
+	c := make(mcp.Meta, len(m))
+	for k, v := range m {
+		c[k] = v
+	}
+	return c
+}
+
+// TestStatelessNewProtocolMatchesGoSDK sends the same 2026-07-28 requests
+// to a stateless server on the direct transport and to one on go-sdk's
+// handler, in both response modes, and requires the same status,
+// Content-Type, headers compared and body, byte for byte, and that the
+// direct path answered exactly the clean calls.
+func TestStatelessNewProtocolMatchesGoSDK(t *testing.T) {
+	for _, mode := range []struct {
+		name string
+		opts []envOption
+	}{{"sse", nil}, {"json", []envOption{jsonResponse}}} {
+		t.Run(mode.name, func(t *testing.T) {
+			direct, plain := statelessPair(t, mode.opts...)
+			for _, c := range newProtocolCases {
+				t.Run(c.name, func(t *testing.T) { compareStateless(t, direct, plain, c) })
+			}
+		})
+	}
+	// The comparison covers calls answered directly and refused by
+	// go-sdk, and the answers are what SEP-2575 says they are.
+	direct, _ := statelessPair(t)
+	find := func(name string) directCase {
+		i := slices.IndexFunc(newProtocolCases, func(c directCase) bool { return c.name == name })
+		require.GreaterOrEqual(t, i, 0, name)
+		return newProtocolCases[i]
+	}
+	a := exchangeStateless(direct.with(t), find("call"))
+	require.Equal(t, http.StatusOK, a.Status)
+	require.Contains(t, a.Body, `"_meta":{"io.modelcontextprotocol/serverInfo":{"name":"crm","version":"1.0.0"}}`)
+	require.Contains(t, a.Body, `"resultType":"complete"`)
+	a = exchangeStateless(direct.with(t), find("method not found from a tool"))
+	require.Equal(t, http.StatusNotFound, a.Status)
+	require.Equal(t, `{"jsonrpc":"2.0","id":6,"error":{"code":-32601,"message":"method not found: \"tools/call\""}}`, a.Body)
+	a = exchangeStateless(direct.with(t), find("input required"))
+	require.Contains(t, a.Body, `"content":null,"requestState":"st","resultType":"input_required"`)
+	a = exchangeStateless(direct.with(t), find("what the handler sees"))
+	require.Contains(t, a.Body, `init={\"capabilities\":{\"roots\":{\"listChanged\":true}},\"clientInfo\":{\"name\":\"test\",\"version\":\"1\"},\"protocolVersion\":\"2026-07-28\"} rootsV2={\"listChanged\":true} id=\"\"`)
+	require.Contains(t, a.Body, `token=true name=\"session\"`)
+	a = exchangeStateless(direct.with(t), find("no Mcp-Method"))
+	require.Equal(t, http.StatusBadRequest, a.Status)
+	require.Contains(t, a.Body, `"code":-32020,"message":"missing required Mcp-Method header"`)
+}
+
+// TestStatelessNewProtocolClients: go-sdk's own client negotiates
+// 2026-07-28 with a stateless server and its calls are answered by the
+// direct path, with the results go-sdk's handler gives.
+func TestStatelessNewProtocolClients(t *testing.T) {
+	direct, plain := statelessPair(t)
+	results := map[string]string{}
+	for _, e := range []*env{direct, plain} {
+		cs, _ := e.with(t).connect(e.alice)
+		before, _ := mcpserver.StatelessDirectCalls(e.srv)
+		for _, tool := range []string{"whoami", "session", "meta"} {
+			res, err := cs.CallTool(context.Background(), &mcp.CallToolParams{Name: tool, Arguments: map[string]any{}})
+			require.NoError(t, err, tool)
+			b, err := json.Marshal(res)
+			require.NoError(t, err)
+			if results[tool] == "" {
+				results[tool] = string(b)
+			} else {
+				assert.Equal(t, results[tool], string(b), tool)
+			}
+		}
+		after, ok := mcpserver.StatelessDirectCalls(e.srv)
+		if ok {
+			assert.Equal(t, before+3, after, "calls answered directly")
+		}
+		require.NoError(t, cs.Close())
+	}
+	assert.Contains(t, results["session"], `\"protocolVersion\":\"2026-07-28\"`, "the client negotiated 2026-07-28")
+	assert.Contains(t, results["whoami"], `"subject":"alice"`)
+}
+
+// FuzzStatelessNewProtocolMatchesGoSDK is the 2026-07-28 comparison over
+// any body and Mcp-Name, with Mcp-Method tools/call.
+func FuzzStatelessNewProtocolMatchesGoSDK(f *testing.F) { fuzzNewProtocol(f) }
+
+// FuzzStatelessNewProtocolJSONMatchesGoSDK is
+// FuzzStatelessNewProtocolMatchesGoSDK with JSONResponse on both servers.
+func FuzzStatelessNewProtocolJSONMatchesGoSDK(f *testing.F) { fuzzNewProtocol(f, jsonResponse) }
+
+func fuzzNewProtocol(f *testing.F, opts ...envOption) {
+	for _, c := range newProtocolCases {
+		name := ""
+		if len(c.headers) >= 4 {
+			name = c.headers[3]
+		}
+		f.Add(c.body, name)
+	}
+	direct, plain := statelessPair(f, opts...)
+	f.Fuzz(func(t *testing.T, body, name string) {
+		if strings.ContainsFunc(name, func(r rune) bool { return r < ' ' && r != '\t' || r == 0x7f }) {
+			return // not a header value the client sends
+		}
+		c := newCase("", body, name, false)
+		got := exchangeStateless(direct.with(t), c)
+		want := exchangeStateless(plain.with(t), c)
+		if got != want {
+			t.Fatalf("body %q, Mcp-Name %q:\ndirect: %+v\ngo-sdk: %+v", body, name, got, want)
+		}
+	})
+}
+
+// TestStatelessNewProtocolIdentity: a 2026-07-28 call answered by the
+// direct path runs as the user whose token it carries, and one to a tool
+// that user's scopes do not allow is refused with a step-up challenge, as
+// at any other version.
+func TestStatelessNewProtocolIdentity(t *testing.T) {
+	direct, _ := statelessPair(t)
+	call := func(token, tool string) rawResponse {
+		h := []string{"Mcp-Protocol-Version", vNew, "Mcp-Method", "tools/call", "Mcp-Name", tool}
+		if token != "" {
+			h = append(h, bearer(token)...)
+		}
+		return direct.with(t).doSet(http.MethodPost, newBody("1", tool, "{}", newMeta), h)
+	}
+	before, _ := mcpserver.StatelessDirectCalls(direct.srv)
+	r := call(direct.bob, "whoami")
+	require.Equal(t, http.StatusOK, r.Status, r.Body)
+	require.Contains(t, r.Body, `"structuredContent":{"scopes":["notes:read"],"subject":"bob"}`)
+	r = call(direct.alice, "whoami")
+	require.Contains(t, r.Body, `"subject":"alice"`)
+	after, _ := mcpserver.StatelessDirectCalls(direct.srv)
+	require.Equal(t, before+2, after, "answered by the direct path")
+
+	r = call(direct.bob, "salesRead")
+	require.Equal(t, http.StatusForbidden, r.Status, r.Body)
+	require.Contains(t, r.Header.Get("WWW-Authenticate"), `error="insufficient_scope"`)
+	require.Contains(t, r.Header.Get("WWW-Authenticate"), `scope="crm:read"`)
+	r = call("", "whoami")
+	require.Equal(t, http.StatusUnauthorized, r.Status, r.Body)
+	done, _ := mcpserver.StatelessDirectCalls(direct.srv)
+	require.Equal(t, after, done, "refused before the direct path")
+}
