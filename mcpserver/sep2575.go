@@ -7,6 +7,7 @@ import (
 	"errors"
 	"net/http"
 	"reflect"
+	"strconv"
 
 	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
@@ -66,18 +67,210 @@ func (t *statelessDirect) newCall(m *peeked, h http.Header, version string) (*js
 	if !ok || h.Get(headerMcpMethod) != "tools/call" {
 		return nil, nil, nil, false
 	}
-	p, ok := callParams(m.params)
+	p, init, ok := decodeNewCall(m.params, version)
 	if !ok || p.Name == "" || h.Get(headerMcpName) != p.Name {
-		return nil, nil, nil, false
-	}
-	init, ok := metaInitializeParams(p.Meta, version)
-	if !ok {
 		return nil, nil, nil, false
 	}
 	if bound, known := t.toolHeaders(p.Name); bound || !known {
 		return nil, nil, nil, false
 	}
 	return &jsonrpc.Request{ID: id, Method: "tools/call", Params: json.RawMessage(m.params)}, p, init, true
+}
+
+// decodeNewCall decodes the params of a 2026-07-28 tools/call as go-sdk's
+// session decodes them, and returns the initialize params their _meta
+// gives the session (metaInitializeParams), reporting false when go-sdk
+// would refuse either, or the direct path does not answer the call.
+//
+// go-sdk's decoder makes every JSON object decoded into an any a map
+// with room for 64 members: of the three small objects a client's _meta
+// holds, it made ~5 KB a call, and re-encoding two of them to decode
+// them into their types cost as much again (a third of a call's CPU
+// in-process). When _meta is plain (printable ASCII, no escapes, no key
+// twice, as clients send it), the rest of the params are decoded as
+// go-sdk decodes them, _meta by plainValue, which makes the same values
+// of such JSON (TestDecodeNewCallPlainMatchesExact, and its fuzzer), and
+// the client's name and capabilities are decoded from their own bytes.
+// Anything else takes the exact way.
+func decodeNewCall(params []byte, version string) (*mcp.CallToolParamsRaw, *mcp.InitializeParams, bool) {
+	if p, init, ok, plain := decodeNewCallPlain(params, version); plain {
+		return p, init, ok
+	}
+	p, ok := callParams(params)
+	if !ok {
+		return nil, nil, false
+	}
+	init, ok := metaInitializeParams(p.Meta, version)
+	return p, init, ok
+}
+
+// callParamsMetaRaw is mcp.CallToolParamsRaw with _meta not decoded
+// (TestCallParamsMetaRawMirrors keeps the two alike).
+type callParamsMetaRaw struct {
+	Meta           json.RawMessage      `json:"_meta,omitempty"`
+	Name           string               `json:"name"`
+	Arguments      json.RawMessage      `json:"arguments,omitempty"`
+	InputResponses mcp.InputResponseMap `json:"inputResponses,omitempty"`
+	RequestState   string               `json:"requestState,omitempty"`
+}
+
+// decodeNewCallPlain is decodeNewCall for params whose _meta is a plain
+// object; plain is false for any other, which decodeNewCall then decodes
+// the exact way.
+func decodeNewCallPlain(params []byte, version string) (_ *mcp.CallToolParamsRaw, _ *mcp.InitializeParams, ok, plain bool) {
+	// go-sdk's decoder merges duplicate objects where encoding/json and
+	// a map keep the last: one _meta, and no key twice in any object of
+	// it, or the exact way.
+	metas := 0
+	(&jsonPeeker{b: params}).object(func(k, _ []byte) {
+		if keyIs(k, "_meta") {
+			metas++
+		}
+	})
+	var q callParamsMetaRaw
+	if metas != 1 || decodeExact(params, &q) != nil || len(q.Meta) == 0 || q.Meta[0] != '{' ||
+		!plainASCII(q.Meta) || !uniqueKeys(q.Meta, 0) {
+		return nil, nil, false, false
+	}
+	meta, isPlain := plainValue(q.Meta)
+	if !isPlain {
+		return nil, nil, false, false
+	}
+	p := &mcp.CallToolParamsRaw{Meta: meta.(map[string]any), Name: q.Name, Arguments: q.Arguments, InputResponses: q.InputResponses, RequestState: q.RequestState}
+	// The members of _meta, the last of duplicates as in the map.
+	var versionRaw, info, caps []byte
+	hasLog := false
+	(&jsonPeeker{b: q.Meta}).object(func(k, v []byte) {
+		switch {
+		case keyIs(k, mcp.MetaKeyProtocolVersion):
+			versionRaw = v
+		case keyIs(k, mcp.MetaKeyClientInfo):
+			info = v
+		case keyIs(k, mcp.MetaKeyClientCapabilities):
+			caps = v
+		case keyIs(k, mcp.MetaKeyLogLevel):
+			hasLog = true
+		}
+	})
+	if v, isString := stringValue(versionRaw); !isString || v != version || hasLog {
+		return nil, nil, false, true
+	}
+	init := &mcp.InitializeParams{ProtocolVersion: version}
+	if info != nil && !decodeObject(info, &init.ClientInfo) {
+		return nil, nil, false, true
+	}
+	var c *clientCapabilitiesV2
+	if !decodeObject(caps, &c) {
+		return nil, nil, false, true
+	}
+	init.Capabilities = c.toV1()
+	return p, init, true, true
+}
+
+// plainValue decodes v, plain JSON (printable ASCII, no escapes, no
+// duplicate keys) checked by the caller, into what go-sdk's decoder makes
+// of it in an any: map[string]any, []any, string, float64, bool or nil.
+// ok is false where that decoder fails (a number out of float64's range).
+func plainValue(v []byte) (_ any, ok bool) {
+	switch v[0] {
+	case '{':
+		m := map[string]any{}
+		ok = true
+		valid := (&jsonPeeker{b: v}).object(func(k, val []byte) {
+			x, good := plainValue(val)
+			ok = ok && good
+			m[string(k[1:len(k)-1])] = x
+		})
+		return m, valid && ok
+	case '[':
+		a := []any{}
+		p := &jsonPeeker{b: v, i: 1}
+		for {
+			p.space()
+			if p.i >= len(v) {
+				return nil, false
+			}
+			if v[p.i] == ']' {
+				return a, true
+			}
+			start := p.i
+			if !p.value(1) {
+				return nil, false
+			}
+			x, good := plainValue(v[start:p.i])
+			if !good {
+				return nil, false
+			}
+			a = append(a, x)
+			p.space()
+			if p.i < len(v) && v[p.i] == ',' {
+				p.i++
+			}
+		}
+	case '"':
+		return string(v[1 : len(v)-1]), true
+	case 't':
+		return true, true
+	case 'f':
+		return false, true
+	case 'n':
+		return nil, true
+	}
+	f, err := strconv.ParseFloat(string(v), 64)
+	return f, err == nil
+}
+
+// uniqueKeys reports whether no object in the JSON value v, plain ASCII
+// (keys compare as they are written), has a key twice, nor nests deeper
+// than 32 levels below depth.
+func uniqueKeys(v []byte, depth int) bool {
+	if depth > 32 {
+		return false
+	}
+	switch v[0] {
+	case '{':
+		var keys [][]byte
+		ok := true
+		valid := (&jsonPeeker{b: v}).object(func(k, val []byte) {
+			for _, seen := range keys {
+				if string(seen) == string(k) {
+					ok = false
+				}
+			}
+			keys = append(keys, k)
+			if ok && !uniqueKeys(val, depth+1) {
+				ok = false
+			}
+		})
+		return valid && ok
+	case '[':
+		p := &jsonPeeker{b: v, i: 1}
+		for {
+			p.space()
+			if p.i >= len(v) {
+				return false
+			}
+			if v[p.i] == ']' {
+				return true
+			}
+			start := p.i
+			if !p.value(1) || !uniqueKeys(v[start:p.i], depth+1) {
+				return false
+			}
+			p.space()
+			if p.i < len(v) && v[p.i] == ',' {
+				p.i++
+			}
+		}
+	}
+	return true
+}
+
+// decodeObject decodes raw, a JSON object, into *dst, a pointer, as go-sdk
+// decodes a _meta value, reporting false for anything but an object and
+// for what does not decode.
+func decodeObject[T any](raw []byte, dst **T) bool {
+	return len(raw) > 0 && raw[0] == '{' && decodeExact(raw, dst) == nil && *dst != nil
 }
 
 // metaInitializeParams returns the initialize params go-sdk's session
