@@ -76,6 +76,19 @@ func (e *Entry) SetDecision(d Decision, reason string) {
 	}
 }
 
+// Decision returns the decision and reason recorded so far with
+// SetDecision ("" and "" when none was, or e is nil). A layer that wraps
+// another handler reads it before and after that handler to learn whether
+// the handler decided.
+func (e *Entry) Decision() (Decision, string) {
+	if e == nil {
+		return "", ""
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.decision, e.reason
+}
+
 // SetArgs records a tool's arguments, to be written as JSON. Call it only for
 // tools that opted in, with arguments their redaction hook already cleaned.
 func (e *Entry) SetArgs(v any) {

@@ -24,3 +24,18 @@ func TestEntryIgnoresSetsAfterFinish(t *testing.T) {
 	e.finish(&second)
 	require.Equal(t, first, second)
 }
+
+func TestEntryDecision(t *testing.T) {
+	var e Entry
+	d, reason := e.Decision()
+	require.Equal(t, Decision(""), d)
+	require.Empty(t, reason)
+	e.SetDecision(Deny, "unknown_tool")
+	d, reason = e.Decision()
+	require.Equal(t, Deny, d)
+	require.Equal(t, "unknown_tool", reason)
+	e.SetDecision(Allow, "")
+	d, reason = e.Decision()
+	require.Equal(t, Allow, d)
+	require.Empty(t, reason, "the last call wins")
+}

@@ -287,6 +287,9 @@ func TestEntryNilSafe(t *testing.T) {
 		e.SetArgs(1)
 	})
 	require.Zero(t, e.Status())
+	d, reason := e.Decision()
+	require.Empty(t, d)
+	require.Empty(t, reason)
 }
 
 func TestMiddlewareSkips(t *testing.T) {

@@ -347,3 +347,59 @@ func TestStatelessNewProtocolIdentity(t *testing.T) {
 	done, _ := mcpserver.StatelessDirectCalls(direct.srv)
 	require.Equal(t, after, done, "refused before the direct path")
 }
+
+// TestStatelessNewProtocolAudit: a 2026-07-28 call answered by the direct
+// path is audited as go-sdk's handler's answer to it is: one event, with
+// the same decision, reason, status, tool and (redacted) arguments, and
+// no token; a protocol error, which has an HTTP status of its own at this
+// version, is audited as the call's outcome, not as a refused request.
+func TestStatelessNewProtocolAudit(t *testing.T) {
+	direct, plain := statelessPair(t)
+	cases := []struct {
+		name, tool, args string
+		direct           bool
+		decision, reason string
+		status           float64
+	}{
+		{"success", "whoami", "{}", true, "allow", "", 200},
+		{"tool error", "fail", "{}", true, "error", "tool_error", 200},
+		{"audited, redacted arguments", "salesWrite", `{"account":"acme","secret":"hunter2"}`, true, "allow", "", 200},
+		{"protocol error from a tool", "invalid", "{}", true, "error", "tool_failed", 400},
+		{"method not found from a tool", "gone", "{}", true, "error", "tool_failed", 404},
+		{"unknown tool", "nope", "{}", false, "deny", "unknown_tool", 400},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			var got [2]map[string]any
+			for i, e := range []*env{direct, plain} {
+				e := e.with(t)
+				before := len(e.logs.events(t))
+				answered, _ := mcpserver.StatelessDirectCalls(e.srv)
+				r := e.doSet(http.MethodPost, newBody("1", c.tool, c.args, newMeta), with(bearer(e.alice),
+					[]string{"Mcp-Protocol-Version", vNew, "Mcp-Method", "tools/call", "Mcp-Name", c.tool}))
+				events := e.logs.events(t)
+				require.Len(t, events, before+1, "exactly one event per request")
+				ev := events[before]
+				require.Equal(t, float64(r.Status), ev["status"])
+				if i == 0 {
+					after, _ := mcpserver.StatelessDirectCalls(e.srv)
+					require.Equal(t, c.direct, after > answered, "answered by the direct path")
+				}
+				for _, k := range []string{"request_id", "time", "duration_us", "iss", "remote_addr"} {
+					delete(ev, k) // differ from request to request
+				}
+				got[i] = ev
+				require.NotContains(t, e.logs.String(), e.alice)
+				require.NotContains(t, e.logs.String(), "hunter2")
+			}
+			require.Equal(t, got[1], got[0])
+			require.Equal(t, c.tool, got[0]["tool"])
+			require.Equal(t, c.decision, got[0]["decision"])
+			require.Equal(t, c.reason, stringOr(got[0]["reason"]))
+			require.Equal(t, c.status, got[0]["status"])
+			if c.tool == "salesWrite" {
+				require.Equal(t, `{"account":"acme","secret":"[masked]"}`, mustJSON(t, got[0]["args"]))
+			}
+		})
+	}
+}

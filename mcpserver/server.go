@@ -389,7 +389,10 @@ func (s *Server) admitBody(w http.ResponseWriter, r *http.Request) bool {
 // go-sdk's own refusals (unknown session, a session bound to another user,
 // a bad request) replace the decision the step-up layer had set to allow;
 // the status is the one the audit middleware's ResponseWriter saw, so no
-// second wrapper is needed.
+// second wrapper is needed. A decision the MCP layer took on a tools/call
+// (receiving.go) stands: from protocol 2026-07-28 on a call's protocol
+// error has an HTTP status of its own (an unknown tool 400, a tool's
+// "method not found" 404), which is not a refusal of the request.
 func (s *Server) toSDK(next http.Handler) http.Handler {
 	public := s.cfg.publicURL.Host
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -400,9 +403,13 @@ func (s *Server) toSDK(next http.Handler) http.Handler {
 			writeError(w, http.StatusForbidden, "host not allowed")
 			return
 		}
+		d0, reason0 := entry.Decision()
 		next.ServeHTTP(w, r)
 		if entry == nil {
 			return
+		}
+		if d, reason := entry.Decision(); d != d0 || reason != reason0 {
+			return // the MCP layer decided
 		}
 		switch st := entry.Status(); {
 		case st == http.StatusForbidden:
