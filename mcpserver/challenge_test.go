@@ -104,6 +104,7 @@ func TestPreflight(t *testing.T) {
 				require.Contains(t, allowed, h)
 			}
 			require.Contains(t, r.Header.Get("Access-Control-Allow-Methods"), "DELETE")
+			require.NotContains(t, allowed, "mcp-param-", "no Mcp-Param-* header was asked for")
 			exposed := strings.ToLower(r.Header.Get("Access-Control-Expose-Headers"))
 			require.Contains(t, exposed, "www-authenticate")
 			require.Contains(t, exposed, "mcp-session-id")
@@ -206,5 +207,29 @@ func TestStepUpParserDifferential(t *testing.T) {
 			require.NotContains(t, r.Body, `{\"total\":1}`, "salesWrite ran for bob (status %d): %s", r.Status, r.Body)
 			require.NotContains(t, r.Body, `"total":1`, "salesWrite ran for bob (status %d): %s", r.Status, r.Body)
 		})
+	}
+}
+
+// SPEC 3 at protocol 2026-07-28: a browser client's preflight asks for the
+// headers every call carries from then on (Mcp-Method, Mcp-Name) and for
+// those binding a tool's arguments (Mcp-Param-<name>, SEP-2243), whose
+// names depend on the tool: all are allowed, and nothing else asked for.
+func TestPreflightNewProtocolHeaders(t *testing.T) {
+	e := newEnv(t, stateless)
+	r := e.do(http.MethodOptions, "/mcp", "",
+		"Origin", "https://app.example.com",
+		"Access-Control-Request-Method", "POST",
+		"Access-Control-Request-Headers", "authorization,content-type,mcp-method,mcp-name,mcp-protocol-version,mcp-param-region,x-evil,mcp-param-,mcp-param-a b",
+		"Access-Control-Request-Headers", "Mcp-Param-Tenant-Id")
+	require.Equal(t, http.StatusNoContent, r.Status, r.Body)
+	var allowed []string
+	for _, h := range strings.Split(r.Header.Get("Access-Control-Allow-Headers"), ",") {
+		allowed = append(allowed, strings.ToLower(strings.TrimSpace(h)))
+	}
+	for _, h := range []string{"authorization", "content-type", "mcp-method", "mcp-name", "mcp-protocol-version", "mcp-param-region", "mcp-param-tenant-id"} {
+		require.Contains(t, allowed, h)
+	}
+	for _, h := range []string{"x-evil", "mcp-param-", "mcp-param-a b"} {
+		require.NotContains(t, allowed, h)
 	}
 }

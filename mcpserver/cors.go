@@ -2,6 +2,7 @@ package mcpserver
 
 import (
 	"net/http"
+	"strings"
 
 	"github.com/idgate/idgate/audit"
 )
@@ -9,7 +10,7 @@ import (
 // CORS values for the MCP endpoint.
 const (
 	corsAllowMethods  = "GET, POST, DELETE, OPTIONS"
-	corsAllowHeaders  = "Authorization, Content-Type, Accept, Mcp-Protocol-Version, Mcp-Session-Id, Last-Event-Id, X-Request-Id"
+	corsAllowHeaders  = "Authorization, Content-Type, Accept, Mcp-Protocol-Version, Mcp-Session-Id, Mcp-Method, Mcp-Name, Last-Event-Id, X-Request-Id"
 	corsExposeHeaders = "WWW-Authenticate, Mcp-Session-Id, Mcp-Protocol-Version, RateLimit, RateLimit-Policy, Retry-After, X-Request-Id"
 	corsMaxAge        = "600"
 )
@@ -37,7 +38,7 @@ func (s *Server) admitOrigin(w http.ResponseWriter, r *http.Request) bool {
 		h.Set("Allow", corsAllowMethods)
 		if hasOrigin && r.Header.Get("Access-Control-Request-Method") != "" {
 			h.Set("Access-Control-Allow-Methods", corsAllowMethods)
-			h.Set("Access-Control-Allow-Headers", corsAllowHeaders)
+			h.Set("Access-Control-Allow-Headers", allowHeaders(r.Header.Values("Access-Control-Request-Headers")))
 			h.Set("Access-Control-Max-Age", corsMaxAge)
 		}
 		audit.EntryFrom(r.Context()).SetDecision(audit.Allow, "preflight")
@@ -45,4 +46,42 @@ func (s *Server) admitOrigin(w http.ResponseWriter, r *http.Request) bool {
 		return false
 	}
 	return true
+}
+
+// paramHeaderPrefix begins the headers that carry a tool's arguments from
+// protocol 2026-07-28 on (SEP-2243: Mcp-Param-<name>, named by the tool's
+// input schema).
+const paramHeaderPrefix = "mcp-param-"
+
+// allowHeaders is the Access-Control-Allow-Headers value for a preflight
+// whose Access-Control-Request-Headers are requested: the MCP headers
+// (corsAllowHeaders), and the Mcp-Param-* headers requested, whose names
+// depend on the tools and so cannot be listed beforehand. No other
+// requested header is allowed.
+func allowHeaders(requested []string) string {
+	var params []string
+	for _, v := range requested {
+		for name := range strings.SplitSeq(v, ",") {
+			name = strings.TrimSpace(name)
+			if len(name) > len(paramHeaderPrefix) && strings.EqualFold(name[:len(paramHeaderPrefix)], paramHeaderPrefix) && isToken(name) {
+				params = append(params, name)
+			}
+		}
+	}
+	if len(params) == 0 {
+		return corsAllowHeaders
+	}
+	return corsAllowHeaders + ", " + strings.Join(params, ", ")
+}
+
+// isToken reports whether s is an RFC 9110 token, as a header name must be.
+func isToken(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0 {
+			continue
+		}
+		return false
+	}
+	return s != ""
 }
