@@ -98,6 +98,7 @@ var newProtocolCases = func() []directCase {
 		newCase("unknown params field", `{"jsonrpc":"2.0","id":27,"method":"tools/call","params":{"_meta":`+newMeta+`,"name":"whoami","arguments":{},"extra":1}}`, "whoami", true),
 		newCase("no arguments", `{"jsonrpc":"2.0","id":28,"method":"tools/call","params":{"_meta":`+newMeta+`,"name":"whoami"}}`, "whoami", true),
 		newCase("content type charset", call("30", "whoami", "{}"), "whoami", true, "Content-Type", "application/json; charset=utf-8"),
+		newCase("as the TypeScript SDK v2 sends it", `{"method":"tools/call","params":{"name":"whoami","arguments":{},"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientInfo":{"name":"idgate-interop-ts-v2","version":"2.0.0"},"io.modelcontextprotocol/clientCapabilities":{}}},"jsonrpc":"2.0","id":0}`, "whoami", true),
 
 		// go-sdk's way: refused there, or answered there.
 		newCase("no Mcp-Method", call("40", "whoami", "{}"), "whoami", false, "Mcp-Method", ""),

@@ -61,6 +61,7 @@ func Setup(t testing.TB) {
 func installed(dir string) bool {
 	for _, p := range []string{
 		"node_modules/@modelcontextprotocol/sdk/package.json",
+		"node_modules/@modelcontextprotocol/client/package.json",
 		"node_modules/@modelcontextprotocol/inspector/package.json",
 		"node_modules/@modelcontextprotocol/conformance/package.json",
 	} {
