@@ -4,9 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
@@ -403,4 +405,54 @@ func TestStatelessNewProtocolAudit(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestStatelessNewProtocolConcurrentUsers: 2026-07-28 calls of two users
+// answered by the direct path at the same time each run as their own
+// caller (run with -race).
+func TestStatelessNewProtocolConcurrentUsers(t *testing.T) {
+	direct, _ := statelessPair(t)
+	before, _ := mcpserver.StatelessDirectCalls(direct.srv)
+	var wg sync.WaitGroup
+	errs := make(chan error, 200)
+	for g := range 8 {
+		wg.Go(func() {
+			token, user := direct.alice, "alice"
+			if g%2 == 1 {
+				token, user = direct.bob, "bob"
+			}
+			for i := range 25 {
+				req, err := http.NewRequest(http.MethodPost, direct.http.URL+"/mcp", strings.NewReader(newBody(itoa(i), "whoami", "{}", newMeta)))
+				if err != nil {
+					errs <- err
+					return
+				}
+				for k, v := range map[string]string{
+					"Content-Type": "application/json", "Accept": "application/json, text/event-stream",
+					"Mcp-Protocol-Version": vNew, "Mcp-Method": "tools/call", "Mcp-Name": "whoami",
+					"Authorization": "Bearer " + token,
+				} {
+					req.Header.Set(k, v)
+				}
+				resp, err := direct.http.Client().Do(req)
+				if err != nil {
+					errs <- err
+					return
+				}
+				b, err := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if err != nil || !strings.Contains(string(b), `"subject":"`+user+`"`) || !strings.Contains(string(b), `"id":`+itoa(i)+`,`) {
+					errs <- fmt.Errorf("%s, call %d: %v %s", user, i, err, b)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	after, _ := mcpserver.StatelessDirectCalls(direct.srv)
+	require.EqualValues(t, 200, after-before, "answered by the direct path")
 }

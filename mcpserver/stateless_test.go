@@ -210,8 +210,15 @@ func fuzzStateless(f *testing.F, opts ...envOption) {
 
 // TestStatelessDirectLeavesNoGoroutines: the session the stateless direct
 // path opens for each call is closed with it, its goroutines gone, also
-// when the client goes away before the answer.
+// when the client goes away before the answer; at protocol 2026-07-28 as
+// before it.
 func TestStatelessDirectLeavesNoGoroutines(t *testing.T) {
+	for _, version := range []string{"2025-06-18", vNew} {
+		t.Run(version, func(t *testing.T) { statelessLeavesNoGoroutines(t, version) })
+	}
+}
+
+func statelessLeavesNoGoroutines(t *testing.T, version string) {
 	e := newEnv(t, stateless)
 	release := make(chan struct{})
 	started := make(chan struct{}, 1)
@@ -224,9 +231,16 @@ func TestStatelessDirectLeavesNoGoroutines(t *testing.T) {
 			}
 			return nil, summaryOut{}, nil
 		})
-	h := with(bearer(e.alice), []string{"Mcp-Protocol-Version", "2025-06-18"})
+	body := func(id int, tool string) (string, []string) {
+		h := with(bearer(e.alice), []string{"Mcp-Protocol-Version", version})
+		if version < vNew {
+			return callBody(id, tool), h
+		}
+		return newBody(itoa(id), tool, "{}", newMeta), with(h, []string{"Mcp-Method", "tools/call", "Mcp-Name", tool})
+	}
 	call := func() {
-		r := e.do(http.MethodPost, "/mcp", callBody(1, "whoami"), h...)
+		b, h := body(1, "whoami")
+		r := e.do(http.MethodPost, "/mcp", b, h...)
 		require.Equal(t, http.StatusOK, r.Status)
 		require.Contains(t, r.Body, `"subject":"alice"`)
 	}
@@ -238,7 +252,8 @@ func TestStatelessDirectLeavesNoGoroutines(t *testing.T) {
 	}
 	// A client that gives up while the tool runs.
 	ctx, cancel := context.WithCancel(context.Background())
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, e.http.URL+"/mcp", strings.NewReader(callBody(2, "block")))
+	b, h := body(2, "block")
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, e.http.URL+"/mcp", strings.NewReader(b))
 	require.NoError(t, err)
 	for i := 0; i+1 < len(h); i += 2 {
 		req.Header.Add(h[i], h[i+1])
