@@ -121,15 +121,9 @@ func decodeNewCallPlain(params []byte, version string) (_ *mcp.CallToolParamsRaw
 	// go-sdk's decoder merges duplicate objects where encoding/json and
 	// a map keep the last: one _meta, and no key twice in any object of
 	// it, or the exact way.
-	metas := 0
-	(&jsonPeeker{b: params}).object(func(k, _ []byte) {
-		if keyIs(k, "_meta") {
-			metas++
-		}
-	})
-	var q callParamsMetaRaw
-	if metas != 1 || decodeExact(params, &q) != nil || len(q.Meta) == 0 || q.Meta[0] != '{' ||
-		!plainASCII(q.Meta) || !uniqueKeys(q.Meta, 0) {
+	q, metas, simple := peekCallParams(params)
+	if metas != 1 || !simple && decodeExact(params, &q) != nil || len(q.Meta) == 0 || q.Meta[0] != '{' ||
+		!plainASCII(q.Meta) {
 		return nil, nil, false, false
 	}
 	meta, isPlain := plainValue(q.Meta)
@@ -156,30 +150,149 @@ func decodeNewCallPlain(params []byte, version string) (_ *mcp.CallToolParamsRaw
 		return nil, nil, false, true
 	}
 	init := &mcp.InitializeParams{ProtocolVersion: version}
-	if info != nil && !decodeObject(info, &init.ClientInfo) {
-		return nil, nil, false, true
+	if info != nil {
+		if init.ClientInfo = simpleImplementation(info); init.ClientInfo == nil && !decodeObject(info, &init.ClientInfo) {
+			return nil, nil, false, true
+		}
 	}
-	var c *clientCapabilitiesV2
-	if !decodeObject(caps, &c) {
-		return nil, nil, false, true
+	if c := simpleCapabilities(caps); c != nil {
+		init.Capabilities = c
+	} else {
+		var c *clientCapabilitiesV2
+		if !decodeObject(caps, &c) {
+			return nil, nil, false, true
+		}
+		init.Capabilities = c.toV1()
 	}
-	init.Capabilities = c.toV1()
 	return p, init, true, true
 }
 
-// plainValue decodes v, plain JSON (printable ASCII, no escapes, no
-// duplicate keys) checked by the caller, into what go-sdk's decoder makes
-// of it in an any: map[string]any, []any, string, float64, bool or nil.
-// ok is false where that decoder fails (a number out of float64's range).
+// peekCallParams reads the params of a tools/call, valid JSON (the
+// message was scanned whole), as go-sdk's decoder would into
+// callParamsMetaRaw, when they are simple: every key plain, the name a
+// plain string, the arguments an object, no inputResponses or
+// requestState. It also counts the _meta members, simple or not. simple
+// is false for any other params, which the caller then decodes.
+func peekCallParams(params []byte) (q callParamsMetaRaw, metas int, simple bool) {
+	simple = true
+	valid := (&jsonPeeker{b: params}).object(func(k, v []byte) {
+		key := k[1 : len(k)-1]
+		if !plainASCII(key) {
+			simple = false
+			if keyIs(k, "_meta") {
+				metas++
+			}
+			return
+		}
+		switch string(key) {
+		case "_meta":
+			metas++
+			q.Meta = v
+		case "name":
+			if len(v) < 2 || v[0] != '"' || !plainASCII(v[1:len(v)-1]) {
+				simple = false
+				return
+			}
+			q.Name = string(v[1 : len(v)-1])
+		case "arguments":
+			if v[0] != '{' {
+				simple = false
+			}
+			q.Arguments = v
+		case "inputResponses", "requestState":
+			simple = false
+		}
+	})
+	if !valid || !simple {
+		return callParamsMetaRaw{}, metas, false
+	}
+	return q, metas, true
+}
+
+// simpleCapabilities returns the client capabilities caps, a plain JSON
+// object, give the session as go-sdk decodes them, when they are {} or
+// roots alone ({"roots":{}} or {"roots":{"listChanged":B}}, as go-sdk's
+// client sends them); nil otherwise (decodeObject then decodes them).
+func simpleCapabilities(caps []byte) *mcp.ClientCapabilities {
+	switch string(caps) {
+	case "{}":
+		return &mcp.ClientCapabilities{}
+	case `{"roots":{}}`:
+		return rootsCapabilities(false)
+	case `{"roots":{"listChanged":true}}`:
+		return rootsCapabilities(true)
+	case `{"roots":{"listChanged":false}}`:
+		return rootsCapabilities(false)
+	}
+	return nil
+}
+
+// rootsCapabilities is clientCapabilitiesV2.toV1 of roots alone.
+func rootsCapabilities(listChanged bool) *mcp.ClientCapabilities {
+	c := &mcp.ClientCapabilities{RootsV2: &mcp.RootCapabilities{ListChanged: listChanged}}
+	c.Roots.ListChanged = listChanged
+	return c
+}
+
+// simpleImplementation returns the client name info, a plain JSON object,
+// decodes to as go-sdk decodes it, when its members are all known string
+// fields of mcp.Implementation; nil otherwise (decodeObject then decodes
+// it).
+func simpleImplementation(info []byte) *mcp.Implementation {
+	impl := &mcp.Implementation{}
+	simple := true
+	valid := (&jsonPeeker{b: info}).object(func(k, v []byte) {
+		var dst *string
+		switch string(k[1 : len(k)-1]) {
+		case "name":
+			dst = &impl.Name
+		case "version":
+			dst = &impl.Version
+		case "title":
+			dst = &impl.Title
+		case "description":
+			dst = &impl.Description
+		case "websiteUrl":
+			dst = &impl.WebsiteURL
+		default:
+			simple = false
+			return
+		}
+		if len(v) < 2 || v[0] != '"' {
+			simple = false
+			return
+		}
+		*dst = string(v[1 : len(v)-1]) // plain: no escapes
+	})
+	if !valid || !simple {
+		return nil
+	}
+	return impl
+}
+
+// plainValue decodes v, plain JSON (printable ASCII, no escapes) checked
+// by the caller, into what go-sdk's decoder makes of it in an any:
+// map[string]any, []any, string, float64, bool or nil. ok is false where
+// that decoder fails (a number out of float64's range), and where an
+// object has a key twice: go-sdk's decoder merges two objects under one
+// key where a map keeps the last.
 func plainValue(v []byte) (_ any, ok bool) {
 	switch v[0] {
 	case '{':
 		m := map[string]any{}
 		ok = true
 		valid := (&jsonPeeker{b: v}).object(func(k, val []byte) {
+			if !ok {
+				return
+			}
+			key := string(k[1 : len(k)-1])
+			if _, dup := m[key]; dup {
+				ok = false
+				return
+			}
 			x, good := plainValue(val)
-			ok = ok && good
-			m[string(k[1:len(k)-1])] = x
+			ok = good
+			m[key] = x
 		})
 		return m, valid && ok
 	case '[':
@@ -218,52 +331,6 @@ func plainValue(v []byte) (_ any, ok bool) {
 	}
 	f, err := strconv.ParseFloat(string(v), 64)
 	return f, err == nil
-}
-
-// uniqueKeys reports whether no object in the JSON value v, plain ASCII
-// (keys compare as they are written), has a key twice, nor nests deeper
-// than 32 levels below depth.
-func uniqueKeys(v []byte, depth int) bool {
-	if depth > 32 {
-		return false
-	}
-	switch v[0] {
-	case '{':
-		var keys [][]byte
-		ok := true
-		valid := (&jsonPeeker{b: v}).object(func(k, val []byte) {
-			for _, seen := range keys {
-				if string(seen) == string(k) {
-					ok = false
-				}
-			}
-			keys = append(keys, k)
-			if ok && !uniqueKeys(val, depth+1) {
-				ok = false
-			}
-		})
-		return valid && ok
-	case '[':
-		p := &jsonPeeker{b: v, i: 1}
-		for {
-			p.space()
-			if p.i >= len(v) {
-				return false
-			}
-			if v[p.i] == ']' {
-				return true
-			}
-			start := p.i
-			if !p.value(1) || !uniqueKeys(v[start:p.i], depth+1) {
-				return false
-			}
-			p.space()
-			if p.i < len(v) && v[p.i] == ',' {
-				p.i++
-			}
-		}
-	}
-	return true
 }
 
 // decodeObject decodes raw, a JSON object, into *dst, a pointer, as go-sdk
