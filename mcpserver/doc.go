@@ -76,11 +76,21 @@
 // opens for it alone, in the state go-sdk gives such a session
 // (initialized at the request's version, log level "info"), and answered
 // the same way, or with its response alone as application/json
-// (Config.JSONResponse). Everything else, calls at 2026-07-28 and custom
-// methods included, goes to go-sdk's handler. TestStatelessDirectMatchesGoSDK,
-// TestStatelessJSONDirectMatchesGoSDK and their fuzz targets hold the two
-// to the same answers on the wire; a stateless call costs about what a
-// call on a session does, not four times as much.
+// (Config.JSONResponse). A tools/call of protocol 2026-07-28 (SEP-2575,
+// which go-sdk's and the TypeScript SDK v2's clients speak with a
+// stateless server) is answered the same way when go-sdk would take it as
+// it comes: the Mcp-Method and Mcp-Name headers match the body, its _meta
+// names the version and the client's capabilities, it has no log level,
+// and the tool was added with AddTool and binds no argument to an
+// Mcp-Param-* header. Its session gets the initialize params the _meta
+// carries, and the answer is go-sdk's: the server's name and resultType
+// in the result, protocol errors as bare JSON with HTTP 400 or 404.
+// Everything else (custom methods, tools/list at 2026-07-28, what go-sdk
+// refuses) goes to go-sdk's handler. TestStatelessDirectMatchesGoSDK,
+// TestStatelessJSONDirectMatchesGoSDK, TestStatelessNewProtocolMatchesGoSDK
+// and their fuzz targets hold the two to the same answers on the wire; a
+// stateless call costs about what a call on a session does, not four
+// times as much (at 2026-07-28, not nine times).
 //
 // On either direct transport a plain tools/call does not go through the
 // session's connection either: idgate hands it to the server's receiving
