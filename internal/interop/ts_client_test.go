@@ -69,13 +69,20 @@ type callResult struct {
 // then one per step.
 func runTS(t *testing.T, spec tsSpec) []tsLine {
 	t.Helper()
+	return runDriver[tsLine](t, "ts-client.mjs", spec)
+}
+
+// runDriver runs the node driver program with spec, its one argument, as
+// JSON, and returns its output lines decoded as L.
+func runDriver[L any](t *testing.T, program string, spec any) []L {
+	t.Helper()
 	b, err := json.Marshal(spec)
 	require.NoError(t, err)
-	res := interop.Run(t, 60*time.Second, nil, "ts-client.mjs", string(b))
+	res := interop.Run(t, 60*time.Second, nil, program, string(b))
 	require.Zero(t, res.ExitCode, res.String())
-	var lines []tsLine
+	var lines []L
 	for _, l := range strings.Split(strings.TrimSpace(res.Stdout), "\n") {
-		var line tsLine
+		var line L
 		require.NoError(t, json.Unmarshal([]byte(l), &line), "output line %q\n%s", l, res)
 		lines = append(lines, line)
 	}

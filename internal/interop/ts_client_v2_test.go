@@ -3,13 +3,9 @@ package interop_test
 import (
 	"encoding/json"
 	"net/http"
-	"strings"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/require"
-
-	"github.com/idgate/idgate/internal/interop"
 )
 
 // tsV2Spec is the input of ts-client-v2.mjs.
@@ -36,19 +32,10 @@ type tsV2Line struct {
 	} `json:"http"`
 }
 
+// runTSV2 runs ts-client-v2.mjs with spec and returns its lines.
 func runTSV2(t *testing.T, spec tsV2Spec) []tsV2Line {
 	t.Helper()
-	b, err := json.Marshal(spec)
-	require.NoError(t, err)
-	res := interop.Run(t, 60*time.Second, nil, "ts-client-v2.mjs", string(b))
-	require.Zero(t, res.ExitCode, res.String())
-	var lines []tsV2Line
-	for _, l := range strings.Split(strings.TrimSpace(res.Stdout), "\n") {
-		var line tsV2Line
-		require.NoError(t, json.Unmarshal([]byte(l), &line), "output line %q\n%s", l, res)
-		lines = append(lines, line)
-	}
-	return lines
+	return runDriver[tsV2Line](t, "ts-client-v2.mjs", spec)
 }
 
 // TestTypeScriptSDKv2Client drives the TypeScript SDK v2 client
