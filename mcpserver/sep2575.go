@@ -90,7 +90,9 @@ func (t *statelessDirect) newCall(m *peeked, h http.Header, version string) (*js
 // twice, as clients send it), the rest of the params are decoded as
 // go-sdk decodes them, _meta by plainValue, which makes the same values
 // of such JSON (TestDecodeNewCallPlainMatchesExact, and its fuzzer), and
-// the client's name and capabilities are decoded from their own bytes.
+// the client's name and capabilities are decoded from their own bytes;
+// for simple params, names and capabilities (peekCallParams,
+// simpleImplementation, simpleCapabilities) without a decoder at all.
 // Anything else takes the exact way.
 func decodeNewCall(params []byte, version string) (*mcp.CallToolParamsRaw, *mcp.InitializeParams, bool) {
 	if p, init, ok, plain := decodeNewCallPlain(params, version); plain {
@@ -118,9 +120,9 @@ type callParamsMetaRaw struct {
 // object; plain is false for any other, which decodeNewCall then decodes
 // the exact way.
 func decodeNewCallPlain(params []byte, version string) (_ *mcp.CallToolParamsRaw, _ *mcp.InitializeParams, ok, plain bool) {
-	// go-sdk's decoder merges duplicate objects where encoding/json and
-	// a map keep the last: one _meta, and no key twice in any object of
-	// it, or the exact way.
+	// go-sdk's decoder merges duplicate objects where a map keeps the
+	// last: one _meta (and, plainValue, no key twice in any object of
+	// it), or the exact way.
 	q, metas, simple := peekCallParams(params)
 	if metas != 1 || !simple && decodeExact(params, &q) != nil || len(q.Meta) == 0 || q.Meta[0] != '{' ||
 		!plainASCII(q.Meta) {
@@ -131,7 +133,7 @@ func decodeNewCallPlain(params []byte, version string) (_ *mcp.CallToolParamsRaw
 		return nil, nil, false, false
 	}
 	p := &mcp.CallToolParamsRaw{Meta: meta.(map[string]any), Name: q.Name, Arguments: q.Arguments, InputResponses: q.InputResponses, RequestState: q.RequestState}
-	// The members of _meta, the last of duplicates as in the map.
+	// The members of _meta (each once: plainValue refuses a key twice).
 	var versionRaw, info, caps []byte
 	hasLog := false
 	(&jsonPeeker{b: q.Meta}).object(func(k, v []byte) {
