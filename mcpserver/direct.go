@@ -776,7 +776,7 @@ func (t *directTable) direct(w http.ResponseWriter, r *http.Request, s *directSe
 		// on every call), and writes the call's stream as it goes.
 		t.answered.Add(1)
 		c.inline(w, version)
-		c.run(context.WithValue(ctx, directCallKey{}, c), t.fast, req.ID, &mcp.CallToolRequest{Session: s.ss, Params: params, Extra: extra})
+		c.run(context.WithValue(ctx, directCallKey{}, c), t.fast, req.ID, "tools/call", &mcp.CallToolRequest{Session: s.ss, Params: params, Extra: extra})
 		return
 	}
 	if !s.conn.deliver(req) {
@@ -934,13 +934,13 @@ func (c *directCall) inline(w http.ResponseWriter, version string) {
 // over all the same, and the panic goes on up the request's handlers (the
 // audit middleware logs it and aborts the response; net/http recovers
 // it): go-sdk's handler goroutine would have ended the process.
-func (c *directCall) run(ctx context.Context, d *dispatcher, id jsonrpc.ID, req *mcp.CallToolRequest) {
+func (c *directCall) run(ctx context.Context, d *dispatcher, id jsonrpc.ID, method string, req mcp.Request) {
 	defer c.cancel()
 	if c.conn != nil {
 		defer c.conn.running.Done()
 		defer c.conn.finish(id, c) // when the handler panics
 	}
-	resp := d.call(ctx, id, req, c.serverInfo)
+	resp := d.call(ctx, id, method, req, c.serverInfo)
 	if c.conn != nil {
 		c.conn.finish(id, c)
 	}

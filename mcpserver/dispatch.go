@@ -158,35 +158,42 @@ func callParams(raw json.RawMessage) (*mcp.CallToolParamsRaw, bool) {
 	return p, true
 }
 
-// call runs a tools/call through the receiving method handler in ctx and
-// returns its response, nil when go-sdk's connection would send none (a
-// result it cannot encode). For a 2026-07-28 call serverInfo is the
-// server's name, which go-sdk's session puts in a result's _meta.
-func (d *dispatcher) call(ctx context.Context, id jsonrpc.ID, req *mcp.CallToolRequest, serverInfo *mcp.Implementation) *jsonrpc.Response {
-	d.dispatched.Add(1)
-	res, err := d.h(ctx, "tools/call", req)
+// call runs a call of method (tools/call; tools/list at 2026-07-28)
+// through the receiving method handler in ctx and returns its response,
+// nil when go-sdk's connection would send none (a result it cannot
+// encode). For a 2026-07-28 call serverInfo is the server's name, which
+// go-sdk's session puts in a result's _meta, with resultType "complete"
+// on the results that have one.
+func (d *dispatcher) call(ctx context.Context, id jsonrpc.ID, method string, req mcp.Request, serverInfo *mcp.Implementation) *jsonrpc.Response {
+	if method == "tools/call" {
+		d.dispatched.Add(1)
+	}
+	res, err := d.h(ctx, method, req)
 	if err == nil && serverInfo != nil {
+		if lr, ok := res.(*mcp.ListToolsResult); ok && lr != nil {
+			lr.ResultType = "complete" // go-sdk's setCompleteResultType
+		}
 		annotateServerInfo(res, serverInfo)
 	}
 	// go-sdk's processResult. (It also rewrites jsonrpc2's ErrNotHandled,
-	// which is internal to go-sdk and not returned by its tools/call
-	// handler.)
+	// which is internal to go-sdk and not returned by these methods'
+	// handlers.)
 	if d.rewriteMethodNotFound && errors.Is(err, errMethodNotFound) {
-		err = fmt.Errorf("%w: %q", errMethodNotFound, "tools/call")
+		err = fmt.Errorf("%w: %q", errMethodNotFound, method)
 	}
 	var result any = res
 	if result != nil && err != nil {
-		d.internalError(fmt.Sprintf("%#v returned a non-nil result with a non-nil error for %s:\n%v\n%#v", d.h, "tools/call", err, result))
+		d.internalError(fmt.Sprintf("%#v returned a non-nil result with a non-nil error for %s:\n%v\n%#v", d.h, method, err, result))
 		result = nil
 	}
 	if result == nil && err == nil {
-		err = d.internalError(fmt.Sprintf("%#v returned a nil result and nil error for a %q Request that requires a Response", d.h, "tools/call"))
+		err = d.internalError(fmt.Sprintf("%#v returned a nil result and nil error for a %q Request that requires a Response", d.h, method))
 	}
 	resp := &jsonrpc.Response{ID: id, Error: err}
 	if result != nil {
 		data, merr := marshalResult(result)
 		if merr != nil {
-			d.internalError(fmt.Sprintf("%#v returned a malformed result for %q: %v", d.h, "tools/call", merr))
+			d.internalError(fmt.Sprintf("%#v returned a malformed result for %q: %v", d.h, method, merr))
 			return nil
 		}
 		resp.Result = data

@@ -84,9 +84,10 @@
 // and the tool was added with AddTool and binds no argument to an
 // Mcp-Param-* header. Its session gets the initialize params the _meta
 // carries, and the answer is go-sdk's: the server's name and resultType
-// in the result, protocol errors as bare JSON with HTTP 400 or 404.
-// Everything else (custom methods, tools/list at 2026-07-28, what go-sdk
-// refuses) goes to go-sdk's handler. TestStatelessDirectMatchesGoSDK,
+// in the result, protocol errors as bare JSON with HTTP 400 or 404. So is
+// a 2026-07-28 tools/list under the same conditions (but Mcp-Name).
+// Everything else (custom methods, server/discover, what go-sdk refuses)
+// goes to go-sdk's handler. TestStatelessDirectMatchesGoSDK,
 // TestStatelessJSONDirectMatchesGoSDK, TestStatelessNewProtocolMatchesGoSDK
 // and their fuzz targets hold the two to the same answers on the wire; a
 // stateless call costs about what a call on a session does, not four

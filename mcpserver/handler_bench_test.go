@@ -232,3 +232,46 @@ func BenchmarkHandlerParallel(b *testing.B) {
 		})
 	}
 }
+
+// benchListMeta is a tools/list as go-sdk's client sends it at protocol
+// 2026-07-28.
+const benchListMeta = `{"jsonrpc":"2.0","id":3,"method":"tools/list","params":{"_meta":{"io.modelcontextprotocol/clientCapabilities":{"roots":{"listChanged":true}},"io.modelcontextprotocol/clientInfo":{"name":"bench","version":"1"},"io.modelcontextprotocol/protocolVersion":"2026-07-28"}}}`
+
+// BenchmarkHandlerListProtocol serves one tools/list on a stateless
+// server, as BenchmarkHandlerProtocol serves a tools/call: at 2025-11-25
+// and at 2026-07-28, with the whole chain and without authentication.
+func BenchmarkHandlerListProtocol(b *testing.B) {
+	iss := identitytest.NewIssuer(b)
+	token := iss.Mint(b, identitytest.Subject("alice"), identitytest.Scopes("echo"))
+	for _, version := range []string{"2025-11-25", "2026-07-28"} {
+		for _, kind := range []string{"chain", "noauth"} {
+			b.Run(version+"/"+kind, func(b *testing.B) {
+				h := echoServer(b, iss, kind, true)
+				body := `{"jsonrpc":"2.0","id":3,"method":"tools/list"}`
+				if version >= "2026-07-28" {
+					body = benchListMeta
+				}
+				list := func() {
+					r := httptest.NewRequest(http.MethodPost, "/mcp", strings.NewReader(body))
+					r.Header.Set("Content-Type", "application/json")
+					r.Header.Set("Accept", "application/json, text/event-stream")
+					r.Header.Set("Mcp-Protocol-Version", version)
+					r.Header.Set("Mcp-Method", "tools/list")
+					if kind != "noauth" {
+						r.Header.Set("Authorization", "Bearer "+token)
+					}
+					w := httptest.NewRecorder()
+					h.ServeHTTP(w, r)
+					if w.Code != http.StatusOK || !strings.Contains(w.Body.String(), `"name":"echo"`) {
+						b.Fatalf("status %d: %s", w.Code, w.Body)
+					}
+				}
+				list() // warm the verifier's caches and the dispatcher
+				b.ReportAllocs()
+				for b.Loop() {
+					list()
+				}
+			})
+		}
+	}
+}

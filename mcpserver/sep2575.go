@@ -35,8 +35,10 @@ import (
 // server's name in _meta (annotateServerInfo); protocol errors get their
 // HTTP status (newProtocolStatus) and are written as bare JSON; a handler
 // cannot close its stream early (CloseSSEStream does nothing at this
-// version). TestStatelessNewProtocolMatchesGoSDK holds the two to the same
-// answers, byte for byte.
+// version). A tools/list is answered the same way (newList), its result
+// also given resultType "complete", as go-sdk's session gives it.
+// TestStatelessNewProtocolMatchesGoSDK holds the two to the same answers,
+// byte for byte.
 //
 // Two inputs go go-sdk's way although they would pass its checks, because
 // the direct path could not give the handler exactly what go-sdk gives it:
@@ -75,6 +77,33 @@ func (t *statelessDirect) newCall(m *peeked, h http.Header, version string) (*js
 		return nil, nil, nil, false
 	}
 	return &jsonrpc.Request{ID: id, Method: "tools/call", Params: json.RawMessage(m.params)}, p, init, true
+}
+
+// newList returns the tools/list m is, its params decoded as go-sdk's
+// session decodes them, and the initialize params their _meta gives the
+// session, when go-sdk's stateless handler would hand it to the server at
+// version (2026-07-28) without refusing it first. As newCall, but the
+// Mcp-Method header alone is checked (a tools/list has no Mcp-Name), and
+// the params are decoded the exact way: a client lists the tools once a
+// conversation, not once a call.
+func newList(m *peeked, h http.Header, version string) (*jsonrpc.Request, *mcp.ListToolsParams, *mcp.InitializeParams, bool) {
+	if string(m.version) != `"2.0"` || m.id == nil || string(m.method) != `"tools/list"` ||
+		len(m.params) == 0 || m.params[0] != '{' {
+		return nil, nil, nil, false
+	}
+	id, ok := plainID(m.id)
+	if !ok || h.Get(headerMcpMethod) != "tools/list" {
+		return nil, nil, nil, false
+	}
+	var p *mcp.ListToolsParams
+	if decodeExact(m.params, &p) != nil || p == nil {
+		return nil, nil, nil, false
+	}
+	init, ok := metaInitializeParams(p.Meta, version)
+	if !ok {
+		return nil, nil, nil, false
+	}
+	return &jsonrpc.Request{ID: id, Method: "tools/list", Params: json.RawMessage(m.params)}, p, init, true
 }
 
 // decodeNewCall decodes the params of a 2026-07-28 tools/call as go-sdk's

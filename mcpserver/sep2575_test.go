@@ -126,7 +126,16 @@ var newProtocolCases = func() []directCase {
 		newCase("header-bound argument", call("60", "region", `{"region":"eu"}`), "region", false, "Mcp-Param-Region", "eu"),
 		newCase("header-bound argument, no header", call("61", "region", `{"region":"eu"}`), "region", false),
 		newCase("ping", `{"jsonrpc":"2.0","id":62,"method":"ping","params":{"_meta":`+newMeta+`}}`, "", false, "Mcp-Method", "ping"),
-		newCase("tools/list", `{"jsonrpc":"2.0","id":63,"method":"tools/list","params":{"_meta":`+newMeta+`}}`, "", false, "Mcp-Method", "tools/list"),
+		newCase("tools/list", `{"jsonrpc":"2.0","id":63,"method":"tools/list","params":{"_meta":`+newMeta+`}}`, "", true, "Mcp-Method", "tools/list"),
+		newCase("tools/list with Mcp-Name", `{"jsonrpc":"2.0","id":"l","method":"tools/list","params":{"_meta":`+newMeta+`}}`, "x", true, "Mcp-Method", "tools/list"),
+		newCase("tools/list, bad cursor", `{"jsonrpc":"2.0","id":72,"method":"tools/list","params":{"_meta":`+newMeta+`,"cursor":"nope"}}`, "", true, "Mcp-Method", "tools/list"),
+		newCase("tools/list, no Mcp-Method", `{"jsonrpc":"2.0","id":73,"method":"tools/list","params":{"_meta":`+newMeta+`}}`, "", false, "Mcp-Method", ""),
+		newCase("tools/list, Mcp-Method tools/call", `{"jsonrpc":"2.0","id":74,"method":"tools/list","params":{"_meta":`+newMeta+`}}`, "", false),
+		newCase("tools/list, no _meta", `{"jsonrpc":"2.0","id":75,"method":"tools/list","params":{}}`, "", false, "Mcp-Method", "tools/list"),
+		newCase("tools/list, no params", `{"jsonrpc":"2.0","id":76,"method":"tools/list"}`, "", false, "Mcp-Method", "tools/list"),
+		newCase("tools/list, capabilities missing", `{"jsonrpc":"2.0","id":77,"method":"tools/list","params":{"_meta":`+metaWith(q(vNew), "", "", "")+`}}`, "", false, "Mcp-Method", "tools/list"),
+		newCase("tools/list, log level", `{"jsonrpc":"2.0","id":78,"method":"tools/list","params":{"_meta":`+metaWith(q(vNew), "{}", "", `"io.modelcontextprotocol/logLevel":"info"`)+`}}`, "", false, "Mcp-Method", "tools/list"),
+		newCase("tools/list, cursor not a string", `{"jsonrpc":"2.0","id":79,"method":"tools/list","params":{"_meta":`+newMeta+`,"cursor":5}}`, "", false, "Mcp-Method", "tools/list"),
 		newCase("batch", "["+call("64", "whoami", "{}")+"]", "whoami", false),
 		newCase("notification", `{"jsonrpc":"2.0","method":"tools/call","params":{"_meta":`+newMeta+`,"name":"whoami","arguments":{}}}`, "whoami", false),
 		newCase("null id", call("null", "whoami", "{}"), "whoami", false),
@@ -320,9 +329,9 @@ func fuzzNewProtocol(f *testing.F, opts ...envOption) {
 }
 
 // TestStatelessNewProtocolIdentity: a 2026-07-28 call answered by the
-// direct path runs as the user whose token it carries, and one to a tool
-// that user's scopes do not allow is refused with a step-up challenge, as
-// at any other version.
+// direct path runs as the user whose token it carries, a tools/list shows
+// that user the tools its scopes allow, and a call to a tool they do not
+// allow is refused with a step-up challenge, as at any other version.
 func TestStatelessNewProtocolIdentity(t *testing.T) {
 	direct, _ := statelessPair(t)
 	call := func(token, tool string) rawResponse {
@@ -340,6 +349,21 @@ func TestStatelessNewProtocolIdentity(t *testing.T) {
 	require.Contains(t, r.Body, `"subject":"alice"`)
 	after, _ := mcpserver.StatelessDirectCalls(direct.srv)
 	require.Equal(t, before+2, after, "answered by the direct path")
+
+	// tools/list shows each caller the tools its scopes allow.
+	list := func(token string) string {
+		r := direct.with(t).doSet(http.MethodPost, `{"jsonrpc":"2.0","id":2,"method":"tools/list","params":{"_meta":`+newMeta+`}}`,
+			with(bearer(token), []string{"Mcp-Protocol-Version", vNew, "Mcp-Method", "tools/list"}))
+		require.Equal(t, http.StatusOK, r.Status, r.Body)
+		return r.Body
+	}
+	require.Contains(t, list(direct.alice), `"name":"salesRead"`)
+	bobs := list(direct.bob)
+	require.Contains(t, bobs, `"name":"whoami"`)
+	require.NotContains(t, bobs, `"name":"salesRead"`)
+	require.NotContains(t, bobs, `"name":"salesWrite"`)
+	after, _ = mcpserver.StatelessDirectCalls(direct.srv)
+	require.Equal(t, before+4, after, "answered by the direct path")
 
 	r = call(direct.bob, "salesRead")
 	require.Equal(t, http.StatusForbidden, r.Status, r.Body)

@@ -161,6 +161,10 @@ func (t *statelessDirect) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				t.direct(w, r, req, version, &newProtocolCall{params: params, init: init})
 				return
 			}
+			if req, list, init, ok := newList(m, r.Header, version); ok {
+				t.direct(w, r, req, version, &newProtocolCall{list: list, init: init})
+				return
+			}
 		} else if req, ok := directRequest(m); ok {
 			if pb != nil {
 				req.Params = bytes.Clone(req.Params)
@@ -172,9 +176,11 @@ func (t *statelessDirect) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	t.slow.ServeHTTP(w, r)
 }
 
-// newProtocolCall is what newCall makes of a 2026-07-28 tools/call.
+// newProtocolCall is what newCall makes of a 2026-07-28 tools/call
+// (params), or newList of a tools/list (list).
 type newProtocolCall struct {
 	params *mcp.CallToolParamsRaw
+	list   *mcp.ListToolsParams
 	init   *mcp.InitializeParams
 }
 
@@ -188,7 +194,8 @@ type newProtocolCall struct {
 // as go-sdk's would, and the session ends once the handler has returned,
 // as go-sdk's ServerSession.Close waits for it.
 //
-// A 2026-07-28 call (nc not nil) is always dispatched: its session is
+// A 2026-07-28 tools/call or tools/list (nc not nil) is always
+// dispatched: its session is
 // given the initialize params its _meta carries, and nothing else, as
 // go-sdk's session is; its stream cannot be closed early; its result
 // names the server, and a protocol error is answered with its own status
@@ -245,7 +252,11 @@ func (t *statelessDirect) direct(w http.ResponseWriter, r *http.Request, req *js
 	ctx, c.cancel = context.WithCancel(context.WithoutCancel(r.Context()))
 	c.inline(w, version)
 	defer c.end() // before ss.Close, also if the handler panics
-	c.run(context.WithValue(ctx, directCallKey{}, c), t.fast, req.ID, &mcp.CallToolRequest{Session: ss, Params: params, Extra: extra})
+	var call mcp.Request = &mcp.CallToolRequest{Session: ss, Params: params, Extra: extra}
+	if nc != nil && nc.list != nil {
+		call = &mcp.ListToolsRequest{Session: ss, Params: nc.list, Extra: extra}
+	}
+	c.run(context.WithValue(ctx, directCallKey{}, c), t.fast, req.ID, req.Method, call)
 }
 
 // statelessConn is the connection of a session the stateless direct path
