@@ -299,7 +299,7 @@ func TestStatelessNewProtocolClients(t *testing.T) {
 }
 
 // FuzzStatelessNewProtocolMatchesGoSDK is the 2026-07-28 comparison over
-// any body and Mcp-Name, with Mcp-Method tools/call.
+// any body, Mcp-Method and Mcp-Name.
 func FuzzStatelessNewProtocolMatchesGoSDK(f *testing.F) { fuzzNewProtocol(f) }
 
 // FuzzStatelessNewProtocolJSONMatchesGoSDK is
@@ -308,24 +308,35 @@ func FuzzStatelessNewProtocolJSONMatchesGoSDK(f *testing.F) { fuzzNewProtocol(f,
 
 func fuzzNewProtocol(f *testing.F, opts ...envOption) {
 	for _, c := range newProtocolCases {
-		name := ""
-		if len(c.headers) >= 4 {
-			name = c.headers[3]
+		var method, name string
+		for i := 0; i+1 < len(c.headers); i += 2 {
+			switch c.headers[i] {
+			case "Mcp-Method":
+				method = c.headers[i+1]
+			case "Mcp-Name":
+				name = c.headers[i+1]
+			}
 		}
-		f.Add(c.body, name)
+		f.Add(c.body, method, name)
 	}
 	direct, plain := statelessPair(f, opts...)
-	f.Fuzz(func(t *testing.T, body, name string) {
-		if strings.ContainsFunc(name, func(r rune) bool { return r < ' ' && r != '\t' || r == 0x7f }) {
+	f.Fuzz(func(t *testing.T, body, method, name string) {
+		if !validHeaderValue(method) || !validHeaderValue(name) {
 			return // not a header value the client sends
 		}
-		c := newCase("", body, name, false)
+		c := newCase("", body, name, false, "Mcp-Method", method)
 		got := exchangeStateless(direct.with(t), c)
 		want := exchangeStateless(plain.with(t), c)
 		if got != want {
-			t.Fatalf("body %q, Mcp-Name %q:\ndirect: %+v\ngo-sdk: %+v", body, name, got, want)
+			t.Fatalf("body %q, Mcp-Method %q, Mcp-Name %q:\ndirect: %+v\ngo-sdk: %+v", body, method, name, got, want)
 		}
 	})
+}
+
+// validHeaderValue reports whether net/http's client sends v as a header
+// value.
+func validHeaderValue(v string) bool {
+	return !strings.ContainsFunc(v, func(r rune) bool { return r < ' ' && r != '\t' || r == 0x7f })
 }
 
 // TestStatelessNewProtocolIdentity: a 2026-07-28 call answered by the
