@@ -61,12 +61,8 @@ const (
 // direct path may answer it. h is the request's header. params must not
 // alias a pooled buffer.
 func (t *statelessDirect) newCall(m *peeked, h http.Header, version string) (*jsonrpc.Request, *mcp.CallToolParamsRaw, *mcp.InitializeParams, bool) {
-	if string(m.version) != `"2.0"` || m.id == nil || string(m.method) != `"tools/call"` ||
-		len(m.params) == 0 || m.params[0] != '{' {
-		return nil, nil, nil, false
-	}
-	id, ok := plainID(m.id)
-	if !ok || h.Get(headerMcpMethod) != "tools/call" {
+	id, ok := newEnvelope(m, h, "tools/call")
+	if !ok {
 		return nil, nil, nil, false
 	}
 	p, init, ok := decodeNewCall(m.params, version)
@@ -79,6 +75,24 @@ func (t *statelessDirect) newCall(m *peeked, h http.Header, version string) (*js
 	return &jsonrpc.Request{ID: id, Method: "tools/call", Params: json.RawMessage(m.params)}, p, init, true
 }
 
+// newEnvelope returns the id of m when it is a 2026-07-28 request of
+// method the direct path may take: "jsonrpc":"2.0", a plain id, params an
+// object (they must carry _meta), and the Mcp-Method header naming the
+// method.
+func newEnvelope(m *peeked, h http.Header, method string) (jsonrpc.ID, bool) {
+	if string(m.version) != `"2.0"` || m.id == nil || !rawStringIs(m.method, method) ||
+		len(m.params) == 0 || m.params[0] != '{' || h.Get(headerMcpMethod) != method {
+		return jsonrpc.ID{}, false
+	}
+	return plainID(m.id)
+}
+
+// rawStringIs reports whether the raw JSON value v is the string want
+// written without escapes (an escaped method goes go-sdk's way).
+func rawStringIs(v []byte, want string) bool {
+	return len(v) == len(want)+2 && v[0] == '"' && v[len(v)-1] == '"' && string(v[1:len(v)-1]) == want
+}
+
 // newList returns the tools/list m is, its params decoded as go-sdk's
 // session decodes them, and the initialize params their _meta gives the
 // session, when go-sdk's stateless handler would hand it to the server at
@@ -87,12 +101,8 @@ func (t *statelessDirect) newCall(m *peeked, h http.Header, version string) (*js
 // the params are decoded the exact way: a client lists the tools once a
 // conversation, not once a call.
 func newList(m *peeked, h http.Header, version string) (*jsonrpc.Request, *mcp.ListToolsParams, *mcp.InitializeParams, bool) {
-	if string(m.version) != `"2.0"` || m.id == nil || string(m.method) != `"tools/list"` ||
-		len(m.params) == 0 || m.params[0] != '{' {
-		return nil, nil, nil, false
-	}
-	id, ok := plainID(m.id)
-	if !ok || h.Get(headerMcpMethod) != "tools/list" {
+	id, ok := newEnvelope(m, h, "tools/list")
+	if !ok {
 		return nil, nil, nil, false
 	}
 	var p *mcp.ListToolsParams

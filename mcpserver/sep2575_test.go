@@ -139,6 +139,7 @@ var newProtocolCases = func() []directCase {
 		newCase("batch", "["+call("64", "whoami", "{}")+"]", "whoami", false),
 		newCase("notification", `{"jsonrpc":"2.0","method":"tools/call","params":{"_meta":`+newMeta+`,"name":"whoami","arguments":{}}}`, "whoami", false),
 		newCase("null id", call("null", "whoami", "{}"), "whoami", false),
+		newCase("escaped method", strings.Replace(call("80", "whoami", "{}"), `"tools/call"`, `"tools\/call"`, 1), "whoami", false),
 		newCase("fraction id", call("1.5", "whoami", "{}"), "whoami", false),
 		newCase("name not a string", `{"jsonrpc":"2.0","id":65,"method":"tools/call","params":{"_meta":`+newMeta+`,"name":5,"arguments":{}}}`, "5", false),
 		newCase("params too deep", call("66", "whoami", `{"a":`+strings.Repeat("[", 1001)+strings.Repeat("]", 1001)+`}`), "whoami", false),

@@ -91,8 +91,19 @@ func runDriver[L any](t *testing.T, program string, spec any) []L {
 
 func (l tsLine) toolNames(t *testing.T) []string {
 	t.Helper()
+	return toolNames(t, l.Result)
+}
+
+func (l tsLine) call(t *testing.T) callResult {
+	t.Helper()
+	return decodeCall(t, l.Op, l.OK, l.Error, l.Result)
+}
+
+// toolNames returns the names of the tools in a tools/list result, sorted.
+func toolNames(t *testing.T, result json.RawMessage) []string {
+	t.Helper()
 	var r toolsResult
-	require.NoError(t, json.Unmarshal(l.Result, &r))
+	require.NoError(t, json.Unmarshal(result, &r))
 	var names []string
 	for _, tool := range r.Tools {
 		names = append(names, tool.Name)
@@ -101,11 +112,13 @@ func (l tsLine) toolNames(t *testing.T) []string {
 	return names
 }
 
-func (l tsLine) call(t *testing.T) callResult {
+// decodeCall requires a driver's step op to have succeeded and returns
+// its tools/call result.
+func decodeCall(t *testing.T, op string, ok bool, errText string, result json.RawMessage) callResult {
 	t.Helper()
-	require.True(t, l.OK, "%s failed: %s", l.Op, l.Error)
+	require.True(t, ok, "%s failed: %s", op, errText)
 	var r callResult
-	require.NoError(t, json.Unmarshal(l.Result, &r))
+	require.NoError(t, json.Unmarshal(result, &r))
 	return r
 }
 

@@ -32,6 +32,11 @@ type tsV2Line struct {
 	} `json:"http"`
 }
 
+func (l tsV2Line) call(t *testing.T) callResult {
+	t.Helper()
+	return decodeCall(t, l.Op, l.OK, l.Error, l.Result)
+}
+
 // runTSV2 runs ts-client-v2.mjs with spec and returns its lines.
 func runTSV2(t *testing.T, spec tsV2Spec) []tsV2Line {
 	t.Helper()
@@ -62,17 +67,9 @@ func TestTypeScriptSDKv2Client(t *testing.T) {
 		require.Equal(t, "2026-07-28", lines[0].Protocol)
 
 		require.True(t, lines[1].OK, "list: %s", lines[1].Error)
-		var tools toolsResult
-		require.NoError(t, json.Unmarshal(lines[1].Result, &tools))
-		var names []string
-		for _, tool := range tools.Tools {
-			names = append(names, tool.Name)
-		}
-		require.ElementsMatch(t, []string{"echo", "whoami"}, names, "alice without crm:read does not see salesSummary")
+		require.Equal(t, []string{"echo", "whoami"}, toolNames(t, lines[1].Result), "alice without crm:read does not see salesSummary")
 
-		require.True(t, lines[2].OK, "echo: %s", lines[2].Error)
-		var echo callResult
-		require.NoError(t, json.Unmarshal(lines[2].Result, &echo))
+		echo := lines[2].call(t)
 		require.False(t, echo.IsError)
 		require.Equal(t, map[string]any{"message": "hi", "user": "alice"}, echo.StructuredContent)
 		require.Len(t, lines[2].HTTP, 1)
@@ -105,9 +102,6 @@ func TestTypeScriptSDKv2Client(t *testing.T) {
 		require.Len(t, lines, 2)
 		require.True(t, lines[0].OK, "connect: %s", lines[0].Error)
 		require.Equal(t, "2025-11-25", lines[0].Protocol)
-		require.True(t, lines[1].OK, "echo: %s", lines[1].Error)
-		var echo callResult
-		require.NoError(t, json.Unmarshal(lines[1].Result, &echo))
-		require.Equal(t, map[string]any{"message": "hi", "user": "alice"}, echo.StructuredContent)
+		require.Equal(t, map[string]any{"message": "hi", "user": "alice"}, lines[1].call(t).StructuredContent)
 	})
 }
