@@ -35,6 +35,9 @@ type cacheEntry struct {
 	token string
 	id    *Identity
 	until time.Time
+	// bound is the key the token was verified with, for a verifier whose
+	// keys can be withdrawn (JWTVerifier); nil otherwise.
+	bound *keyBinding
 }
 
 // cacheEvictionSample is how many entries put examines to choose a victim.
@@ -63,17 +66,23 @@ type tokenMemory interface {
 // get returns the identity cached for token if its deadline is after now.
 // It allocates nothing.
 func (c *tokenCache) get(token string, now time.Time) (*Identity, bool) {
+	e, ok := c.lookup(token, now)
+	return e.id, ok
+}
+
+// lookup is get returning the whole entry.
+func (c *tokenCache) lookup(token string, now time.Time) (cacheEntry, bool) {
 	if c == nil {
-		return nil, false
+		return cacheEntry{}, false
 	}
 	k := c.key(token)
 	c.mu.RLock()
 	e, ok := c.entries[k]
 	c.mu.RUnlock()
 	if !ok || !now.Before(e.until) || !sameToken(e.token, token) {
-		return nil, false
+		return cacheEntry{}, false
 	}
-	return e.id, true
+	return e, true
 }
 
 // Where key looks in a long token: its last keyTail bytes and keyMiddle
@@ -134,6 +143,11 @@ func sameToken(a, b string) bool {
 // later than the token's expiry. A zero deadline caches nothing. Putting a
 // token again replaces its entry.
 func (c *tokenCache) put(token string, id *Identity, until time.Time) {
+	c.putBound(token, id, until, nil)
+}
+
+// putBound is put of a token verified with the key bound.
+func (c *tokenCache) putBound(token string, id *Identity, until time.Time, bound *keyBinding) {
 	if c == nil || id == nil || until.IsZero() {
 		return
 	}
@@ -143,7 +157,7 @@ func (c *tokenCache) put(token string, id *Identity, until time.Time) {
 	if _, ok := c.entries[k]; !ok && len(c.entries) >= c.size {
 		c.evictLocked()
 	}
-	c.entries[k] = cacheEntry{token: token, id: id, until: until}
+	c.entries[k] = cacheEntry{token: token, id: id, until: until, bound: bound}
 }
 
 // evictLocked removes the entry that expires first among a sample. Go's map

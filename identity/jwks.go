@@ -2,6 +2,7 @@ package identity
 
 import (
 	"context"
+	"crypto"
 	"errors"
 	"fmt"
 	"sync"
@@ -29,6 +30,9 @@ type keySet struct {
 	wg     sync.WaitGroup
 
 	keys atomic.Pointer[keyIndex] // nil until a fetch succeeds
+	// nextAttempt is when (Unix nanoseconds) a refresh of stale keys may
+	// start again: UnknownKIDInterval after the last attempt.
+	nextAttempt atomic.Int64
 
 	mu          sync.Mutex
 	jwksURL     string        // configured or discovered; "" until discovered
@@ -63,18 +67,17 @@ func (ks *keySet) close() {
 	ks.wg.Wait()
 }
 
-// key returns the public key for a token's kid (possibly empty) and alg.
-// A kid not in the cached set triggers a refetch when the interval allows;
-// the error then wraps ErrUnknownKey, or ErrKeysUnavailable when the keys
-// could not be fetched; a key unfit for alg gives ErrBadAlgorithm.
-func (ks *keySet) key(ctx context.Context, kid, alg string) (any, error) {
+// key returns the public key for a token's kid (possibly empty) and alg,
+// and the set it is in. A kid not in the cached set triggers a refetch
+// when the interval allows; the error then wraps ErrUnknownKey, or
+// ErrKeysUnavailable when the keys could not be fetched; a key unfit for
+// alg gives ErrBadAlgorithm.
+func (ks *keySet) key(ctx context.Context, kid, alg string) (any, *keyIndex, error) {
 	now := ks.cfg.Now()
 	if idx := ks.keys.Load(); idx != nil {
 		if k, err := idx.find(kid, alg); k != nil || err != nil {
-			if now.Sub(idx.fetchedAt) >= ks.cfg.RefreshInterval {
-				ks.refreshStale(now)
-			}
-			return k, err
+			ks.refreshIfStale(idx, now)
+			return k, idx, err
 		}
 	}
 	ks.mu.Lock()
@@ -82,27 +85,77 @@ func (ks *keySet) key(ctx context.Context, kid, alg string) (any, error) {
 	if !ok {
 		defer ks.mu.Unlock()
 		if ks.keys.Load() == nil || ks.lastErr != nil {
-			return nil, ks.unavailableLocked()
+			return nil, nil, ks.unavailableLocked()
 		}
-		return nil, unknownKey(kid, "refetch not due yet")
+		return nil, nil, unknownKey(kid, "refetch not due yet")
 	}
 	ks.mu.Unlock()
 	select {
 	case <-done:
 	case <-ctx.Done():
-		return nil, &jwtError{sentinel: ErrKeysUnavailable, detail: "gave up waiting for the JWKS", cause: ctx.Err()}
+		return nil, nil, &jwtError{sentinel: ErrKeysUnavailable, detail: "gave up waiting for the JWKS", cause: ctx.Err()}
 	}
 	if idx := ks.keys.Load(); idx != nil {
 		if k, err := idx.find(kid, alg); k != nil || err != nil {
-			return k, err
+			return k, idx, err
 		}
 	}
 	ks.mu.Lock()
 	defer ks.mu.Unlock()
 	if ks.keys.Load() == nil || ks.lastErr != nil {
-		return nil, ks.unavailableLocked()
+		return nil, nil, ks.unavailableLocked()
 	}
-	return nil, unknownKey(kid, "not in the JWKS just fetched")
+	return nil, nil, unknownKey(kid, "not in the JWKS just fetched")
+}
+
+// keyBinding is the key a cached token was verified with: the set it was
+// found in, and how the token named it (its kid, possibly empty, and
+// alg), so that a later set can be asked for the key the token would now
+// be verified with.
+type keyBinding struct {
+	idx      *keyIndex
+	kid, alg string
+	key      any
+}
+
+// holds reports whether a token verified with the key b would still be
+// verified with that key: whether the current set gives the same key for
+// its kid and alg (a set fetched since may have withdrawn it). It returns
+// the binding to the current set, b itself when the set has not changed
+// (no allocation); the caller rebinds the entry when it differs. Like a
+// key lookup, it starts a background refresh of keys older than
+// RefreshInterval, so that a withdrawal is learnt even while every token
+// presented is cached.
+func (ks *keySet) holds(b *keyBinding, now time.Time) (*keyBinding, bool) {
+	idx := ks.keys.Load()
+	if idx == nil || b == nil {
+		return nil, false
+	}
+	ks.refreshIfStale(idx, now)
+	if idx == b.idx {
+		return b, true
+	}
+	k, err := idx.find(b.kid, b.alg)
+	if err != nil || k == nil || !sameKey(k, b.key) {
+		return nil, false
+	}
+	return &keyBinding{idx: idx, kid: b.kid, alg: b.alg, key: k}, true
+}
+
+// sameKey reports whether the public keys a and b are equal.
+func sameKey(a, b any) bool {
+	e, ok := a.(interface{ Equal(crypto.PublicKey) bool })
+	return ok && e.Equal(b)
+}
+
+// refreshIfStale starts a background refresh when idx, the current set, is
+// older than RefreshInterval and no attempt is due to wait (nextAttempt:
+// an atomic read, so that requests served from the cache take no lock
+// while the issuer is down).
+func (ks *keySet) refreshIfStale(idx *keyIndex, now time.Time) {
+	if now.Sub(idx.fetchedAt) >= ks.cfg.RefreshInterval && now.UnixNano() >= ks.nextAttempt.Load() {
+		ks.refreshStale(now)
+	}
 }
 
 // refetchLocked starts (or joins) a fetch for a kid that is not cached and
@@ -167,6 +220,7 @@ func (ks *keySet) startFetchLocked(now time.Time) chan struct{} {
 	}
 	ks.inflight = done
 	ks.attemptedAt = now
+	ks.nextAttempt.Store(now.Add(ks.cfg.UnknownKIDInterval).UnixNano())
 	jwksURL := ks.jwksURL
 	ks.wg.Add(1)
 	go func() {

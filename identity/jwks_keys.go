@@ -36,7 +36,11 @@ type keyIndex struct {
 // RSA (at least 2048 bits), EC on P-256, P-384 or P-521, and Ed25519,
 // whose "use" (if any) is "sig" and whose "key_ops" (if any) include
 // "verify". Other keys (symmetric, encryption, unsupported, invalid) are
-// skipped. A document that is not a JWK Set is an error.
+// skipped. A document that is not a JWK Set is an error, and so is a set
+// without a single usable key: fetched, it is a failed fetch, and the keys
+// held keep serving. An issuer withdraws a key by publishing its
+// successor; a set with none is a broken deployment far more often, and
+// taking it for the issuer's keys would sign every user out.
 func parseJWKS(body []byte) (*keyIndex, error) {
 	var set struct {
 		Keys []json.RawMessage `json:"keys"`
@@ -55,6 +59,9 @@ func parseJWKS(body []byte) (*keyIndex, error) {
 		}
 		idx.all = append(idx.all, k)
 		idx.byKID[k.kid] = append(idx.byKID[k.kid], k)
+	}
+	if len(idx.all) == 0 {
+		return nil, fmt.Errorf("no usable signature key among %d", len(set.Keys))
 	}
 	return idx, nil
 }

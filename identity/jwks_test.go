@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -94,6 +95,127 @@ func TestJWKSKeyRotation(t *testing.T) {
 	tok := iss.Mint(t, day, identitytest.KeyID(oldKID), identitytest.Subject("old again"))
 	_, err = v.Verify(context.Background(), tok)
 	requireVerifyError(t, err, identity.ErrUnknownKey, tok)
+}
+
+// SPEC 14, 19: a token verified once and cached is refused once the issuer
+// withdraws its signing key, however far off its expiry, and even when
+// every request presents it (cache hits alone learn the withdrawal: a hit
+// on stale keys starts their refresh).
+func TestJWKSWithdrawnKeyEndsCachedTokens(t *testing.T) {
+	iss := identitytest.NewIssuer(t)
+	clock := newFakeClock()
+	v := newVerifier(t, iss, func(c *identity.JWTConfig) { c.Now = clock.Now })
+	oldKID := iss.KeyID()
+	// A far expiry: what a holder of a stolen key would mint.
+	tok := iss.Mint(t, identitytest.ExpiresIn(100*365*24*time.Hour), identitytest.Subject("mallory-as-admin"))
+	_, err := v.Verify(context.Background(), tok)
+	require.NoError(t, err)
+	_, ok := identity.Remembered(v, tok)
+	require.True(t, ok, "cached")
+
+	iss.Rotate(t, "ES256")
+	iss.RemoveKey(oldKID)
+	clock.Advance(2 * time.Hour) // the keys are stale now
+	fetches := iss.JWKSFetches()
+	_, err = v.Verify(context.Background(), tok)
+	require.NoError(t, err, "served from the cache while the refresh runs")
+	identity.WaitForKeyFetch(v)
+	require.Equal(t, fetches+1, iss.JWKSFetches(), "the cache hit on stale keys refreshed them")
+
+	_, err = v.Verify(context.Background(), tok)
+	requireVerifyError(t, err, identity.ErrUnknownKey, tok)
+	_, ok = identity.Remembered(v, tok)
+	require.False(t, ok, "the middleware's cache lookup refuses it too")
+	// And it stays refused.
+	clock.Advance(time.Minute)
+	_, err = v.Verify(context.Background(), tok)
+	requireVerifyError(t, err, identity.ErrUnknownKey, tok)
+}
+
+// SPEC 19: a JWKS without a usable key is a failed fetch, not the
+// issuer's keys: the keys held keep verifying (cached tokens and new
+// ones), and a token with an unknown kid cannot be judged meanwhile.
+func TestJWKSEmptySetKeepsKeys(t *testing.T) {
+	iss := identitytest.NewIssuer(t)
+	clock := newFakeClock()
+	day := identitytest.ExpiresIn(24 * time.Hour)
+	v := newVerifier(t, iss, func(c *identity.JWTConfig) { c.Now = clock.Now })
+	kid := iss.KeyID()
+	cached := iss.Mint(t, day)
+	_, err := v.Verify(context.Background(), cached)
+	require.NoError(t, err)
+
+	iss.RemoveKey(kid) // the issuer now publishes {"keys":[]}
+	clock.Advance(2 * time.Hour)
+	fetches := iss.JWKSFetches()
+	_, err = v.Verify(context.Background(), cached)
+	require.NoError(t, err)
+	identity.WaitForKeyFetch(v)
+	require.Equal(t, fetches+1, iss.JWKSFetches(), "refreshed")
+
+	_, err = v.Verify(context.Background(), cached)
+	require.NoError(t, err, "the cached token still verifies")
+	_, err = v.Verify(context.Background(), iss.Mint(t, day, identitytest.KeyID(kid), identitytest.Subject("new")))
+	require.NoError(t, err, "a new token of the key held verifies")
+	clock.Advance(2 * time.Minute)
+	tok := iss.Mint(t, day, identitytest.KeyID("rotated"))
+	_, err = v.Verify(context.Background(), tok)
+	requireVerifyError(t, err, identity.ErrKeysUnavailable, tok)
+	require.Contains(t, err.Error(), "no usable signature key")
+}
+
+// A refreshed set that still publishes a cached token's key (unchanged, or
+// with a key added by a rotation) keeps the token cached: it is not
+// verified again (a hit allocates nothing; a verification ~70 times).
+func TestJWKSRefreshKeepsCachedTokensOfKeptKeys(t *testing.T) {
+	for _, kidless := range []bool{false, true} {
+		t.Run(fmt.Sprint("kidless=", kidless), func(t *testing.T) {
+			iss := identitytest.NewIssuer(t)
+			clock := newFakeClock()
+			v := newVerifier(t, iss, func(c *identity.JWTConfig) { c.Now = clock.Now })
+			opts := []identitytest.TokenOption{identitytest.ExpiresIn(24 * time.Hour)}
+			if kidless {
+				opts = append(opts, identitytest.Header("kid", nil))
+			}
+			tok := iss.Mint(t, opts...)
+			verify := func() {
+				t.Helper()
+				_, err := v.Verify(context.Background(), tok)
+				require.NoError(t, err)
+			}
+			verify()
+			require.Zero(t, testing.AllocsPerRun(20, verify), "a cache hit")
+
+			for _, change := range []func(){
+				func() {},                         // the same set
+				func() { iss.Rotate(t, "ES256") }, // a key added
+			} {
+				change()
+				fetches := iss.JWKSFetches()
+				clock.Advance(2 * time.Hour)
+				verify() // starts the refresh
+				identity.WaitForKeyFetch(v)
+				require.Equal(t, fetches+1, iss.JWKSFetches())
+				// The first hit on the new set rebinds the entry (a few
+				// allocations); it does not verify the token again.
+				fresh := iss.Mint(t, opts...)
+				full := mallocs(func() { _, _ = v.Verify(context.Background(), fresh) })
+				require.Less(t, 3*mallocs(verify), full, "rebound, not verified again")
+				require.Zero(t, testing.AllocsPerRun(20, verify), "still a cache hit")
+				_, ok := identity.Remembered(v, tok)
+				require.True(t, ok)
+			}
+		})
+	}
+}
+
+// mallocs returns how many heap allocations f made.
+func mallocs(f func()) uint64 {
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	f()
+	runtime.ReadMemStats(&after)
+	return after.Mallocs - before.Mallocs
 }
 
 // SPEC 19: cached keys keep working while the JWKS endpoint is down.
@@ -257,6 +379,10 @@ func TestJWKSFetchLimits(t *testing.T) {
 		{"JWKS over a configured limit", sameIssuer, func() []byte { return []byte(`{"keys":[]}` + strings.Repeat(" ", 200)) }, false,
 			func(c *identity.JWTConfig) { c.MaxResponseBytes = 100 }, "response too large"},
 		{"JWKS not a JWK Set", sameIssuer, func() []byte { return []byte(`{"hello":"world"}`) }, false, nil, "not a JWK Set"},
+		{"JWKS without keys", sameIssuer, func() []byte { return []byte(`{"keys":[]}`) }, false, nil, "no usable signature key among 0"},
+		{"JWKS without a usable key", sameIssuer, func() []byte {
+			return []byte(`{"keys":[{"kty":"oct","k":"c2VjcmV0"},{"kty":"RSA","use":"enc","n":"AQAB","e":"AQAB"}]}`)
+		}, false, nil, "no usable signature key among 2"},
 		{"discovery names another issuer", func(string) string { return "https://evil.example.com" },
 			func() []byte { return []byte(`{"keys":[]}`) }, false, nil, "is not"},
 	}
@@ -404,6 +530,7 @@ func TestJWKSSkipsUnusableKeys(t *testing.T) {
 		require.NoError(t, json.Unmarshal(raw, &out))
 		return out
 	}
+	other := jwk(&rsa2048.PublicKey, func(m *jwkset.JWKMarshal) { m.KID = "k2" })
 	cases := []struct {
 		name string
 		key  *rsa.PrivateKey
@@ -431,7 +558,9 @@ func TestJWKSSkipsUnusableKeys(t *testing.T) {
 				if u, ok := k["x5u"].(string); ok {
 					k["x5u"] = strings.Replace(u, "{{base}}", base, 1)
 				}
-				_ = json.NewEncoder(w).Encode(map[string]any{"keys": []any{k}})
+				// Beside it a usable key of another kid: a set of no
+				// usable key at all is a failed fetch (TestJWKSFetchLimits).
+				_ = json.NewEncoder(w).Encode(map[string]any{"keys": []any{k, other}})
 			})
 			srv.Start()
 			t.Cleanup(srv.Close)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/golang-jwt/jwt/v5"
 )
@@ -27,8 +28,11 @@ import (
 //   - "exp", "nbf" and "iat" hold, within the leeway;
 //   - "sub" is present and "aud" names a configured audience.
 //
-// Verified tokens are cached until they expire; a cached token costs a
-// SHA-256 and a map lookup.
+// Verified tokens are cached until they expire, or until the issuer's
+// keys, once refreshed, no longer give the key a token was verified with
+// (a withdrawn key ends its cached tokens within RefreshInterval); a
+// cached token costs a hash of a few samples of it, a map lookup and a
+// comparison.
 type JWTVerifier struct {
 	cfg    *jwtSettings
 	parser *jwt.Parser
@@ -84,7 +88,7 @@ func (v *JWTVerifier) Verify(ctx context.Context, token string) (*Identity, erro
 		return nil, jwtErrorf(ErrMalformedToken, "token longer than %d bytes", maxTokenBytes)
 	}
 	now := v.cfg.Now()
-	if id, ok := v.cache.get(token, now); ok {
+	if id, ok := v.cached(token, now); ok {
 		return id, nil
 	}
 	h, err := v.checkHeader(token)
@@ -92,6 +96,7 @@ func (v *JWTVerifier) Verify(ctx context.Context, token string) (*Identity, erro
 		return nil, err
 	}
 	claims := jwt.MapClaims{}
+	var bound *keyBinding
 	_, err = v.parser.ParseWithClaims(token, claims, func(t *jwt.Token) (any, error) {
 		// Called after the header and claims are decoded, before the
 		// signature is checked. The key is chosen for h.Alg: the
@@ -104,7 +109,11 @@ func (v *JWTVerifier) Verify(ctx context.Context, token string) (*Identity, erro
 		if err := v.checkIssuer(claims); err != nil {
 			return nil, err
 		}
-		return v.keys.key(ctx, h.Kid, h.Alg)
+		k, idx, err := v.keys.key(ctx, h.Kid, h.Alg)
+		if err == nil {
+			bound = &keyBinding{idx: idx, kid: h.Kid, alg: h.Alg, key: k}
+		}
+		return k, err
 	})
 	if err != nil {
 		return nil, classifyJWTError(err)
@@ -113,8 +122,8 @@ func (v *JWTVerifier) Verify(ctx context.Context, token string) (*Identity, erro
 	if err != nil {
 		return nil, err
 	}
-	if id.ExpiresAt.After(now) { // not when accepted only thanks to the leeway
-		v.cache.put(token, id, id.ExpiresAt)
+	if id.ExpiresAt.After(now) && bound != nil { // not when accepted only thanks to the leeway
+		v.cache.putBound(token, id, id.ExpiresAt, bound)
 	}
 	return id, nil
 }
@@ -151,5 +160,24 @@ func (v *JWTVerifier) remembered(token string) (*Identity, bool) {
 	if len(token) > maxTokenBytes {
 		return nil, false
 	}
-	return v.cache.get(token, v.cfg.Now())
+	return v.cached(token, v.cfg.Now())
+}
+
+// cached returns the identity token was verified as while it is cached
+// and the key it was verified with is still the one the issuer's current
+// keys give for it: a token signed with a key the issuer has withdrawn
+// since is verified again (and refused), however far off its expiry.
+func (v *JWTVerifier) cached(token string, now time.Time) (*Identity, bool) {
+	e, ok := v.cache.lookup(token, now)
+	if !ok {
+		return nil, false
+	}
+	b, ok := v.keys.holds(e.bound, now)
+	if !ok {
+		return nil, false
+	}
+	if b != e.bound {
+		v.cache.putBound(token, e.id, e.until, b)
+	}
+	return e.id, true
 }

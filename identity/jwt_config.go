@@ -125,8 +125,12 @@ type JWTConfig struct {
 
 	// CacheSize is the number of verified tokens remembered, so that a
 	// token presented again costs a hash and a map lookup instead of a
-	// signature check. An entry never outlives its token's "exp". Zero means
-	// the default, 10000; a negative value disables the cache.
+	// signature check. An entry never outlives its token's "exp", nor the
+	// key it was verified with: once a refresh of the keys (at most
+	// RefreshInterval apart, cache hits included) no longer publishes that
+	// key for the token's kid and alg, the token is verified again, and
+	// refused. Zero means the default, 10000; a negative value disables
+	// the cache.
 	CacheSize int
 
 	// InsecureAllowMissingExpiry accepts tokens without an "exp" claim,
