@@ -111,9 +111,15 @@ func decodeHeaderString(members map[string]json.RawMessage, name string, dst *st
 	return nil
 }
 
-// checkHeader checks the token's shape and header: three parts, a decodable
-// header, an allowed "alg", no "crit", and the required "typ". It does no
-// cryptography and fetches nothing.
+// notCompactJWS reports whether r may not appear in a JWS in compact
+// serialisation: base64url without padding, and the dots between parts.
+func notCompactJWS(r rune) bool {
+	return !('A' <= r && r <= 'Z' || 'a' <= r && r <= 'z' || '0' <= r && r <= '9' || r == '-' || r == '_' || r == '.')
+}
+
+// checkHeader checks the token's shape and header: three parts of
+// base64url, a decodable header, an allowed "alg", no "crit", and the
+// required "typ". It does no cryptography and fetches nothing.
 func (v *JWTVerifier) checkHeader(token string) (jwsHeader, error) {
 	var h jwsHeader
 	switch n := strings.Count(token, "."); n {
@@ -127,6 +133,12 @@ func (v *JWTVerifier) checkHeader(token string) (jwsHeader, error) {
 		return h, &jwtError{sentinel: ErrEncryptedToken}
 	default:
 		return h, jwtErrorf(ErrMalformedToken, "token has %d parts, a signed JWT has 3", n+1)
+	}
+	if i := strings.IndexFunc(token, notCompactJWS); i >= 0 {
+		// Go's base64 decoders skip CR and LF, even strict: without this
+		// check a token with a line break in its signature would verify,
+		// a second spelling of the same token (and cache entry).
+		return h, jwtErrorf(ErrMalformedToken, "byte %d is not base64url", i)
 	}
 	head, _, _ := strings.Cut(token, ".")
 	raw, err := base64.RawURLEncoding.Strict().DecodeString(head)

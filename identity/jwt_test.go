@@ -58,6 +58,13 @@ func TestJWTVerifierRejects(t *testing.T) {
 		{"unknown kid", nil, func() string { return iss.Mint(t, identitytest.KeyID("no-such-key")) }, identity.ErrUnknownKey},
 		{"signed by another key", nil, func() string { return iss.Mint(t, identitytest.ForeignKey()) }, identity.ErrBadSignature},
 		{"payload tampered with", nil, func() string { return tamper(iss.Mint(t)) }, identity.ErrBadSignature},
+		// Go's base64 decoders skip CR and LF: a line break in the
+		// signature would otherwise verify as a second spelling of the
+		// token.
+		{"LF in the signature", nil, func() string { tok := iss.Mint(t); return tok[:len(tok)-10] + "\n" + tok[len(tok)-10:] }, identity.ErrMalformedToken},
+		{"CR in the signature", nil, func() string { tok := iss.Mint(t); return tok[:len(tok)-10] + "\r" + tok[len(tok)-10:] }, identity.ErrMalformedToken},
+		{"CRLF after the token", nil, func() string { return iss.Mint(t) + "\r\n" }, identity.ErrMalformedToken},
+		{"padding in the signature", nil, func() string { return iss.Mint(t) + "==" }, identity.ErrMalformedToken},
 		{"signature stripped", nil, func() string {
 			tok := iss.Mint(t)
 			return tok[:strings.LastIndex(tok, ".")+1]
