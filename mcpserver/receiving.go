@@ -25,12 +25,15 @@ const cacheScopePrivate = "private"
 //   - tools/call: refuses a tool not declared with AddTool, checks the
 //     caller's scopes again, and fills the audit entry of the HTTP request
 //     that carried the call (tool, arguments when the tool opted in,
-//     outcome).
+//     outcome);
+//   - every message: the handler's context carries the identity of the
+//     HTTP request that carried the message (withCallerIdentity).
 func (s *Server) receiving(next mcp.MethodHandler) mcp.MethodHandler {
 	return func(ctx context.Context, method string, req mcp.Request) (mcp.Result, error) {
 		if s.relater != nil {
 			ctx = s.relater.relate(ctx, req)
 		}
+		ctx = withCallerIdentity(ctx, req)
 		switch method {
 		case "tools/list":
 			res, err := next(ctx, method, req)
@@ -45,6 +48,27 @@ func (s *Server) receiving(next mcp.MethodHandler) mcp.MethodHandler {
 		}
 		return next(ctx, method, req)
 	}
+}
+
+// withCallerIdentity returns ctx with the identity of the token that came
+// with req (identityOf), when ctx carries another. A stateful session's
+// handlers run in the context of the request that opened the session, so
+// identity.FromContext there gave that request's identity: the same user
+// (the session is bound to it), but an earlier token, with its scopes and
+// expiry, which code taking the caller from the context (proxy.Transport,
+// say) would have acted for. Where ctx already carries req's identity (a
+// stateless call; a session whose token has not changed, the identity
+// coming from the verifier's cache) it costs a lookup and allocates
+// nothing.
+func withCallerIdentity(ctx context.Context, req mcp.Request) context.Context {
+	id := identityOf(req)
+	if id == nil {
+		return ctx
+	}
+	if cur, ok := identity.FromContext(ctx); ok && cur == id {
+		return ctx
+	}
+	return identity.NewContext(ctx, id)
 }
 
 // filterTools keeps in lr the tools id may call, and marks lr private.

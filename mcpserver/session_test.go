@@ -9,6 +9,7 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 	"github.com/stretchr/testify/require"
 
+	"github.com/idgate/idgate/identity"
 	"github.com/idgate/idgate/identity/identitytest"
 	"github.com/idgate/idgate/mcpserver"
 	"github.com/idgate/idgate/scopes"
@@ -126,6 +127,54 @@ func TestIdentityFreshOnEveryRequest(t *testing.T) {
 		require.NoError(t, err)
 		require.Contains(t, toolNames(list), "salesWrite")
 	})
+}
+
+// identity.FromContext in a tool gives the identity of this very call's
+// token too, as IdentityFrom(req) does, not that of the request that
+// opened the session (whose context a stateful session's handlers run
+// in): code that takes the caller from the context, as proxy.Transport
+// does, must not act for an earlier token, with its scopes, after the
+// user's token changed.
+func TestContextIdentityIsTheCallers(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		opts []envOption
+	}{
+		{"stateful", nil},
+		{"stateful-gosdk", []envOption{func(c *mcpserver.Config) { c.GoSDKTransport = true }}},
+		{"stateful-json", []envOption{func(c *mcpserver.Config) { c.JSONResponse = true }}},
+		{"stateless", []envOption{stateless}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t, tc.opts...)
+			mcpserver.AddTool(e.srv, &mcp.Tool{Name: "ctxwho", Description: "who am I, by the context"}, scopes.Public(),
+				func(ctx context.Context, req *mcp.CallToolRequest, _ empty) (*mcp.CallToolResult, whoamiOut, error) {
+					id, ok := identity.FromContext(ctx)
+					switch {
+					case !ok:
+						return nil, whoamiOut{Subject: "none"}, nil
+					case id != mcpserver.IdentityFrom(req):
+						return nil, whoamiOut{Subject: "another identity than the call's: " + id.Scopes.String()}, nil
+					}
+					return nil, whoamiOut{Subject: id.Subject, Scopes: id.Scopes.List()}, nil
+				})
+			cs, tok := e.connect(e.iss.Mint(t, identitytest.Subject("alice"), identitytest.Scopes("notes:read")))
+			who := func() whoamiOut {
+				res, err := cs.CallTool(context.Background(), &mcp.CallToolParams{Name: "ctxwho", Arguments: map[string]any{}})
+				require.NoError(t, err)
+				var out whoamiOut
+				require.NoError(t, remarshal(res.StructuredContent, &out))
+				return out
+			}
+			require.Equal(t, whoamiOut{Subject: "alice", Scopes: []string{"notes:read"}}, who())
+			narrower := e.iss.Mint(t, identitytest.Subject("alice"))
+			tok.Store(&narrower)
+			require.Equal(t, whoamiOut{Subject: "alice"}, who())
+			wider := e.iss.Mint(t, identitytest.Subject("alice"), identitytest.Scopes("crm:write", "notes:read"))
+			tok.Store(&wider)
+			require.Equal(t, whoamiOut{Subject: "alice", Scopes: []string{"crm:write", "notes:read"}}, who())
+		})
+	}
 }
 
 // A tool sees the caller as go-sdk's TokenInfo gives it, on either

@@ -128,7 +128,9 @@ func userKey(id *identity.Identity) string { return id.Issuer + "|" + id.Subject
 // IdentityFrom returns the verified identity of the caller of a tool: the
 // one whose token came with this very tools/call (req.Extra.TokenInfo,
 // refreshed on every POST), never the one that opened the session. It
-// returns nil when the server runs with InsecureDisableAuth.
+// returns nil when the server runs with InsecureDisableAuth. The
+// handler's context carries the same identity (identity.FromContext), for
+// code that takes the caller from a context, such as proxy.Transport.
 func IdentityFrom(req *mcp.CallToolRequest) *identity.Identity {
 	if req == nil {
 		return nil
