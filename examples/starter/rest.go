@@ -197,12 +197,21 @@ func (a *app) authenticate(w http.ResponseWriter, r *http.Request) (*identity.Id
 		entry.SetDecision(audit.Deny, code)
 	}
 	a.log.LogAttrs(ctx, slog.LevelDebug, "rest: refused", slog.Int("status", status), slog.String("error", err.Error()))
-	w.Header().Set("WWW-Authenticate", identity.Challenge{
+	// The challenge the MCP endpoint's identity middleware sends: the
+	// scopes to ask for on a 401 only, and no error information at all
+	// without a token (RFC 6750 §3.1).
+	ch := identity.Challenge{
 		ResourceMetadata: a.mcp.ProtectedResourceMetadataURL(),
-		Scope:            a.mcp.ProtectedResourceMetadata().ScopesSupported,
 		Error:            code,
 		ErrorDescription: desc,
-	}.String())
+	}
+	if code == "" || code == identity.ErrorCodeInvalidToken {
+		ch.Scope = a.mcp.ProtectedResourceMetadata().ScopesSupported
+	}
+	if code == "" {
+		ch.ErrorDescription = ""
+	}
+	w.Header().Set("WWW-Authenticate", ch.String())
 	restCode := strings.ToUpper(code)
 	if restCode == "" {
 		restCode = "UNAUTHORIZED"

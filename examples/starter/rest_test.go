@@ -30,7 +30,7 @@ func TestREST(t *testing.T) {
 		status    int
 		code      string // error.code; empty for success
 		message   string // error.message, when checked
-		challenge string // exact WWW-Authenticate (without error_description); "-" for none
+		challenge string // exact WWW-Authenticate (without error_description when the token was refused); "-" for none
 	}{
 		{name: "allowed", method: "POST", path: "/tools/echo", body: `{"message":"hi"}`, headers: auth(full), status: 200, challenge: "-"},
 		{name: "allowed, no body", method: "POST", path: "/tools/whoami", headers: auth(full), status: 200, challenge: "-"},
@@ -41,7 +41,7 @@ func TestREST(t *testing.T) {
 		{name: "token for another resource", method: "POST", path: "/tools/echo", body: `{"message":"hi"}`, headers: auth(otherAud), status: 401, code: "INVALID_TOKEN",
 			message: "token audience not accepted", challenge: `Bearer resource_metadata="` + prm + `", ` + scopeParam + `, error="invalid_token"`},
 		{name: "token in the query", method: "POST", path: "/tools/echo?access_token=abc", body: `{"message":"hi"}`, status: 400, code: "INVALID_REQUEST",
-			challenge: `Bearer resource_metadata="` + prm + `", ` + scopeParam + `, error="invalid_request"`},
+			challenge: `Bearer resource_metadata="` + prm + `", error="invalid_request"`},
 		{name: "scope lacking: step-up challenge", method: "POST", path: "/tools/crmInit", headers: auth(echoOnly), status: 403, code: "INSUFFICIENT_SCOPE",
 			message: "insufficient_scope: this tool needs starter.crm", challenge: `Bearer resource_metadata="` + prm + `", scope="starter.crm", error="insufficient_scope"`},
 		{name: "unknown tool", method: "POST", path: "/tools/deleteEverything", headers: auth(full), status: 404, code: "UNKNOWN_TOOL", challenge: "-"},
@@ -73,6 +73,10 @@ func TestREST(t *testing.T) {
 			require.Equal(t, "rest-test-1", r.header.Get("X-Request-Id"))
 			if tt.challenge == "-" {
 				require.Empty(t, r.header.Get("WWW-Authenticate"))
+			} else if tt.code == "UNAUTHORIZED" {
+				// No token: no error information, description included,
+				// as on the MCP endpoint (RFC 6750 §3.1).
+				require.Equal(t, tt.challenge, r.header.Get("WWW-Authenticate"))
 			} else {
 				require.Equal(t, tt.challenge, stripDescription(r.header.Get("WWW-Authenticate")))
 			}
