@@ -223,8 +223,17 @@ func (c *Client) newError(resp *http.Response, s sent, id *identity.Identity) er
 	for _, sec := range secrets {
 		extra = max(extra, len(sec))
 	}
-	buf, _ := io.ReadAll(io.LimitReader(resp.Body, int64(c.maxErrBody+extra+1)))
+	limit := c.maxErrBody + extra + 1
+	buf, _ := io.ReadAll(io.LimitReader(resp.Body, int64(limit)))
+	more := len(buf) == limit // the body may go on
 	buf = redact(buf, secrets...)
+	if more {
+		// The read may have stopped inside a secret, which redact could
+		// not match: its start ends the buffer, and once secrets before
+		// it were replaced by the shorter "[redacted]", it may lie before
+		// the cut. Drop it.
+		buf = trimSecretStart(buf, secrets...)
+	}
 	e := &Error{
 		Status:      resp.StatusCode,
 		Method:      resp.Request.Method,
@@ -233,9 +242,25 @@ func (c *Client) newError(resp *http.Response, s sent, id *identity.Identity) er
 		Body:        buf,
 	}
 	if len(buf) > c.maxErrBody {
-		e.Body, e.Truncated = buf[:c.maxErrBody:c.maxErrBody], true
+		e.Body = buf[:c.maxErrBody:c.maxErrBody]
 	}
+	e.Truncated = more || len(buf) > c.maxErrBody
 	return e
+}
+
+// trimSecretStart drops from the end of b the longest suffix that is how
+// one of secrets starts.
+func trimSecretStart(b []byte, secrets ...string) []byte {
+	cut := len(b)
+	for _, sec := range secrets {
+		for n := min(len(sec)-1, len(b)); n > 0; n-- {
+			if bytes.HasSuffix(b, []byte(sec[:n])) {
+				cut = min(cut, len(b)-n)
+				break
+			}
+		}
+	}
+	return b[:cut]
 }
 
 // displayURL returns u without user info, query or fragment: what error

@@ -326,6 +326,31 @@ func TestClientErrorRedactsCredential(t *testing.T) {
 	}
 }
 
+// A backend that echoes the token twice, the second copy starting just
+// past the bound: redacting the first copy (to the shorter "[redacted]")
+// must not pull into the kept bytes the start of the second, which the
+// read stopped inside and so could not redact whole.
+func TestClientErrorRedactsSecretCutByTheRead(t *testing.T) {
+	const bound = 200
+	be := newBackend(t, func(w http.ResponseWriter, r *http.Request) {
+		auth := r.Header.Get("Authorization")
+		w.WriteHeader(http.StatusBadRequest)
+		first := `{"got":"` + auth + `",`
+		pad := strings.Repeat(" ", bound+2-len(first))
+		_, _ = io.WriteString(w, first+pad+auth+`"}`)
+	})
+	c, err := proxy.New(proxy.Config{BaseURL: be.srv.URL, Credential: proxy.Forward(mcpAud), MaxErrorBodyBytes: bound})
+	require.NoError(t, err)
+	err = c.Do(context.Background(), withAud(mcpAud), http.MethodGet, "x", nil, nil)
+	var pe *proxy.Error
+	require.ErrorAs(t, err, &pe)
+	require.True(t, pe.Truncated)
+	require.Contains(t, string(pe.Body), "[redacted]")
+	for i := 0; i+8 <= len(userToken); i++ {
+		require.NotContains(t, string(pe.Body), userToken[i:i+8], "a piece of the token at %d", i)
+	}
+}
+
 func TestClientPath(t *testing.T) {
 	tests := []struct {
 		path string
