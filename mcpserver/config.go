@@ -132,8 +132,8 @@ type Config struct {
 	// StreamableHTTPOptions.Stateless): every POST stands alone, GET and
 	// DELETE answer 405. Needed to run several replicas behind a load
 	// balancer, and the only mode that speaks protocol 2026-07-28. Plain
-	// calls, and tools/call and tools/list at 2026-07-28, are answered by
-	// idgate's direct transport (see GoSDKTransport and the package
+	// calls, and tools/call, tools/list and server/discover at 2026-07-28,
+	// are answered by idgate's direct transport (see GoSDKTransport and the package
 	// documentation). Default false: sessions, bound to the user who
 	// opened them.
 	Stateless bool

@@ -158,7 +158,8 @@ func callParams(raw json.RawMessage) (*mcp.CallToolParamsRaw, bool) {
 	return p, true
 }
 
-// call runs a call of method (tools/call; tools/list at 2026-07-28)
+// call runs a call of method (tools/call; tools/list and server/discover
+// at 2026-07-28)
 // through the receiving method handler in ctx and returns its response,
 // nil when go-sdk's connection would send none (a result it cannot
 // encode). For a 2026-07-28 call serverInfo is the server's name, which
@@ -170,8 +171,16 @@ func (d *dispatcher) call(ctx context.Context, id jsonrpc.ID, method string, req
 	}
 	res, err := d.h(ctx, method, req)
 	if err == nil && serverInfo != nil {
-		if lr, ok := res.(*mcp.ListToolsResult); ok && lr != nil {
-			lr.ResultType = "complete" // go-sdk's setCompleteResultType
+		// go-sdk's setCompleteResultType
+		switch r := res.(type) {
+		case *mcp.ListToolsResult:
+			if r != nil {
+				r.ResultType = "complete"
+			}
+		case *mcp.DiscoverResult:
+			if r != nil {
+				r.ResultType = "complete"
+			}
 		}
 		annotateServerInfo(res, serverInfo)
 	}

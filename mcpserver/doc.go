@@ -85,9 +85,10 @@
 // Mcp-Param-* header. Its session gets the initialize params the _meta
 // carries, and the answer is go-sdk's: the server's name and resultType
 // in the result, protocol errors as bare JSON with HTTP 400 or 404. So is
-// a 2026-07-28 tools/list under the same conditions (but Mcp-Name).
-// Everything else (custom methods, server/discover, what go-sdk refuses)
-// goes to go-sdk's handler. TestStatelessDirectMatchesGoSDK,
+// a 2026-07-28 tools/list under the same conditions (but Mcp-Name), and
+// the server/discover go-sdk's client sends first to every server.
+// Everything else (custom methods, what go-sdk refuses) goes to go-sdk's
+// handler. TestStatelessDirectMatchesGoSDK,
 // TestStatelessJSONDirectMatchesGoSDK, TestStatelessNewProtocolMatchesGoSDK
 // and their fuzz targets hold the two to the same answers on the wire; a
 // stateless call costs about what a call on a session does, not four

@@ -275,3 +275,66 @@ func BenchmarkHandlerListProtocol(b *testing.B) {
 		}
 	}
 }
+
+// benchDiscoverMeta is a server/discover as go-sdk's client sends it
+// (first, to any server).
+const benchDiscoverMeta = `{"jsonrpc":"2.0","id":1,"method":"server/discover","params":{"_meta":{"io.modelcontextprotocol/clientCapabilities":{"roots":{"listChanged":true}},"io.modelcontextprotocol/clientInfo":{"name":"bench","version":"1"},"io.modelcontextprotocol/protocolVersion":"2026-07-28"}}}`
+
+// BenchmarkHandlerConnect serves what a client sends to start a
+// conversation, through Server.Handler with the whole chain: go-sdk's
+// client probes every server with server/discover at 2026-07-28; a
+// stateless server answers it, a stateful one refuses the version and the
+// client initializes a session (initialize, notifications/initialized)
+// and ends it with DELETE.
+func BenchmarkHandlerConnect(b *testing.B) {
+	iss := identitytest.NewIssuer(b)
+	token := iss.Mint(b, identitytest.Subject("alice"), identitytest.Scopes("echo"))
+	serve := func(h http.Handler, method, body, version, sid string, hdr ...string) *httptest.ResponseRecorder {
+		r := httptest.NewRequest(method, "/mcp", strings.NewReader(body))
+		r.Header.Set("Content-Type", "application/json")
+		r.Header.Set("Accept", "application/json, text/event-stream")
+		if version != "" {
+			r.Header.Set("Mcp-Protocol-Version", version)
+		}
+		r.Header.Set("Authorization", "Bearer "+token)
+		if sid != "" {
+			r.Header.Set("Mcp-Session-Id", sid)
+		}
+		for i := 0; i+1 < len(hdr); i += 2 {
+			r.Header.Set(hdr[i], hdr[i+1])
+		}
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		return w
+	}
+	for _, stateless := range []bool{true, false} {
+		mode := map[bool]string{true: "stateless", false: "stateful"}[stateless]
+		b.Run(mode+"/discover", func(b *testing.B) {
+			h := echoServer(b, iss, "chain", stateless)
+			b.ReportAllocs()
+			for b.Loop() {
+				if w := serve(h, http.MethodPost, benchDiscoverMeta, "2026-07-28", "", "Mcp-Method", "server/discover"); w.Code != http.StatusOK && w.Code != http.StatusBadRequest {
+					b.Fatalf("status %d: %s", w.Code, w.Body)
+				}
+			}
+		})
+		if stateless {
+			continue
+		}
+		b.Run(mode+"/session", func(b *testing.B) {
+			h := echoServer(b, iss, "chain", stateless)
+			b.ReportAllocs()
+			for b.Loop() {
+				w := serve(h, http.MethodPost, initializeBody, "", "")
+				sid := w.Header().Get("Mcp-Session-Id")
+				if sid == "" {
+					b.Fatalf("status %d: %s", w.Code, w.Body)
+				}
+				serve(h, http.MethodPost, initializedMsg, "2025-11-25", sid)
+				if w := serve(h, http.MethodDelete, "", "2025-11-25", sid); w.Code/100 != 2 {
+					b.Fatalf("DELETE: status %d", w.Code)
+				}
+			}
+		})
+	}
+}

@@ -101,19 +101,36 @@ func rawStringIs(v []byte, want string) bool {
 // the params are decoded the exact way: a client lists the tools once a
 // conversation, not once a call.
 func newList(m *peeked, h http.Header, version string) (*jsonrpc.Request, *mcp.ListToolsParams, *mcp.InitializeParams, bool) {
-	id, ok := newEnvelope(m, h, "tools/list")
+	return newRequest[mcp.ListToolsParams](m, h, version, "tools/list")
+}
+
+// newDiscover returns the server/discover m is, as newList returns a
+// tools/list. go-sdk's client sends one to every server it connects to,
+// before anything else: through go-sdk's handler it cost about eleven
+// tools/calls (BenchmarkHandlerConnect).
+func newDiscover(m *peeked, h http.Header, version string) (*jsonrpc.Request, *mcp.DiscoverParams, *mcp.InitializeParams, bool) {
+	return newRequest[mcp.DiscoverParams](m, h, version, "server/discover")
+}
+
+// newRequest is newList and newDiscover: the 2026-07-28 request of method
+// m is, with params of type *P.
+func newRequest[P any, PP interface {
+	*P
+	mcp.Params
+}](m *peeked, h http.Header, version, method string) (*jsonrpc.Request, PP, *mcp.InitializeParams, bool) {
+	id, ok := newEnvelope(m, h, method)
 	if !ok {
 		return nil, nil, nil, false
 	}
-	var p *mcp.ListToolsParams
+	var p PP
 	if decodeExact(m.params, &p) != nil || p == nil {
 		return nil, nil, nil, false
 	}
-	init, ok := metaInitializeParams(p.Meta, version)
+	init, ok := metaInitializeParams(p.GetMeta(), version)
 	if !ok {
 		return nil, nil, nil, false
 	}
-	return &jsonrpc.Request{ID: id, Method: "tools/list", Params: json.RawMessage(m.params)}, p, init, true
+	return &jsonrpc.Request{ID: id, Method: method, Params: json.RawMessage(m.params)}, p, init, true
 }
 
 // decodeNewCall decodes the params of a 2026-07-28 tools/call as go-sdk's

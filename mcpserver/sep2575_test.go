@@ -136,6 +136,21 @@ var newProtocolCases = func() []directCase {
 		newCase("tools/list, capabilities missing", `{"jsonrpc":"2.0","id":77,"method":"tools/list","params":{"_meta":`+metaWith(q(vNew), "", "", "")+`}}`, "", false, "Mcp-Method", "tools/list"),
 		newCase("tools/list, log level", `{"jsonrpc":"2.0","id":78,"method":"tools/list","params":{"_meta":`+metaWith(q(vNew), "{}", "", `"io.modelcontextprotocol/logLevel":"info"`)+`}}`, "", false, "Mcp-Method", "tools/list"),
 		newCase("tools/list, cursor not a string", `{"jsonrpc":"2.0","id":79,"method":"tools/list","params":{"_meta":`+newMeta+`,"cursor":5}}`, "", false, "Mcp-Method", "tools/list"),
+		newCase("server/discover", `{"jsonrpc":"2.0","id":90,"method":"server/discover","params":{"_meta":`+newMeta+`}}`, "", true, "Mcp-Method", "server/discover"),
+		newCase("server/discover as go-sdk's client sends it", `{"jsonrpc":"2.0","id":1,"method":"server/discover","params":{"_meta":{"io.modelcontextprotocol/clientCapabilities":{"roots":{"listChanged":true}},"io.modelcontextprotocol/clientInfo":{"name":"c","version":"1"},"io.modelcontextprotocol/protocolVersion":"2026-07-28"}}}`, "", true, "Mcp-Method", "server/discover"),
+		newCase("server/discover, string id and Mcp-Name", `{"jsonrpc":"2.0","id":"d","method":"server/discover","params":{"_meta":`+newMeta+`}}`, "x", true, "Mcp-Method", "server/discover"),
+		newCase("server/discover, unknown params field", `{"jsonrpc":"2.0","id":91,"method":"server/discover","params":{"_meta":`+newMeta+`,"x":[1]}}`, "", true, "Mcp-Method", "server/discover"),
+		newCase("server/discover, other _meta", `{"jsonrpc":"2.0","id":92,"method":"server/discover","params":{"_meta":`+metaWith(q(vNew), "{}", "", `"progressToken":"p"`)+`}}`, "", true, "Mcp-Method", "server/discover"),
+		newCase("server/discover, no Mcp-Method", `{"jsonrpc":"2.0","id":93,"method":"server/discover","params":{"_meta":`+newMeta+`}}`, "", false, "Mcp-Method", ""),
+		newCase("server/discover, Mcp-Method tools/list", `{"jsonrpc":"2.0","id":94,"method":"server/discover","params":{"_meta":`+newMeta+`}}`, "", false, "Mcp-Method", "tools/list"),
+		newCase("server/discover, no _meta", `{"jsonrpc":"2.0","id":95,"method":"server/discover","params":{}}`, "", false, "Mcp-Method", "server/discover"),
+		newCase("server/discover, no params", `{"jsonrpc":"2.0","id":96,"method":"server/discover"}`, "", false, "Mcp-Method", "server/discover"),
+		newCase("server/discover, _meta version 2025-11-25", `{"jsonrpc":"2.0","id":97,"method":"server/discover","params":{"_meta":`+metaWith(q("2025-11-25"), "{}", "", "")+`}}`, "", false, "Mcp-Method", "server/discover"),
+		newCase("server/discover, capabilities missing", `{"jsonrpc":"2.0","id":98,"method":"server/discover","params":{"_meta":`+metaWith(q(vNew), "", "", "")+`}}`, "", false, "Mcp-Method", "server/discover"),
+		newCase("server/discover, log level", `{"jsonrpc":"2.0","id":99,"method":"server/discover","params":{"_meta":`+metaWith(q(vNew), "{}", "", `"io.modelcontextprotocol/logLevel":"info"`)+`}}`, "", false, "Mcp-Method", "server/discover"),
+		newCase("server/discover, clientInfo mistyped", `{"jsonrpc":"2.0","id":100,"method":"server/discover","params":{"_meta":`+metaWith(q(vNew), "{}", `{"name":5}`, "")+`}}`, "", false, "Mcp-Method", "server/discover"),
+		newCase("server/discover, notification", `{"jsonrpc":"2.0","method":"server/discover","params":{"_meta":`+newMeta+`}}`, "", false, "Mcp-Method", "server/discover"),
+		{name: "server/discover at 2025-11-25", body: `{"jsonrpc":"2.0","id":101,"method":"server/discover","params":{}}`, version: "2025-11-25", headers: []string{"Mcp-Method", "server/discover"}},
 		newCase("batch", "["+call("64", "whoami", "{}")+"]", "whoami", false),
 		newCase("notification", `{"jsonrpc":"2.0","method":"tools/call","params":{"_meta":`+newMeta+`,"name":"whoami","arguments":{}}}`, "whoami", false),
 		newCase("null id", call("null", "whoami", "{}"), "whoami", false),
@@ -264,6 +279,11 @@ func TestStatelessNewProtocolMatchesGoSDK(t *testing.T) {
 	a = exchangeStateless(direct.with(t), find("what the handler sees"))
 	require.Contains(t, a.Body, `init={\"capabilities\":{\"roots\":{\"listChanged\":true}},\"clientInfo\":{\"name\":\"test\",\"version\":\"1\"},\"protocolVersion\":\"2026-07-28\"} rootsV2={\"listChanged\":true} id=\"\"`)
 	require.Contains(t, a.Body, `token=true name=\"session\"`)
+	a = exchangeStateless(direct.with(t), find("server/discover"))
+	require.Equal(t, http.StatusOK, a.Status)
+	require.Contains(t, a.Body, `"resultType":"complete"`)
+	require.Contains(t, a.Body, `"supportedVersions":["2026-07-28",`)
+	require.Contains(t, a.Body, `"_meta":{"io.modelcontextprotocol/serverInfo":{"name":"crm","version":"1.0.0"}}`)
 	a = exchangeStateless(direct.with(t), find("no Mcp-Method"))
 	require.Equal(t, http.StatusBadRequest, a.Status)
 	require.Contains(t, a.Body, `"code":-32020,"message":"missing required Mcp-Method header"`)

@@ -165,6 +165,10 @@ func (t *statelessDirect) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				t.direct(w, r, req, version, &newProtocolCall{list: list, init: init})
 				return
 			}
+			if req, discover, init, ok := newDiscover(m, r.Header, version); ok {
+				t.direct(w, r, req, version, &newProtocolCall{discover: discover, init: init})
+				return
+			}
 		} else if req, ok := directRequest(m); ok {
 			if pb != nil {
 				req.Params = bytes.Clone(req.Params)
@@ -177,11 +181,13 @@ func (t *statelessDirect) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // newProtocolCall is what newCall makes of a 2026-07-28 tools/call
-// (params), or newList of a tools/list (list).
+// (params), newList of a tools/list (list), or newDiscover of a
+// server/discover (discover).
 type newProtocolCall struct {
-	params *mcp.CallToolParamsRaw
-	list   *mcp.ListToolsParams
-	init   *mcp.InitializeParams
+	params   *mcp.CallToolParamsRaw
+	list     *mcp.ListToolsParams
+	discover *mcp.DiscoverParams
+	init     *mcp.InitializeParams
 }
 
 // direct serves a plain call on a session of its own, as go-sdk's
@@ -194,8 +200,8 @@ type newProtocolCall struct {
 // as go-sdk's would, and the session ends once the handler has returned,
 // as go-sdk's ServerSession.Close waits for it.
 //
-// A 2026-07-28 tools/call or tools/list (nc not nil) is always
-// dispatched: its session is
+// A 2026-07-28 tools/call, tools/list or server/discover (nc not nil) is
+// always dispatched: its session is
 // given the initialize params its _meta carries, and nothing else, as
 // go-sdk's session is; its stream cannot be closed early; its result
 // names the server, and a protocol error is answered with its own status
@@ -253,8 +259,12 @@ func (t *statelessDirect) direct(w http.ResponseWriter, r *http.Request, req *js
 	c.inline(w, version)
 	defer c.end() // before ss.Close, also if the handler panics
 	var call mcp.Request = &mcp.CallToolRequest{Session: ss, Params: params, Extra: extra}
-	if nc != nil && nc.list != nil {
+	switch {
+	case nc == nil:
+	case nc.list != nil:
 		call = &mcp.ListToolsRequest{Session: ss, Params: nc.list, Extra: extra}
+	case nc.discover != nil:
+		call = &mcp.ServerRequest[*mcp.DiscoverParams]{Session: ss, Params: nc.discover, Extra: extra}
 	}
 	c.run(context.WithValue(ctx, directCallKey{}, c), t.fast, req.ID, req.Method, call)
 }
