@@ -28,7 +28,12 @@ func redact(s string) string {
 			last = end
 			i = end
 		} else {
-			i += len(jwtPrefix)
+			// No "eyJ" later in the same run of base64url characters
+			// starts a JWT either: its first segment would end where
+			// this one did, and what follows is the same. Going on
+			// from the next "eyJ" instead made a long run of them
+			// cost time quadratic in its length (100 KB: 2 s).
+			i = base64URLRun(s, i)
 		}
 		k := strings.Index(s[i:], jwtPrefix)
 		if k < 0 {
