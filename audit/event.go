@@ -3,6 +3,7 @@ package audit
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"strconv"
 	"time"
@@ -197,8 +198,11 @@ func truncate(s string) string {
 
 // encodeArgs encodes args as JSON for the "args" attribute. It returns the
 // redacted JSON, or, when args cannot be written, the text written instead.
+// A MarshalJSON that panics makes args unencodable: the panic would
+// otherwise lose the request's event, and reach net/http's log with its
+// value unredacted.
 func (a *Auditor) encodeArgs(args any) (js []byte, text string) {
-	b, err := json.Marshal(args)
+	b, err := marshalArgs(args)
 	switch {
 	case err != nil:
 		return nil, "[unencodable]"
@@ -207,3 +211,16 @@ func (a *Auditor) encodeArgs(args any) (js []byte, text string) {
 	}
 	return redactBytes(b), ""
 }
+
+// marshalArgs is json.Marshal, with a panic turned into an error.
+func marshalArgs(args any) (b []byte, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			b, err = nil, errArgsPanicked
+		}
+	}()
+	return json.Marshal(args)
+}
+
+// errArgsPanicked is marshalArgs's error for a panic.
+var errArgsPanicked = errors.New("audit: encoding the arguments panicked")

@@ -184,6 +184,7 @@ func TestRecordArgs(t *testing.T) {
 		{name: "at a custom limit", maxArgs: 12, args: "0123456789", want: "0123456789"},
 		{name: "no limit", maxArgs: -1, args: big, want: big},
 		{name: "unencodable", args: func() {}, want: "[unencodable]"},
+		{name: "MarshalJSON panics", args: panicky("secret-opaque-token"), want: "[unencodable]"},
 		{name: "token inside", args: map[string]any{"auth": "Bearer " + testJWT, "n": []string{testJWT}},
 			want: map[string]any{"auth": "Bearer [redacted]", "n": []any{"[redacted]"}}},
 	} {
@@ -196,6 +197,11 @@ func TestRecordArgs(t *testing.T) {
 		})
 	}
 }
+
+// panicky is an argument whose encoding panics with its own value.
+type panicky string
+
+func (p panicky) MarshalJSON() ([]byte, error) { panic("marshal boom " + string(p)) }
 
 func TestDecisionFromStatus(t *testing.T) {
 	for _, tc := range []struct {
