@@ -11,9 +11,16 @@ const redacted = "[redacted]"
 // jwtPrefix starts every JWT: the base64url encoding of `{"`.
 const jwtPrefix = "eyJ"
 
-// redact returns s with every JWT-looking run (see jwtEnd) replaced by
-// "[redacted]". Values without "eyJ" are returned as they are, without
-// allocating.
+// Redact returns s with every run of it shaped like a JWT (a compact JWS
+// or JWE: three or five base64url segments joined by dots, the first
+// starting with "eyJ") replaced by "[redacted]", as Record and Middleware
+// redact events and log lines. A string without "eyJ" is returned as it
+// is, without allocating. It is for text that may hold a token, such as
+// an error or panic message about to be logged; opaque tokens are not
+// recognised.
+func Redact(s string) string { return redact(s) }
+
+// redact is Redact.
 func redact(s string) string {
 	i := strings.Index(s, jwtPrefix)
 	if i < 0 {

@@ -334,6 +334,56 @@ func TestStatelessDispatchedCallPanics(t *testing.T) {
 	assert.Contains(t, a.Body, `"subject":"alice"`)
 }
 
+// TestHandlerPanicOnGoSDKGoroutine: a tool that panics in a goroutine of
+// go-sdk's (a stateless server's first call, before any message has gone
+// go-sdk's way; go-sdk's transport; JSON answers on sessions) gets the
+// client JSON-RPC's internal error and ends neither the process nor the
+// server: the panic is logged redacted and audited, and the next call is
+// answered. Without idgate's recovery the test binary dies.
+func TestHandlerPanicOnGoSDKGoroutine(t *testing.T) {
+	for _, mode := range []struct {
+		name     string
+		stateful bool
+		opts     []envOption
+	}{
+		{"stateless, first call", false, []envOption{stateless}},
+		{"stateless JSON, first call", false, []envOption{stateless, jsonResponse}},
+		{"go-sdk transport", true, []envOption{func(c *mcpserver.Config) { c.GoSDKTransport = true }}},
+		{"stateful JSON", true, []envOption{jsonResponse}},
+	} {
+		t.Run(mode.name, func(t *testing.T) {
+			e := newEnv(t, mode.opts...)
+			mcpserver.AddTool(e.srv, &mcp.Tool{Name: "boom", Description: "panics"}, scopes.Public(),
+				func(context.Context, *mcp.CallToolRequest, empty) (*mcp.CallToolResult, summaryOut, error) {
+					panic("boom with " + e.alice)
+				})
+			var h []string
+			if mode.stateful {
+				h = []string{"Mcp-Session-Id", e.session(e.alice)}
+			}
+			h = append(h, "Mcp-Protocol-Version", "2025-06-18", "Authorization", "Bearer "+e.alice)
+			r := e.do(http.MethodPost, "/mcp", callBody(2, "boom"), h...)
+			require.Equal(t, http.StatusOK, r.Status, r.Body)
+			require.Contains(t, r.Body, `"error":{"code":-32603,"message":"internal error"}`)
+			require.NotContains(t, r.Body, "boom with")
+			r = e.do(http.MethodPost, "/mcp", callBody(3, "whoami"), h...)
+			require.Equal(t, http.StatusOK, r.Status, r.Body)
+			require.Contains(t, r.Body, `"subject":"alice"`)
+			logs := e.logs.String()
+			require.Contains(t, logs, `"msg":"mcpserver: handler panicked"`)
+			require.Contains(t, logs, `boom with [redacted]`)
+			require.NotContains(t, logs, e.alice)
+			found := false
+			for _, ev := range e.logs.events(t) {
+				if ev["tool"] == "boom" && ev["decision"] == "error" && ev["reason"] == "panic" {
+					found = true
+				}
+			}
+			require.True(t, found, "the call's audit event")
+		})
+	}
+}
+
 // TestDispatchedCallLateMessages: messages a dispatched call's handler
 // sends from another goroutine while and after it answers are written in
 // turn with its response, or refused once the call is over, never written

@@ -104,8 +104,11 @@
 // go-sdk's would be: by the client's notifications/cancelled, not by the
 // end of the call's HTTP request, and closing the session waits for it.
 // The tool runs in its HTTP request's goroutine; if it panics, the panic
-// ends that request (the audit middleware logs it), where in go-sdk's
-// handler goroutine it would end the process. Middleware a
+// ends that request (the audit middleware logs it). A handler that runs
+// in a goroutine of go-sdk's (a message that goes go-sdk's way), where a
+// panic would end the process, has its panic recovered by idgate's
+// receiving middleware: logged redacted, audited, and answered with
+// JSON-RPC's internal error. Middleware a
 // program adds to MCPServer() wraps idgate's, so calls are dispatched
 // this way only while idgate's middleware is the one go-sdk calls, which
 // idgate checks on every message that goes through a session: add

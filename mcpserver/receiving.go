@@ -3,7 +3,11 @@ package mcpserver
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"log/slog"
+	"runtime/debug"
 
+	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/idgate/idgate/audit"
@@ -29,11 +33,16 @@ const cacheScopePrivate = "private"
 //   - every message: the handler's context carries the identity of the
 //     HTTP request that carried the message (withCallerIdentity).
 func (s *Server) receiving(next mcp.MethodHandler) mcp.MethodHandler {
-	return func(ctx context.Context, method string, req mcp.Request) (mcp.Result, error) {
+	return func(ctx context.Context, method string, req mcp.Request) (res mcp.Result, err error) {
 		if s.relater != nil {
 			ctx = s.relater.relate(ctx, req)
 		}
 		ctx = withCallerIdentity(ctx, req)
+		defer func() {
+			if p := recover(); p != nil {
+				res, err = nil, s.handlerPanicked(ctx, method, req, p)
+			}
+		}()
 		switch method {
 		case "tools/list":
 			res, err := next(ctx, method, req)
@@ -48,6 +57,33 @@ func (s *Server) receiving(next mcp.MethodHandler) mcp.MethodHandler {
 		}
 		return next(ctx, method, req)
 	}
+}
+
+// handlerPanicked deals with the panic p of the handler of a message
+// (method) that go-sdk's session handed the server, in a goroutine of
+// go-sdk's, where a panic would end the process: on a stateless server
+// before its first message had gone go-sdk's way (calls are dispatched
+// only then), with Config.GoSDKTransport or JSON answers on sessions, or
+// with middleware wrapping idgate's. It logs the panic (redacted, with
+// its stack), records it in the message's audit entry, and returns the
+// error the client gets: JSON-RPC's internal error, saying nothing of
+// the panic. A call dispatched in its HTTP request's goroutine (see
+// dispatch.go) panics on, as before: the audit middleware recovers it and
+// ends that request.
+func (s *Server) handlerPanicked(ctx context.Context, method string, req mcp.Request, p any) error {
+	if dc, ok := ctx.Value(directCallKey{}).(*directCall); ok && dc.own {
+		panic(p)
+	}
+	entry := auditEntryOf(req)
+	if entry == nil {
+		entry = audit.EntryFrom(ctx)
+	}
+	entry.SetDecision(audit.Error, "panic")
+	s.cfg.Logger.LogAttrs(ctx, slog.LevelError, "mcpserver: handler panicked",
+		slog.String("mcp_method", method),
+		slog.String("panic", audit.Redact(fmt.Sprint(p))),
+		slog.String("stack", audit.Redact(string(debug.Stack()))))
+	return &jsonrpc.Error{Code: jsonrpc.CodeInternalError, Message: "internal error"}
 }
 
 // withCallerIdentity returns ctx with the identity of the token that came
