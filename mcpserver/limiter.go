@@ -1,6 +1,7 @@
 package mcpserver
 
 import (
+	"errors"
 	"log/slog"
 	"math"
 	"net"
@@ -62,6 +63,12 @@ func (l *limiter) allow(w http.ResponseWriter, r *http.Request, key string, limi
 // failed), with the headers already set and the audit decision recorded.
 func (l *limiter) admit(w http.ResponseWriter, r *http.Request, key string, limit Limit, policy, kind string) int {
 	res, err := l.cfg.Store.Allow(r.Context(), key, limit)
+	if err != nil && r.Context().Err() != nil && errors.Is(err, r.Context().Err()) {
+		// The client went away while the store answered: the store did
+		// not fail, and nobody reads the answer.
+		audit.EntryFrom(r.Context()).SetDecision(audit.Error, "client_gone")
+		return http.StatusServiceUnavailable
+	}
 	if err != nil {
 		// The key names a user or an address: log only its kind.
 		l.logger.LogAttrs(r.Context(), slog.LevelError, "mcpserver: rate-limit store failed",

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"math"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -237,6 +238,20 @@ func TestConfigValidation(t *testing.T) {
 		{"origin with a path", func(c *mcpserver.Config) { c.AllowedOrigins = []string{"https://a.example/x"} }, "Config.AllowedOrigins[0]"},
 		{"negative body limit", func(c *mcpserver.Config) { c.MaxBodyBytes = -1 }, "Config.MaxBodyBytes"},
 		{"negative rate", func(c *mcpserver.Config) { c.RateLimit.User.Rate = -1 }, "Config.RateLimit.User"},
+		// A burst spanning more than a Duration overflowed the algorithm,
+		// and every request was refused.
+		{"burst without bound", func(c *mcpserver.Config) {
+			c.RateLimit.User = mcpserver.Limit{Rate: 10, Period: time.Minute, Burst: math.MaxInt}
+		}, "Config.RateLimit.User: burst"},
+		{"burst over 100 years", func(c *mcpserver.Config) {
+			c.RateLimit.IP = mcpserver.Limit{Rate: 1, Period: time.Hour, Burst: 1 << 42}
+		}, "Config.RateLimit.IP: burst"},
+		{"period without bound", func(c *mcpserver.Config) {
+			c.RateLimit.IP = mcpserver.Limit{Rate: 1, Period: math.MaxInt64, Burst: 2}
+		}, "Config.RateLimit.IP: burst"},
+		{"burst of 100 years", func(c *mcpserver.Config) {
+			c.RateLimit.User = mcpserver.Limit{Rate: 1, Period: 24 * time.Hour, Burst: 36_500}
+		}, ""},
 		{"auth disabled needs no verifier", func(c *mcpserver.Config) {
 			c.InsecureDisableAuth, c.Verifier, c.AuthorizationServers = true, nil, nil
 		}, ""},

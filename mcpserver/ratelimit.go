@@ -36,11 +36,22 @@ func (l *Limit) withDefaults(defaultRate int) error {
 	if l.Burst == 0 {
 		l.Burst = l.Rate
 	}
-	if l.Period/time.Duration(l.Rate) <= 0 {
+	t := l.Period / time.Duration(l.Rate)
+	if t <= 0 {
 		return fmt.Errorf("rate %d per %v is too fine: one request per nanosecond at most", l.Rate, l.Period)
+	}
+	// The burst's span, Period/Rate times Burst, must fit a Duration, or
+	// the algorithm's sums overflow and every request is refused (Burst
+	// math.MaxInt for "no burst limit", say).
+	if int64(l.Burst) > int64(maxBurstSpan/t) {
+		return fmt.Errorf("burst %d at %v a request spans more than %v", l.Burst, t, maxBurstSpan)
 	}
 	return nil
 }
+
+// maxBurstSpan bounds the time a full burst spans (Period/Rate × Burst):
+// 100 years, which redislimit's store takes as well.
+const maxBurstSpan = 100 * 365 * 24 * time.Hour
 
 // interval is the time one request costs: Period/Rate.
 func (l Limit) interval() time.Duration { return l.Period / time.Duration(l.Rate) }

@@ -107,6 +107,46 @@ func TestRateLimitStoreFailure(t *testing.T) {
 	}
 }
 
+// waitingStore is a RateLimitStore that answers once the request's context
+// ends, with its error, as a store does when the client goes away while it
+// waits for the answer.
+type waitingStore struct{ called chan struct{} }
+
+func (s waitingStore) Allow(ctx context.Context, _ string, _ mcpserver.Limit) (mcpserver.Result, error) {
+	close(s.called)
+	<-ctx.Done()
+	return mcpserver.Result{}, fmt.Errorf("redis: %w", ctx.Err())
+}
+
+// A client that goes away while the store answers is no store failure
+// (the store's error wraps the request context's):
+// nothing is logged as one, and the audit event says the client went.
+func TestRateLimitClientGone(t *testing.T) {
+	store := waitingStore{called: make(chan struct{})}
+	e := newEnv(t, stateless, func(c *mcpserver.Config) { c.RateLimit.Store = store })
+	ctx, cancel := context.WithCancel(context.Background())
+	// A request without a body: net/http watches its connection from
+	// the start, and ends its context when the client closes it.
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, e.http.URL+"/mcp", nil)
+	require.NoError(t, err)
+	req.Header.Set("Authorization", "Bearer "+e.alice)
+	go func() {
+		<-store.called
+		cancel()
+	}()
+	_, err = e.http.Client().Do(req)
+	require.ErrorIs(t, err, context.Canceled)
+	require.Eventually(t, func() bool {
+		for _, ev := range e.logs.events(t) {
+			if ev["decision"] == "error" && ev["reason"] == "client_gone" {
+				return true
+			}
+		}
+		return false
+	}, 5*time.Second, 10*time.Millisecond, "the request's audit event")
+	require.NotContains(t, e.logs.String(), "rate-limit store failed")
+}
+
 // TrustedProxies: X-Forwarded-For counts only behind a trusted proxy.
 func TestTrustedProxies(t *testing.T) {
 	tests := []struct {
