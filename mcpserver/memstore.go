@@ -42,6 +42,10 @@ type MemoryStore struct {
 	mu        sync.Mutex // serialises adding and removing keys
 	n         int        // keys held, under mu
 	nextSweep atomic.Int64
+	// nextFullSweep is when (a held timestamp) makeRoom may sweep the
+	// whole store again, under mu; fullSweeps counts its sweeps (tests).
+	nextFullSweep int64
+	fullSweeps    int
 }
 
 // memoryTAT is a key's theoretical arrival time, in nanoseconds since the
@@ -179,11 +183,21 @@ func (s *MemoryStore) remove(k any, e *memoryTAT, old int64) bool {
 	return true
 }
 
-// makeRoom frees at least one slot: a sweep, then, if the store is still
-// full, the evicting of the entry closest to recovery among a sample.
-// Under mu.
+// makeRoom frees at least one slot: a sweep, at most once per
+// memorySweepInterval, then, if the store is still full, the evicting of
+// the entry closest to recovery among a sample. Under mu.
+//
+// A sweep walks every key with mu held (~10 ms for 100 000). When the
+// store is full of keys that have not recovered, it frees none, and a
+// sweep for every key added made each new caller wait that long, and
+// every other new caller queue behind: cheap for a client able to keep
+// the store full (a strict limit, many addresses).
 func (s *MemoryStore) makeRoom(now time.Time) {
-	s.sweepLocked(now)
+	if t := s.since(now); t >= s.nextFullSweep {
+		s.sweepLocked(now)
+		s.fullSweeps++
+		s.nextFullSweep = t + int64(memorySweepInterval)
+	}
 	for s.n >= s.maxKeys {
 		const sample = 8
 		var victim any

@@ -149,3 +149,41 @@ func TestMemoryStoreSweepSkipsRemovedEntry(t *testing.T) {
 	require.True(t, ok, "the fresh entry is kept")
 	require.Equal(t, 1, s.Len())
 }
+
+// TestMemoryStoreFullSweepsSpaced: a store full of keys that have not
+// recovered sweeps them all at most once per memorySweepInterval when keys
+// are added, not once per key added (each sweep walks every key with the
+// lock held), and still drops recovered keys when a sweep is due.
+func TestMemoryStoreFullSweepsSpaced(t *testing.T) {
+	now := time.Unix(1_700_000_000, 0)
+	s := NewMemoryStore(MemoryStoreConfig{MaxKeys: 100, Now: func() time.Time { return now }})
+	strict := Limit{Rate: 1, Period: time.Hour}
+	add := func(from, to int) {
+		t.Helper()
+		for i := from; i < to; i++ {
+			res, err := s.Allow(context.Background(), "ip:"+strconv.Itoa(i), strict)
+			require.NoError(t, err)
+			require.True(t, res.Allowed)
+		}
+	}
+	fullSweeps := func() int {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return s.fullSweeps
+	}
+	add(0, 1000) // 900 keys added to a full store
+	require.Equal(t, 1, fullSweeps())
+	require.Equal(t, 100, s.Len())
+
+	now = now.Add(2 * memorySweepInterval) // none has recovered (1 an hour)
+	add(1000, 1100)
+	require.Equal(t, 2, fullSweeps(), "one sweep an interval, whatever is added")
+	require.Equal(t, 100, s.Len())
+
+	// Recovered keys are dropped by the first sweep due.
+	now = now.Add(2 * time.Hour)
+	s.nextSweep.Store(s.since(now) + int64(time.Hour)) // no sweep from Allow itself
+	add(2000, 2001)
+	require.Equal(t, 3, fullSweeps())
+	require.Equal(t, 1, s.Len())
+}

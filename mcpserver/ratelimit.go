@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/bits"
 	"time"
 )
 
@@ -43,7 +44,7 @@ func (l *Limit) withDefaults(defaultRate int) error {
 	// The burst's span, Period/Rate times Burst, must fit a Duration, or
 	// the algorithm's sums overflow and every request is refused (Burst
 	// math.MaxInt for "no burst limit", say).
-	if int64(l.Burst) > int64(maxBurstSpan/t) {
+	if hi, lo := bits.Mul64(uint64(t), uint64(l.Burst)); hi != 0 || lo > uint64(maxBurstSpan) {
 		return fmt.Errorf("burst %d at %v a request spans more than %v", l.Burst, t, maxBurstSpan)
 	}
 	return nil
