@@ -230,6 +230,9 @@ func loadConfig(env map[string]string, dev bool) (*config, []string, error) {
 		if err := checkHTTPURL(issuer); err != nil {
 			return nil, nil, errf("OAUTH_ISSUER", "%v (e.g. https://your-tenant.us.auth0.com/)", err)
 		}
+		if strings.Contains(issuer, exampleTenant) {
+			return nil, nil, errf("OAUTH_ISSUER", "is the example's placeholder (%s): set your identity provider's issuer URL (e.g. https://dev-abc123.us.auth0.com/)", exampleTenant)
+		}
 		c.Issuer = issuer
 		for _, a := range audiences {
 			if a == "" || strings.ContainsAny(a, " \t\"") {
@@ -299,6 +302,8 @@ func loadConfig(env map[string]string, dev bool) (*config, []string, error) {
 		return nil, nil, errf("PII_SALT", "is required: a secret of at least %d bytes that keys the demo data to each user (e.g. the output of `openssl rand -hex 32`)", minSaltBytes)
 	case len(salt) < minSaltBytes:
 		return nil, nil, errf("PII_SALT", "must be at least %d bytes (e.g. the output of `openssl rand -hex 32`)", minSaltBytes)
+	case placeholder(salt):
+		return nil, nil, errf("PII_SALT", "is a placeholder (%s), not a secret: set a secret of your own (e.g. the output of `openssl rand -hex 32`)", placeholderWhy(salt))
 	default:
 		c.PIISalt = []byte(salt)
 	}
@@ -307,6 +312,8 @@ func loadConfig(env map[string]string, dev bool) (*config, []string, error) {
 		c.AuditKey = deriveAuditKey(c.PIISalt)
 	case len(salt) < minSaltBytes:
 		return nil, nil, errf("USER_HASH_SALT", "must be at least %d bytes (e.g. the output of `openssl rand -hex 32`), or unset to derive it from PII_SALT", minSaltBytes)
+	case placeholder(salt):
+		return nil, nil, errf("USER_HASH_SALT", "is a placeholder (%s), not a secret: set a secret of your own (e.g. the output of `openssl rand -hex 32`), or unset it to derive it from PII_SALT", placeholderWhy(salt))
 	default:
 		c.AuditKey = []byte(salt)
 	}
@@ -542,4 +549,23 @@ func validScope(sc string) bool {
 		}
 	}
 	return true
+}
+
+// exampleTenant is the placeholder tenant of .env.example's URLs.
+const exampleTenant = "your-tenant"
+
+// placeholder reports whether a secret's value is one a copied
+// .env.example or an unexpanded variable left (the .env reader expands
+// nothing): long enough to pass the length check, and public.
+func placeholder(v string) bool { return placeholderWhy(v) != "" }
+
+// placeholderWhy says what makes v a placeholder, "" if nothing does.
+func placeholderWhy(v string) string {
+	switch {
+	case strings.Contains(v, "replace-with"):
+		return "the value .env.example gives"
+	case strings.Contains(v, "${"):
+		return "an unexpanded ${...}: the .env file is read as it is"
+	}
+	return ""
 }

@@ -41,6 +41,12 @@ func TestConfigErrors(t *testing.T) {
 		{name: "no PII salt", set: map[string]string{"PII_SALT": ""}, want: "PII_SALT is required: a secret of at least 16 bytes that keys the demo data to each user (e.g. the output of `openssl rand -hex 32`)"},
 		{name: "short PII salt", set: map[string]string{"PII_SALT": "short"}, want: "PII_SALT must be at least 16 bytes (e.g. the output of `openssl rand -hex 32`)"},
 		{name: "short audit salt", set: map[string]string{"USER_HASH_SALT": "short"}, want: "USER_HASH_SALT must be at least 16 bytes (e.g. the output of `openssl rand -hex 32`), or unset to derive it from PII_SALT"},
+		// A copied .env.example, or a variable the .env reader does not
+		// expand: long enough, and public.
+		{name: "PII salt of .env.example", set: map[string]string{"PII_SALT": "replace-with-the-output-of-openssl-rand-hex-32"}, want: "PII_SALT is a placeholder (the value .env.example gives), not a secret: set a secret of your own (e.g. the output of `openssl rand -hex 32`)"},
+		{name: "PII salt unexpanded", set: map[string]string{"PII_SALT": "${STARTER_PII_SALT_SECRET}"}, want: "PII_SALT is a placeholder (an unexpanded ${...}: the .env file is read as it is), not a secret: set a secret of your own (e.g. the output of `openssl rand -hex 32`)"},
+		{name: "audit salt of .env.example", set: map[string]string{"USER_HASH_SALT": "replace-with-another-openssl-rand-hex-32"}, want: "USER_HASH_SALT is a placeholder (the value .env.example gives), not a secret: set a secret of your own (e.g. the output of `openssl rand -hex 32`), or unset it to derive it from PII_SALT"},
+		{name: "issuer of .env.example", set: map[string]string{"OAUTH_ISSUER": "https://your-tenant.us.auth0.com/"}, want: "OAUTH_ISSUER is the example's placeholder (your-tenant): set your identity provider's issuer URL (e.g. https://dev-abc123.us.auth0.com/)"},
 		{name: "bad port", set: map[string]string{"PORT": "http"}, want: "PORT must be a port number from 0 to 65535 (e.g. PORT=3000; 0 picks a free port)"},
 		{name: "port out of range", set: map[string]string{"PORT": "70000"}, want: "PORT must be a port number from 0 to 65535 (e.g. PORT=3000; 0 picks a free port)"},
 		{name: "bad host", set: map[string]string{"HOST": "a b"}, want: "HOST must be an IP address or host name to listen on (e.g. HOST=0.0.0.0, or HOST=127.0.0.1 for this machine only)"},
