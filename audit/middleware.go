@@ -117,7 +117,7 @@ func (a *Auditor) Middleware(next http.Handler) http.Handler {
 		rq.entry.w = &rq.w
 		if rq.id == "" {
 			rq.id = r.Header.Get(RequestIDHeader)
-			if !validRequestID(rq.id) {
+			if !validRequestID(rq.id) || inCredentials(r.Header, rq.id) {
 				rq.id = newRequestID()
 			}
 		}

@@ -49,6 +49,9 @@ func do(t *testing.T, method, url string, header http.Header) (*http.Response, s
 
 var generatedID = regexp.MustCompile(`^[A-Z2-7]{26}$`)
 
+// opaqueToken is shaped like an opaque access token.
+const opaqueToken = "ab_7Kq2xVnR9sLmT4wYz8PcD1fGhJ3uE6"
+
 func TestMiddlewareRequestID(t *testing.T) {
 	a, sink := newAuditor(t, audit.Config{})
 	srv := serve(t, a, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -58,6 +61,7 @@ func TestMiddlewareRequestID(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
 		header []string // X-Request-Id values sent
+		auth   string   // the Authorization header sent, if any
 		want   string   // the id kept; "" means a generated one
 	}{
 		{name: "simple", header: []string{"abc-123"}, want: "abc-123"},
@@ -73,11 +77,21 @@ func TestMiddlewareRequestID(t *testing.T) {
 		{name: "angle bracket", header: []string{"<script>"}},
 		{name: "non-ASCII", header: []string{"ïd"}},
 		{name: "a JWT", header: []string{testJWT}},
+		// An opaque token sent as the id too: validRequestID cannot tell
+		// it from an id, the Authorization header can.
+		{name: "the opaque token", header: []string{opaqueToken}, auth: "Bearer " + opaqueToken},
+		{name: "a piece of the token", header: []string{opaqueToken[4:24]}, auth: "Bearer " + opaqueToken},
+		{name: "the token, another scheme", header: []string{"dXNlcjpwYXNzd29yZA=="}, auth: "Basic dXNlcjpwYXNzd29yZA=="},
+		{name: "short, inside the token", header: []string{"ab"}, auth: "Bearer " + opaqueToken, want: "ab"},
+		{name: "an id beside a token", header: []string{"req-42"}, auth: "Bearer " + opaqueToken, want: "req-42"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			h := http.Header{}
 			if tc.header != nil {
 				h[audit.RequestIDHeader] = tc.header
+			}
+			if tc.auth != "" {
+				h.Set("Authorization", tc.auth)
 			}
 			resp, body := do(t, http.MethodGet, srv.URL+"/x", h)
 			require.Equal(t, http.StatusOK, resp.StatusCode)

@@ -3,6 +3,7 @@ package audit
 import (
 	"context"
 	"math/rand/v2"
+	"net/http"
 	"strings"
 )
 
@@ -64,6 +65,22 @@ func validRequestID(id string) bool {
 		}
 	}
 	return redact(id) == id
+}
+
+// inCredentials reports whether id is the request's credential, or a
+// piece of it at least 16 characters long, in its Authorization header: a
+// client that sends its token as the request id (an opaque one, which
+// validRequestID cannot tell from an id) must not have it logged or
+// echoed either. (A short id is left alone: a token holds most short
+// strings.)
+func inCredentials(h http.Header, id string) bool {
+	for _, v := range h["Authorization"] {
+		_, cred, _ := strings.Cut(strings.TrimSpace(v), " ")
+		if id == strings.TrimSpace(cred) || id == v || len(id) >= 16 && strings.Contains(v, id) {
+			return true
+		}
+	}
+	return false
 }
 
 func isRequestIDChar(c byte) bool {
