@@ -266,6 +266,14 @@ func loadConfig(env map[string]string, dev bool) (*config, []string, error) {
 		}
 	}
 
+	// The TypeScript starter's backend variables: read by nothing here,
+	// and a deployment that sets one expects the tools to call it.
+	for _, k := range []string{"FUNCTIONS_BASE", "TOOLS_BASE_URL"} {
+		if env[k] != "" {
+			warn = append(warn, k+" is not read by this starter (the TypeScript starter's backend): the tools call DEMO_API_URL, or the built-in demo backend")
+		}
+	}
+
 	// Scopes advertised besides the tools' own.
 	for _, sc := range splitList(strings.ReplaceAll(env["OAUTH_SCOPES"], " ", ",")) {
 		switch {

@@ -119,6 +119,15 @@ func TestConfigValid(t *testing.T) {
 		check func(t *testing.T, c *config, warnings []string)
 	}{
 		{
+			name: "TypeScript starter's backend variables", env: merge(validEnv(), map[string]string{"FUNCTIONS_BASE": "https://fn.example.com", "TOOLS_BASE_URL": "https://tools.example.com"}),
+			check: func(t *testing.T, _ *config, w []string) {
+				require.Equal(t, []string{
+					"FUNCTIONS_BASE is not read by this starter (the TypeScript starter's backend): the tools call DEMO_API_URL, or the built-in demo backend",
+					"TOOLS_BASE_URL is not read by this starter (the TypeScript starter's backend): the tools call DEMO_API_URL, or the built-in demo backend",
+				}, w)
+			},
+		},
+		{
 			name: "defaults", env: validEnv(),
 			check: func(t *testing.T, c *config, w []string) {
 				require.Equal(t, 3000, c.Port)
