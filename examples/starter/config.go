@@ -211,6 +211,13 @@ func loadConfig(env map[string]string, dev bool) (*config, []string, error) {
 		if err := checkPublicURL(c.PublicURL); err != nil {
 			return nil, nil, err
 		}
+		// The development sign-in serves this machine only: a public URL
+		// elsewhere (a .env set up for a provider) would be the resource
+		// and the audience of every token, which no local client reaches.
+		if u, err := url.Parse(c.PublicURL); dev && err == nil && !isLoopbackHost(u.Hostname()) {
+			warn = append(warn, "PUBLIC_URL is ignored in -dev mode: it names "+u.Hostname()+", and -dev serves this machine only (http://localhost:PORT/mcp)")
+			c.PublicURL = ""
+		}
 	}
 
 	// The identity provider. In -dev the embedded one replaces it.

@@ -119,6 +119,19 @@ func TestConfigValid(t *testing.T) {
 		check func(t *testing.T, c *config, warnings []string)
 	}{
 		{
+			name: "-dev ignores a public URL elsewhere", dev: true, env: map[string]string{"PUBLIC_URL": "https://mcp.example.com/mcp"},
+			check: func(t *testing.T, c *config, w []string) {
+				require.Empty(t, c.PublicURL, "the local default")
+				require.Contains(t, w, "PUBLIC_URL is ignored in -dev mode: it names mcp.example.com, and -dev serves this machine only (http://localhost:PORT/mcp)")
+			},
+		},
+		{
+			name: "-dev keeps a local public URL", dev: true, env: map[string]string{"PUBLIC_URL": "http://127.0.0.1:3000/mcp"},
+			check: func(t *testing.T, c *config, w []string) {
+				require.Equal(t, "http://127.0.0.1:3000/mcp", c.PublicURL)
+			},
+		},
+		{
 			name: "TypeScript starter's backend variables", env: merge(validEnv(), map[string]string{"FUNCTIONS_BASE": "https://fn.example.com", "TOOLS_BASE_URL": "https://tools.example.com"}),
 			check: func(t *testing.T, _ *config, w []string) {
 				require.Equal(t, []string{
@@ -240,8 +253,10 @@ func TestConfigValid(t *testing.T) {
 				require.Empty(t, c.Issuer)
 				require.Empty(t, c.JWKSURI)
 				require.Equal(t, "localhost", c.Host)
-				require.Len(t, w, 3)
+				require.Empty(t, c.PublicURL, "a provider's public URL is no use to the local sign-in")
+				require.Len(t, w, 4)
 				require.Contains(t, strings.Join(w, "\n"), "OAUTH_ISSUER is ignored in -dev mode")
+				require.Contains(t, strings.Join(w, "\n"), "PUBLIC_URL is ignored in -dev mode")
 			},
 		},
 	}
