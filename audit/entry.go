@@ -89,6 +89,40 @@ func (e *Entry) Decision() (Decision, string) {
 	return e.decision, e.reason
 }
 
+// An Outcome is what one operation of a request came to, for
+// Entry.SetOutcome.
+type Outcome struct {
+	// MCPMethod and Tool are the JSON-RPC method and, for "tools/call",
+	// the tool name, as SetMCP records them.
+	MCPMethod, Tool string
+	// Args are the tool's arguments, as SetArgs records them; nil
+	// records none.
+	Args any
+	// Decision and Reason are as SetDecision records them.
+	Decision Decision
+	Reason   string
+}
+
+// SetOutcome records o, unless the entry holds a refusal or a failure
+// already (a decision other than Allow or none), which then stands with
+// the method, tool and arguments recorded with it. A request that carries
+// several operations (the calls of a JSON-RPC batch, which may run
+// concurrently) is so audited by its first call refused or failed, else
+// by its last call, and never by a mix of two: a refusal is not hidden by
+// a later call that was allowed.
+func (e *Entry) SetOutcome(o Outcome) {
+	if e == nil {
+		return
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.written || e.decision != "" && e.decision != Allow {
+		return
+	}
+	e.mcpMethod, e.tool, e.decision, e.reason = o.MCPMethod, o.Tool, o.Decision, o.Reason
+	e.args = o.Args
+}
+
 // SetArgs records a tool's arguments, to be written as JSON. Call it only for
 // tools that opted in, with arguments their redaction hook already cleaned.
 func (e *Entry) SetArgs(v any) {

@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"regexp"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -299,11 +300,79 @@ func TestEntryNilSafe(t *testing.T) {
 		e.SetMCP("m", "t")
 		e.SetDecision(audit.Deny, "r")
 		e.SetArgs(1)
+		e.SetOutcome(audit.Outcome{MCPMethod: "m", Decision: audit.Deny})
 	})
 	require.Zero(t, e.Status())
 	d, reason := e.Decision()
 	require.Empty(t, d)
 	require.Empty(t, reason)
+}
+
+// SetOutcome: the first operation refused or failed stands, with its
+// method, tool and arguments; allowed ones replace each other; operations
+// running concurrently cannot mix two outcomes in one event.
+func TestEntrySetOutcome(t *testing.T) {
+	allowed := func(tool string) audit.Outcome {
+		return audit.Outcome{MCPMethod: "tools/call", Tool: tool, Args: map[string]any{"t": tool}, Decision: audit.Allow}
+	}
+	refused := audit.Outcome{MCPMethod: "tools/call", Tool: "nope", Decision: audit.Deny, Reason: "unknown_tool"}
+	failed := audit.Outcome{MCPMethod: "tools/call", Tool: "fail", Decision: audit.Error, Reason: "tool_error"}
+	for _, tc := range []struct {
+		name string
+		run  []audit.Outcome
+		want map[string]any // the event's mcp_method, tool, args, decision, reason
+	}{
+		{"one", []audit.Outcome{allowed("a")}, map[string]any{"mcp_method": "tools/call", "tool": "a", "args": map[string]any{"t": "a"}, "decision": "allow"}},
+		{"allowed: the last", []audit.Outcome{allowed("a"), allowed("b")}, map[string]any{"mcp_method": "tools/call", "tool": "b", "args": map[string]any{"t": "b"}, "decision": "allow"}},
+		{"refused, then allowed", []audit.Outcome{refused, allowed("b")}, map[string]any{"mcp_method": "tools/call", "tool": "nope", "decision": "deny", "reason": "unknown_tool"}},
+		{"allowed, then failed", []audit.Outcome{allowed("a"), failed}, map[string]any{"mcp_method": "tools/call", "tool": "fail", "decision": "error", "reason": "tool_error"}},
+		{"failed, then refused", []audit.Outcome{failed, refused, allowed("c")}, map[string]any{"mcp_method": "tools/call", "tool": "fail", "decision": "error", "reason": "tool_error"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			a, sink := newAuditor(t, audit.Config{})
+			srv := serve(t, a, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				e := audit.EntryFrom(r.Context())
+				e.SetMCP("batch", "first") // what a layer before saw
+				e.SetDecision(audit.Allow, "")
+				for _, o := range tc.run {
+					e.SetOutcome(o)
+				}
+			}))
+			do(t, http.MethodPost, srv.URL+"/mcp", nil)
+			ev := eventFields(t, sink.next(t))
+			got := map[string]any{}
+			for _, k := range []string{"mcp_method", "tool", "args", "decision", "reason"} {
+				if v, ok := ev[k]; ok {
+					got[k] = v
+				}
+			}
+			require.Equal(t, tc.want, got)
+		})
+	}
+	t.Run("concurrent", func(t *testing.T) {
+		a, sink := newAuditor(t, audit.Config{})
+		srv := serve(t, a, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			e := audit.EntryFrom(r.Context())
+			var wg sync.WaitGroup
+			for i := range 50 {
+				wg.Go(func() {
+					if i == 25 {
+						e.SetOutcome(refused)
+						return
+					}
+					e.SetOutcome(allowed(strconv.Itoa(i)))
+				})
+			}
+			wg.Wait()
+		}))
+		for range 20 {
+			do(t, http.MethodPost, srv.URL+"/mcp", nil)
+			ev := eventFields(t, sink.next(t))
+			require.Equal(t, "deny", ev["decision"])
+			require.Equal(t, "nope", ev["tool"], "the refused call's tool, not another's")
+			require.NotContains(t, ev, "args")
+		}
+	})
 }
 
 func TestMiddlewareSkips(t *testing.T) {

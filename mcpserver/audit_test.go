@@ -135,6 +135,55 @@ func mustJSON(t *testing.T, v any) string {
 	return string(b)
 }
 
+// A batch (protocol 2025-03-26) is one request and one event: it tells of
+// the first call refused or failed, with that call's tool and reason,
+// never of an allowed call over a refused one, nor the tool of one call
+// with the reason of another.
+func TestAuditBatch(t *testing.T) {
+	for _, mode := range []struct {
+		name     string
+		stateful bool
+		opts     []envOption
+	}{
+		{"stateful", true, nil},
+		{"stateless", false, []envOption{stateless}},
+		{"stateless JSON", false, []envOption{stateless, jsonResponse}},
+		{"go-sdk transport", true, []envOption{func(c *mcpserver.Config) { c.GoSDKTransport = true }}},
+	} {
+		t.Run(mode.name, func(t *testing.T) {
+			e := newEnv(t, mode.opts...)
+			hdr := with(bearer(e.alice), []string{"Mcp-Protocol-Version", "2025-03-26"})
+			if mode.stateful {
+				hdr = with(hdr, []string{"Mcp-Session-Id", e.session(e.alice)})
+			}
+			for i, tc := range []struct {
+				calls []string
+				want  [][3]string // any of these (decision, reason, tool): the calls run concurrently
+			}{
+				{[]string{"nope", "salesRead"}, [][3]string{{"deny", "unknown_tool", "nope"}}},
+				{[]string{"salesRead", "nope"}, [][3]string{{"deny", "unknown_tool", "nope"}}},
+				{[]string{"fail", "salesRead", "whoami"}, [][3]string{{"error", "tool_error", "fail"}}},
+				{[]string{"nope", "fail", "salesRead"}, [][3]string{{"deny", "unknown_tool", "nope"}, {"error", "tool_error", "fail"}}},
+				{[]string{"salesRead", "whoami"}, [][3]string{{"allow", "", "salesRead"}, {"allow", "", "whoami"}}},
+			} {
+				var msgs []string
+				for j, name := range tc.calls {
+					msgs = append(msgs, callBody(10*i+j, name))
+				}
+				before := len(e.logs.events(t))
+				r := e.do(http.MethodPost, "/mcp", "["+strings.Join(msgs, ",")+"]", hdr...)
+				require.Equal(t, http.StatusOK, r.Status, r.Body)
+				require.Eventually(t, func() bool { return len(e.logs.events(t)) > before }, 5*time.Second, 10*time.Millisecond)
+				events := e.logs.events(t)
+				require.Len(t, events, before+1, "one event for the batch")
+				ev := events[before]
+				got := [3]string{stringOr(ev["decision"]), stringOr(ev["reason"]), stringOr(ev["tool"])}
+				require.Contains(t, tc.want, got, "batch %v", tc.calls)
+			}
+		})
+	}
+}
+
 // A caller chooses the tool name and the JSON-RPC method it sends: an
 // audit event keeps only a bounded prefix of each, so that one request
 // cannot write a megabyte into the audit log.

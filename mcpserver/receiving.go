@@ -78,7 +78,11 @@ func (s *Server) handlerPanicked(ctx context.Context, method string, req mcp.Req
 	if entry == nil {
 		entry = audit.EntryFrom(ctx)
 	}
-	entry.SetDecision(audit.Error, "panic")
+	out := audit.Outcome{MCPMethod: method, Decision: audit.Error, Reason: "panic"}
+	if creq, ok := req.(*mcp.CallToolRequest); ok {
+		out.Tool = toolName(creq)
+	}
+	entry.SetOutcome(out)
 	s.cfg.Logger.LogAttrs(ctx, slog.LevelError, "mcpserver: handler panicked",
 		slog.String("mcp_method", method),
 		slog.String("panic", audit.Redact(fmt.Sprint(p))),
@@ -132,32 +136,44 @@ func (s *Server) call(ctx context.Context, method string, req *mcp.CallToolReque
 		// session, whose entry is already written: calls on it are no-ops.)
 		entry = audit.EntryFrom(ctx)
 	}
-	name := ""
-	if req.Params != nil {
-		name = req.Params.Name
+	out := audit.Outcome{MCPMethod: method, Tool: toolName(req)}
+	if dc, ok := ctx.Value(directCallKey{}).(*directCall); ok && dc.own {
+		// A call dispatched in its request's goroutine, alone in its
+		// request: named now, for the audit middleware's event if it
+		// panics. (The calls of a batch, which go go-sdk's way, each
+		// record their outcome whole: see audit.Entry.SetOutcome.)
+		entry.SetMCP(out.MCPMethod, out.Tool)
 	}
-	entry.SetMCP(method, name)
-	if err := s.checkCall(name, req); err != nil {
-		reason := "unknown_tool"
+	if err := s.checkCall(out.Tool, req); err != nil {
+		out.Decision, out.Reason = audit.Deny, "unknown_tool"
 		if err.Code == CodeInsufficientScope {
-			reason = identity.ErrorCodeInsufficientScope
+			out.Reason = identity.ErrorCodeInsufficientScope
 		}
-		entry.SetDecision(audit.Deny, reason)
+		entry.SetOutcome(out)
 		return nil, err
 	}
-	if o, ok := s.toolOpts.Load(name); ok && o.(*toolOptions).auditArgs && entry != nil {
-		entry.SetArgs(auditArgs(req.Params.Arguments, o.(*toolOptions).redact))
+	if o, ok := s.toolOpts.Load(out.Tool); ok && o.(*toolOptions).auditArgs && entry != nil {
+		out.Args = auditArgs(req.Params.Arguments, o.(*toolOptions).redact)
 	}
 	res, err := next(ctx, method, req)
 	switch cr, _ := res.(*mcp.CallToolResult); {
 	case err != nil:
-		entry.SetDecision(audit.Error, "tool_failed")
+		out.Decision, out.Reason = audit.Error, "tool_failed"
 	case cr != nil && cr.IsError:
-		entry.SetDecision(audit.Error, "tool_error")
+		out.Decision, out.Reason = audit.Error, "tool_error"
 	default:
-		entry.SetDecision(audit.Allow, "")
+		out.Decision = audit.Allow
 	}
+	entry.SetOutcome(out)
 	return res, err
+}
+
+// toolName returns the tool req calls, "" when it names none.
+func toolName(req *mcp.CallToolRequest) string {
+	if req.Params == nil {
+		return ""
+	}
+	return req.Params.Name
 }
 
 // auditArgs decodes raw tool arguments for the audit and applies redact.
