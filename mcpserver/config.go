@@ -415,8 +415,15 @@ func validate(cfg Config) (*config, error) {
 		rl.Store = NewMemoryStore(MemoryStoreConfig{})
 	}
 	for i, p := range rl.TrustedProxies {
-		if !p.IsValid() {
+		switch {
+		case !p.IsValid():
 			return nil, fmt.Errorf("mcpserver: Config.RateLimit.TrustedProxies[%d] is not a valid prefix", i)
+		case p.Addr().Is4In6():
+			// Peer addresses are compared unmapped: such a prefix would
+			// never match, and X-Forwarded-For would be ignored.
+			return nil, fmt.Errorf("mcpserver: Config.RateLimit.TrustedProxies[%d] %s is IPv4-mapped IPv6: write it as IPv4 (e.g. 10.0.0.0/8)", i, p)
+		case p.Addr().Zone() != "":
+			return nil, fmt.Errorf("mcpserver: Config.RateLimit.TrustedProxies[%d] %s has a zone, which never matches: leave it out", i, p)
 		}
 	}
 	if c.Logger == nil {

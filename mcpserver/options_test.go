@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -240,6 +241,9 @@ func TestConfigValidation(t *testing.T) {
 		{"negative rate", func(c *mcpserver.Config) { c.RateLimit.User.Rate = -1 }, "Config.RateLimit.User"},
 		// A burst spanning more than a Duration overflowed the algorithm,
 		// and every request was refused.
+		{"IPv4-mapped trusted proxy", func(c *mcpserver.Config) {
+			c.RateLimit.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("::ffff:10.0.0.0/104")}
+		}, "Config.RateLimit.TrustedProxies[1] ::ffff:10.0.0.0/104 is IPv4-mapped IPv6"},
 		{"burst without bound", func(c *mcpserver.Config) {
 			c.RateLimit.User = mcpserver.Limit{Rate: 10, Period: time.Minute, Burst: math.MaxInt}
 		}, "Config.RateLimit.User: burst"},
