@@ -8,8 +8,8 @@ import (
 // An Entry collects what the layers of one request learn about it; when the
 // request is done Middleware writes it as an Event. Get it with EntryFrom.
 //
-// Its methods are safe for concurrent use (a tool handler may run on another
-// goroutine) and do nothing on a nil *Entry, so a layer can call
+// Its methods but Status are safe for concurrent use (a tool handler may
+// run on another goroutine) and do nothing on a nil *Entry, so a layer can call
 // EntryFrom(ctx).SetX(...) whether or not Middleware is installed. Calls made
 // after the event was written are ignored.
 type Entry struct {
@@ -140,7 +140,10 @@ func (e *Entry) SetArgs(v any) {
 // Middleware gave the handlers (200 once a body was written without one),
 // or 0 when nothing was sent yet or e is nil. A layer that wraps another
 // handler reads it after that handler returned to learn how the request
-// ended, without a ResponseWriter of its own around it.
+// ended, without a ResponseWriter of its own around it. Unlike the other
+// methods it reads the ResponseWriter's state without a lock: call it
+// from the goroutine that serves the request, as ResponseWriter methods
+// are.
 func (e *Entry) Status() int {
 	if e == nil || e.w == nil || !e.w.wroteHeader {
 		return 0
