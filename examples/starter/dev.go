@@ -109,7 +109,7 @@ func (d *devServer) printBanner(w io.Writer, cfg *config, warnings []string) {
                   the browser opens the sign-in page; pick a user.
   Claude Code:    claude mcp add --transport http starter %[2]s
                   then /mcp in Claude Code to sign in.
-  curl:           TOKEN=$(go run ./examples/starter token -user alice -scopes "starter.whoami starter.echo")
+  curl:           TOKEN=$(go run ./examples/starter token -issuer %[3]s -resource %[2]s -user alice -scopes "starter.whoami starter.echo")
                   curl -s -X POST -H "Authorization: Bearer $TOKEN" %[6]s/tools/whoami
 `, line, cfg.PublicURL, d.issuer.URL(), strings.Join(names, ", "), cfg.CRMDBPath, publicOrigin(cfg.PublicURL))
 	for _, warning := range warnings {

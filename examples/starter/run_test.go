@@ -106,6 +106,7 @@ func TestDevMode(t *testing.T) {
 	require.Contains(t, banner, mcpURL)
 	require.Contains(t, banner, "claude mcp add --transport http starter "+mcpURL)
 	require.Contains(t, banner, "PII_SALT is not set")
+	require.Contains(t, banner, "token -issuer "+issuer+" -resource "+mcpURL+" -user alice", "the banner's token command works whatever the port")
 
 	// The protected-resource metadata points at the dev issuer, which
 	// serves what an MCP client needs to sign in.
@@ -164,6 +165,15 @@ func TestDevMode(t *testing.T) {
 			require.NotContains(t, r.logs.String(), tok, "no token is logged")
 		})
 	}
+	// A PUBLIC_URL elsewhere in the environment (a .env set up for a
+	// provider) is ignored by the token command as by -dev: the token is
+	// for this machine's server.
+	var out, errOut bytes.Buffer
+	tokenEnv := map[string]string{"PORT": u.Port(), "PUBLIC_URL": "https://mcp.example.com/mcp"}
+	require.NoError(t, run(t.Context(), []string{"token", "-user", "bob", "-scopes", "starter.whoami", "-issuer", issuer}, tokenEnv, &out, &errOut), errOut.String())
+	rest := doHTTP(t, "POST", strings.Replace(mcpURL, "/mcp", "/tools/whoami", 1), "", auth(strings.TrimSpace(out.String()))...)
+	require.Equal(t, 200, rest.status, rest.raw)
+
 	require.NoError(t, r.stop(), "a clean shutdown")
 	require.Contains(t, r.logs.String(), "stopped")
 }

@@ -40,7 +40,8 @@ func runToken(ctx context.Context, args []string, env map[string]string, stdout,
 		port = p
 	}
 	resource := strings.TrimSpace(env["PUBLIC_URL"])
-	if resource == "" {
+	if u, err := url.Parse(resource); resource == "" || err != nil || !isLoopbackHost(u.Hostname()) {
+		// What -dev serves: it ignores a PUBLIC_URL not on this machine.
 		resource = fmt.Sprintf("http://localhost:%d/mcp", port)
 	}
 	fs := flag.NewFlagSet("starter token", flag.ContinueOnError)
