@@ -3,6 +3,8 @@ package audit
 import (
 	"context"
 	"sync"
+
+	"github.com/idgate/idgate/internal/reqctx"
 )
 
 // An Entry collects what the layers of one request learn about it; when the
@@ -30,11 +32,17 @@ type Entry struct {
 // is none (no Middleware, or a request it does not record). Every method of
 // a nil *Entry does nothing.
 func EntryFrom(ctx context.Context) *Entry {
-	rq := requestFrom(ctx)
-	if rq == nil || !rq.record {
-		return nil
-	}
-	return &rq.entry
+	e, _ := ctx.Value(reqctx.EntryKey{}).(*Entry)
+	return e
+}
+
+// ContextWithEntry returns a copy of ctx in which EntryFrom returns e: for
+// code that serves one operation of a request in a context that is not
+// the request's own (an MCP session's handler runs in the context of the
+// request that opened the session), so that what it records goes to the
+// event of the request that carried the operation.
+func ContextWithEntry(ctx context.Context, e *Entry) context.Context {
+	return context.WithValue(ctx, reqctx.EntryKey{}, e)
 }
 
 // SetIdentity records who the caller is: the raw subject (it is hashed when

@@ -35,8 +35,6 @@ type request struct {
 	identity atomic.Value
 }
 
-type requestKey struct{}
-
 // node is the context Middleware passes on: the request's context with the
 // Middleware state, and the caller's identity once it is held there.
 type node struct {
@@ -46,12 +44,15 @@ type node struct {
 
 func (n *node) Value(key any) any {
 	switch key.(type) {
-	case requestKey:
-		return n.rq
 	case requestIDKey:
 		// The same key as WithRequestID's, so that RequestID finds the
 		// nearest id in one walk of the context.
 		return n.rq.id
+	case reqctx.EntryKey:
+		if !n.rq.record {
+			return (*Entry)(nil) // no event for this request: none nearer either
+		}
+		return &n.rq.entry
 	case reqctx.IdentityKey:
 		if id := n.rq.identity.Load(); id != nil {
 			return id
@@ -66,12 +67,6 @@ func (n *node) Value(key any) any {
 func (n *node) HoldIdentity(r *http.Request, id any) bool {
 	return r != nil && r == n.rq.served && r.Context() == context.Context(n) && id != nil &&
 		n.rq.identity.CompareAndSwap(nil, id)
-}
-
-// requestFrom returns the Middleware state in ctx, or nil.
-func requestFrom(ctx context.Context) *request {
-	rq, _ := ctx.Value(requestKey{}).(*request)
-	return rq
 }
 
 // Middleware wraps next as the front of a handler chain:

@@ -308,6 +308,24 @@ func TestEntryNilSafe(t *testing.T) {
 	require.Empty(t, reason)
 }
 
+// ContextWithEntry carries a request's entry into another context: what is
+// recorded there goes to that request's event.
+func TestContextWithEntry(t *testing.T) {
+	a, sink := newAuditor(t, audit.Config{})
+	srv := serve(t, a, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		e := audit.EntryFrom(r.Context())
+		require.NotNil(t, e)
+		other := audit.ContextWithEntry(context.Background(), e) // as a session's handler context
+		require.Same(t, e, audit.EntryFrom(other))
+		audit.EntryFrom(other).SetDecision(audit.Deny, "from_elsewhere")
+		require.Nil(t, audit.EntryFrom(context.Background()))
+	}))
+	do(t, http.MethodPost, srv.URL+"/mcp", nil)
+	ev := eventFields(t, sink.next(t))
+	require.Equal(t, "deny", ev["decision"])
+	require.Equal(t, "from_elsewhere", ev["reason"])
+}
+
 // SetOutcome: the first operation refused or failed stands, with its
 // method, tool and arguments; allowed ones replace each other; operations
 // running concurrently cannot mix two outcomes in one event.

@@ -1,16 +1,20 @@
 package mcpserver_test
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/modelcontextprotocol/go-sdk/mcp"
 	"github.com/stretchr/testify/require"
 
+	"github.com/idgate/idgate/audit"
 	"github.com/idgate/idgate/identity/identitytest"
 	"github.com/idgate/idgate/mcpserver"
+	"github.com/idgate/idgate/scopes"
 )
 
 // auditCase is a request of TestAuditEveryPath and the event it must
@@ -133,6 +137,47 @@ func mustJSON(t *testing.T, v any) string {
 	b, err := json.Marshal(v)
 	require.NoError(t, err)
 	return string(b)
+}
+
+// audit.EntryFrom in a tool is the entry of the HTTP request that carried
+// the call, on every path: what the tool records (here a refusal of its
+// own) is in that request's event, not lost in the already written one
+// of the request that opened the session.
+func TestContextEntryIsTheCallers(t *testing.T) {
+	for _, mode := range []struct {
+		name     string
+		stateful bool
+		opts     []envOption
+	}{
+		{"stateful", true, nil},
+		{"stateful, go-sdk transport", true, []envOption{func(c *mcpserver.Config) { c.GoSDKTransport = true }}},
+		{"stateful JSON", true, []envOption{jsonResponse}},
+		{"stateless", false, []envOption{stateless}},
+		{"stateless JSON", false, []envOption{stateless, jsonResponse}},
+	} {
+		t.Run(mode.name, func(t *testing.T) {
+			e := newEnv(t, mode.opts...)
+			mcpserver.AddTool(e.srv, &mcp.Tool{Name: "refuser", Description: "refuses, in the audit trail"}, scopes.Public(),
+				func(ctx context.Context, _ *mcp.CallToolRequest, _ empty) (*mcp.CallToolResult, summaryOut, error) {
+					audit.EntryFrom(ctx).SetDecision(audit.Deny, "tool_refused")
+					return nil, summaryOut{}, nil
+				})
+			hdr := with(bearer(e.alice), []string{"Mcp-Protocol-Version", "2025-06-18"})
+			if mode.stateful {
+				hdr = with(hdr, []string{"Mcp-Session-Id", e.session(e.alice)})
+			}
+			for i := range 3 { // the first call of a stateless server goes go-sdk's way, the next ones not
+				before := len(e.logs.events(t))
+				r := e.do(http.MethodPost, "/mcp", callBody(20+i, "refuser"), hdr...)
+				require.Equal(t, http.StatusOK, r.Status, r.Body)
+				events := e.logs.events(t)
+				require.Len(t, events, before+1)
+				ev := events[before]
+				require.Equal(t, [3]string{"deny", "tool_refused", "refuser"},
+					[3]string{stringOr(ev["decision"]), stringOr(ev["reason"]), stringOr(ev["tool"])}, "call %d", i)
+			}
+		})
+	}
 }
 
 // A batch (protocol 2025-03-26) is one request and one event: it tells of

@@ -22,7 +22,9 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
+	"github.com/idgate/idgate/audit"
 	"github.com/idgate/idgate/identity"
+	"github.com/idgate/idgate/internal/reqctx"
 )
 
 // The direct transport.
@@ -706,6 +708,33 @@ func metaProtocolVersion(params []byte) string {
 // puts the *directCall of a call answered directly.
 type directCallKey struct{}
 
+// callContext is the context a call dispatched in its request's goroutine
+// runs in: the session's (or a stateless call's own), with the call
+// (directCallKey), and the audit entry of the HTTP request that carried
+// it, so that audit.EntryFrom in the handler gives that request's entry,
+// not the one of the request that opened the session. One node for both,
+// as one context.WithValue was for the call alone.
+type callContext struct {
+	context.Context
+	call  *directCall
+	entry *audit.Entry
+}
+
+// newCallContext returns the context of call c, carried by r, in ctx.
+func newCallContext(ctx context.Context, c *directCall, r *http.Request) context.Context {
+	return &callContext{Context: ctx, call: c, entry: audit.EntryFrom(r.Context())}
+}
+
+func (x *callContext) Value(key any) any {
+	switch key.(type) {
+	case directCallKey:
+		return x.call
+	case reqctx.EntryKey:
+		return x.entry
+	}
+	return x.Context.Value(key)
+}
+
 // relate returns ctx with the call req came by, when it came by the direct
 // path, so that what the handler sends in that context goes on the call's
 // stream.
@@ -776,7 +805,7 @@ func (t *directTable) direct(w http.ResponseWriter, r *http.Request, s *directSe
 		// on every call), and writes the call's stream as it goes.
 		t.answered.Add(1)
 		c.inline(w, version)
-		c.run(context.WithValue(ctx, directCallKey{}, c), t.fast, req.ID, "tools/call", &mcp.CallToolRequest{Session: s.ss, Params: params, Extra: extra})
+		c.run(newCallContext(ctx, c, r), t.fast, req.ID, "tools/call", &mcp.CallToolRequest{Session: s.ss, Params: params, Extra: extra})
 		return
 	}
 	if !s.conn.deliver(req) {

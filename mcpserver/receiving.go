@@ -30,14 +30,15 @@ const cacheScopePrivate = "private"
 //     caller's scopes again, and fills the audit entry of the HTTP request
 //     that carried the call (tool, arguments when the tool opted in,
 //     outcome);
-//   - every message: the handler's context carries the identity of the
-//     HTTP request that carried the message (withCallerIdentity).
+//   - every message: the handler's context carries the identity and the
+//     audit entry of the HTTP request that carried the message
+//     (withCaller).
 func (s *Server) receiving(next mcp.MethodHandler) mcp.MethodHandler {
 	return func(ctx context.Context, method string, req mcp.Request) (res mcp.Result, err error) {
 		if s.relater != nil {
 			ctx = s.relater.relate(ctx, req)
 		}
-		ctx = withCallerIdentity(ctx, req)
+		ctx = withCaller(ctx, req)
 		defer func() {
 			if p := recover(); p != nil {
 				res, err = nil, s.handlerPanicked(ctx, method, req, p)
@@ -88,6 +89,20 @@ func (s *Server) handlerPanicked(ctx context.Context, method string, req mcp.Req
 		slog.String("panic", audit.Redact(fmt.Sprint(p))),
 		slog.String("stack", audit.Redact(string(debug.Stack()))))
 	return &jsonrpc.Error{Code: jsonrpc.CodeInternalError, Message: "internal error"}
+}
+
+// withCaller returns ctx with the identity of the token that came with req
+// (withCallerIdentity) and the audit entry of the HTTP request that
+// carried it, when ctx carries others: a handler's audit.EntryFrom(ctx)
+// then records into that request's event, not into the already written
+// one of the request that opened the session. A call dispatched in its
+// request's goroutine carries both already (callContext), at no cost.
+func withCaller(ctx context.Context, req mcp.Request) context.Context {
+	ctx = withCallerIdentity(ctx, req)
+	if e := auditEntryOf(req); e != nil && audit.EntryFrom(ctx) != e {
+		ctx = audit.ContextWithEntry(ctx, e)
+	}
+	return ctx
 }
 
 // withCallerIdentity returns ctx with the identity of the token that came

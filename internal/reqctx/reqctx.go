@@ -14,6 +14,12 @@ import "net/http"
 // IdentityKey is the context key of the caller's *identity.Identity.
 type IdentityKey struct{}
 
+// EntryKey is the context key of the request's *audit.Entry (audit.EntryFrom).
+// audit.Middleware's node answers it; so may a context that serves one
+// operation of a request in another request's context (an MCP session's
+// handler runs in that of the request that opened the session).
+type EntryKey struct{}
+
 // A Holder is a context node that can keep the caller's identity for one
 // request: once it holds one, its Value(IdentityKey{}) returns it. Only a
 // request's own context can hold its identity, so a Holder is found by a
