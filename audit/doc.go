@@ -20,7 +20,12 @@
 // Middleware belongs at the front of the handler chain. It puts an *Entry in
 // the request context; inner layers fill it (EntryFrom(ctx).SetIdentity,
 // SetMCP, SetDecision, SetArgs) and the middleware writes the event once the
-// request is done. Layers that set nothing still produce a useful event: the
+// request is done. An operation that may run several times in one request
+// (the calls of a JSON-RPC batch) records itself whole with SetOutcome, so
+// that the first refusal or failure stands. Code that serves a request's
+// operation in another context (an MCP session's handler) is given the
+// request's entry with ContextWithEntry. Layers that set nothing still
+// produce a useful event: the
 // decision is derived from the status (DecisionFromStatus) and, for a 401 or
 // 403, the reason from the RFC 6750 error code in the WWW-Authenticate
 // challenge. Outside of Middleware, Auditor.Record writes an Event directly.
@@ -48,5 +53,7 @@
 // replaces every JWT-looking part of a string attribute or of the arguments'
 // JSON (three base64url segments joined by dots, the first starting with
 // "eyJ") with "[redacted]", and Middleware never writes the query string,
-// where a misbehaving client may have put its token.
+// where a misbehaving client may have put its token, nor a request id that
+// is the request's credential. Redact applies the same redaction to any
+// text about to be logged.
 package audit
