@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/netip"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -91,6 +92,21 @@ func TestLimitByAddressClientAddress(t *testing.T) {
 			{"2001:db8:1:2::1", http.StatusNoContent},
 			{"2001:db8:1:2:ffff::9", http.StatusTooManyRequests}, // same /64
 			{"2001:db8:1:3::1", http.StatusNoContent},            // next /64
+			// Entries with a port, as some proxies write them, are the
+			// same clients.
+			{"203.0.113.1:4711", http.StatusTooManyRequests},
+			{"[2001:db8:1:3::1]:4711", http.StatusTooManyRequests},
+			{"192.0.2.9:80, 127.0.0.1:5000", http.StatusNoContent},
+			{"192.0.2.9", http.StatusTooManyRequests},
+			// Garbage ends the scan: the peer (the proxy) counts.
+			{"192.0.2.77, nonsense", http.StatusNoContent},
+			{"192.0.2.78, nonsense", http.StatusTooManyRequests},
+		}},
+		{"several header lines", []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}, []xffStep{
+			{"198.51.100.1\n198.51.100.2", http.StatusNoContent}, // the last line's entry counts
+			{"198.51.100.2", http.StatusTooManyRequests},
+			{"198.51.100.3\n127.0.0.1, 127.0.0.2", http.StatusNoContent}, // past the proxies, into the line before
+			{"198.51.100.3", http.StatusTooManyRequests},
 		}},
 	}
 	for _, tc := range tests {
@@ -100,7 +116,11 @@ func TestLimitByAddressClientAddress(t *testing.T) {
 				c.RateLimit.TrustedProxies = tc.trusted
 			})
 			for _, st := range tc.steps {
-				r := e.do(http.MethodPost, "/own", "{}", "X-Forwarded-For", st.xff)
+				var h []string // one X-Forwarded-For line per line of xff
+				for _, line := range strings.Split(st.xff, "\n") {
+					h = append(h, "X-Forwarded-For", line)
+				}
+				r := e.do(http.MethodPost, "/own", "{}", h...)
 				require.Equal(t, st.wantStatus, r.Status, st.xff)
 			}
 		})

@@ -187,17 +187,44 @@ func (l *limiter) clientIP(r *http.Request) string {
 	if err != nil || !l.trusted(peer) {
 		return host
 	}
-	hops := strings.Split(strings.Join(r.Header.Values("X-Forwarded-For"), ","), ",")
-	for i := len(hops) - 1; i >= 0; i-- {
-		a, err := netip.ParseAddr(strings.TrimSpace(hops[i]))
-		if err != nil {
-			break // garbage: stop believing the header here
-		}
-		if !l.trusted(a) {
-			return a.Unmap().String()
+	// From the right, entry by entry, across the header's lines, without
+	// splitting the whole of it (it comes before authentication).
+	values := r.Header.Values("X-Forwarded-For")
+	for v := len(values) - 1; v >= 0; v-- {
+		rest := values[v]
+		for {
+			hop := rest
+			i := strings.LastIndexByte(rest, ',')
+			if i >= 0 {
+				hop, rest = rest[i+1:], rest[:i]
+			}
+			a, ok := forwardedAddr(strings.TrimSpace(hop))
+			if !ok {
+				return host // garbage: stop believing the header here
+			}
+			if !l.trusted(a) {
+				return a.Unmap().String()
+			}
+			if i < 0 {
+				break
+			}
 		}
 	}
 	return host
+}
+
+// forwardedAddr reads one X-Forwarded-For entry: an address, or an
+// address and port as some proxies write them ("203.0.113.5:4711",
+// "[2001:db8::1]:4711"), which would otherwise end the scan and count
+// every client as the proxy.
+func forwardedAddr(hop string) (netip.Addr, bool) {
+	if a, err := netip.ParseAddr(hop); err == nil {
+		return a, true
+	}
+	if ap, err := netip.ParseAddrPort(hop); err == nil {
+		return ap.Addr(), true
+	}
+	return netip.Addr{}, false
 }
 
 // addressKey is what the per-address limit counts for a client address:
