@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"strconv"
 	"time"
-	"unicode/utf8"
 )
 
 // A Decision is what was decided about a request.
@@ -185,16 +184,7 @@ const MaxAttrBytes = 256
 
 // truncate cuts s to at most MaxAttrBytes bytes plus the "…" that marks the
 // cut.
-func truncate(s string) string {
-	if len(s) <= MaxAttrBytes {
-		return s
-	}
-	cut := MaxAttrBytes
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
-	}
-	return s[:cut] + "…"
-}
+func truncate(s string) string { return cutAt(s, MaxAttrBytes) }
 
 // encodeArgs encodes args as JSON for the "args" attribute. It returns the
 // redacted JSON, or, when args cannot be written, the text written instead.

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/idgate/idgate/internal/reqctx"
 )
@@ -146,6 +147,26 @@ func (a *Auditor) Middleware(next http.Handler) http.Handler {
 	})
 }
 
+// Bounds of the panic log line's fields, which a request can make long (a
+// path of a megabyte, a panic message quoting a body, deep recursion).
+// Redacted first, then cut, so that a cut never leaves a token's
+// remainder unrecognised.
+const (
+	maxPanicText  = 1 << 10
+	maxPanicStack = 32 << 10
+)
+
+// cutAt cuts s to at most n bytes (on a rune boundary) plus "…".
+func cutAt(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
+}
+
 // recovered handles the panic value p of the handler serving r: it logs it,
 // marks the entry, and answers 500 if nothing was written yet. It reports
 // whether the response must be aborted instead.
@@ -158,9 +179,9 @@ func (a *Auditor) recovered(ctx context.Context, rq *request, r *http.Request, p
 	a.logger.LogAttrs(ctx, slog.LevelError, "panic recovered",
 		slog.String("request_id", rq.id),
 		slog.String("http_method", r.Method),
-		slog.String("path", redact(r.URL.Path)),
-		slog.String("panic", redact(fmt.Sprint(p))),
-		slog.String("stack", redact(string(debug.Stack()))),
+		slog.String("path", cutAt(redact(r.URL.Path), maxPanicText)),
+		slog.String("panic", cutAt(redact(fmt.Sprint(p)), maxPanicText)),
+		slog.String("stack", cutAt(redact(string(debug.Stack())), maxPanicStack)),
 	)
 	if rq.w.wroteHeader {
 		return true

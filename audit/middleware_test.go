@@ -481,6 +481,25 @@ func TestMiddlewareFlushAndResponseController(t *testing.T) {
 	require.Equal(t, "/sse", m["path"])
 }
 
+// The panic log line's path, panic value and stack are bounded (a request
+// chooses its path; a panic may quote a body), redacted before they are
+// cut.
+func TestMiddlewarePanicLogBounded(t *testing.T) {
+	a, sink := newAuditor(t, audit.Config{})
+	srv := serve(t, a, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		panic(strings.Repeat("y", 1010) + testJWT + " " + strings.Repeat("z", 100_000))
+	}))
+	do(t, http.MethodPost, srv.URL+"/"+strings.Repeat("p", 5000), nil)
+	line := <-sink.lines
+	require.NotContains(t, string(line), testJWT[:12], "redacted before the cut: no piece of the token")
+	p := decodeLine(t, line)
+	require.Equal(t, "panic recovered", p["msg"])
+	require.Equal(t, strings.Repeat("y", 1010)+"[redacted] zzz…", p["panic"])
+	require.Len(t, p["path"], 1<<10+len("…"))
+	require.LessOrEqual(t, len(p["stack"].(string)), 32<<10+len("…"))
+	sink.next(t) // the event
+}
+
 func TestMiddlewarePanic(t *testing.T) {
 	a, sink := newAuditor(t, audit.Config{})
 	srv := serve(t, a, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

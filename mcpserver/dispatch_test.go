@@ -2,6 +2,7 @@ package mcpserver_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
@@ -355,7 +356,7 @@ func TestHandlerPanicOnGoSDKGoroutine(t *testing.T) {
 			e := newEnv(t, mode.opts...)
 			mcpserver.AddTool(e.srv, &mcp.Tool{Name: "boom", Description: "panics"}, scopes.Public(),
 				func(context.Context, *mcp.CallToolRequest, empty) (*mcp.CallToolResult, summaryOut, error) {
-					panic("boom with " + e.alice)
+					panic("boom with " + e.alice + " " + strings.Repeat("x", 5000))
 				})
 			var h []string
 			if mode.stateful {
@@ -373,6 +374,14 @@ func TestHandlerPanicOnGoSDKGoroutine(t *testing.T) {
 			require.Contains(t, logs, `"msg":"mcpserver: handler panicked"`)
 			require.Contains(t, logs, `boom with [redacted]`)
 			require.NotContains(t, logs, e.alice)
+			for _, line := range strings.Split(logs, "\n") {
+				if !strings.Contains(line, `"msg":"mcpserver: handler panicked"`) {
+					continue
+				}
+				var ev map[string]any
+				require.NoError(t, json.Unmarshal([]byte(line), &ev))
+				require.LessOrEqual(t, len(ev["panic"].(string)), 1<<10+len("…"), "the panic message is bounded")
+			}
 			found := false
 			for _, ev := range e.logs.events(t) {
 				if ev["tool"] == "boom" && ev["decision"] == "error" && ev["reason"] == "panic" {
