@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"strconv"
 	"time"
+
+	"github.com/idgate/idgate/internal/textcut"
 )
 
 // A Decision is what was decided about a request.
@@ -184,7 +186,7 @@ const MaxAttrBytes = 256
 
 // truncate cuts s to at most MaxAttrBytes bytes plus the "…" that marks the
 // cut.
-func truncate(s string) string { return cutAt(s, MaxAttrBytes) }
+func truncate(s string) string { return textcut.At(s, MaxAttrBytes) }
 
 // encodeArgs encodes args as JSON for the "args" attribute. It returns the
 // redacted JSON, or, when args cannot be written, the text written instead.

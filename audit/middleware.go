@@ -9,9 +9,9 @@ import (
 	"slices"
 	"sync/atomic"
 	"time"
-	"unicode/utf8"
 
 	"github.com/idgate/idgate/internal/reqctx"
+	"github.com/idgate/idgate/internal/textcut"
 )
 
 // panicBody is the response to a request whose handler panicked before it
@@ -156,17 +156,6 @@ const (
 	maxPanicStack = 32 << 10
 )
 
-// cutAt cuts s to at most n bytes (on a rune boundary) plus "…".
-func cutAt(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n] + "…"
-}
-
 // recovered handles the panic value p of the handler serving r: it logs it,
 // marks the entry, and answers 500 if nothing was written yet. It reports
 // whether the response must be aborted instead.
@@ -179,9 +168,9 @@ func (a *Auditor) recovered(ctx context.Context, rq *request, r *http.Request, p
 	a.logger.LogAttrs(ctx, slog.LevelError, "panic recovered",
 		slog.String("request_id", rq.id),
 		slog.String("http_method", r.Method),
-		slog.String("path", cutAt(redact(r.URL.Path), maxPanicText)),
-		slog.String("panic", cutAt(redact(fmt.Sprint(p)), maxPanicText)),
-		slog.String("stack", cutAt(redact(string(debug.Stack())), maxPanicStack)),
+		slog.String("path", textcut.At(redact(r.URL.Path), maxPanicText)),
+		slog.String("panic", textcut.At(redact(fmt.Sprint(p)), maxPanicText)),
+		slog.String("stack", textcut.At(redact(string(debug.Stack())), maxPanicStack)),
 	)
 	if rq.w.wroteHeader {
 		return true

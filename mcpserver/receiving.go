@@ -6,13 +6,13 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime/debug"
-	"unicode/utf8"
 
 	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/idgate/idgate/audit"
 	"github.com/idgate/idgate/identity"
+	"github.com/idgate/idgate/internal/textcut"
 	"github.com/idgate/idgate/scopes"
 )
 
@@ -86,22 +86,10 @@ func (s *Server) handlerPanicked(ctx context.Context, method string, req mcp.Req
 	}
 	entry.SetOutcome(out)
 	s.cfg.Logger.LogAttrs(ctx, slog.LevelError, "mcpserver: handler panicked",
-		slog.String("mcp_method", cutAt(method, 1<<10)),
-		slog.String("panic", cutAt(audit.Redact(fmt.Sprint(p)), 1<<10)),
-		slog.String("stack", cutAt(audit.Redact(string(debug.Stack())), 32<<10)))
+		slog.String("mcp_method", textcut.At(method, 1<<10)),
+		slog.String("panic", textcut.At(audit.Redact(fmt.Sprint(p)), 1<<10)),
+		slog.String("stack", textcut.At(audit.Redact(string(debug.Stack())), 32<<10)))
 	return &jsonrpc.Error{Code: jsonrpc.CodeInternalError, Message: "internal error"}
-}
-
-// cutAt cuts s to at most n bytes (on a rune boundary) plus "…": a panic
-// log line's fields are bounded as audit's are (redacted first, then cut).
-func cutAt(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n] + "…"
 }
 
 // withCaller returns ctx with the identity of the token that came with req
