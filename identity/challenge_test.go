@@ -275,6 +275,7 @@ func TestDescribe(t *testing.T) {
 		{identity.ErrBadIssuer, 401, "invalid_token", "token issuer not accepted"},
 		{identity.ErrBadAudience, 401, "invalid_token", "token audience not accepted"},
 		{identity.ErrBadType, 401, "invalid_token", "token type not accepted"},
+		{identity.ErrBoundToken, 401, "invalid_token", "sender-constrained token not accepted as a bearer token"},
 		{identity.ErrBadAlgorithm, 401, "invalid_token", "token signing algorithm not accepted"},
 		{identity.ErrBadSignature, 401, "invalid_token", "token signature invalid"},
 		{identity.ErrUnknownKey, 401, "invalid_token", "token signing key unknown"},

@@ -81,6 +81,7 @@ var failures = [...]failure{
 	{ErrBadIssuer, http.StatusUnauthorized, ErrorCodeInvalidToken, ErrBadIssuer.Error()},
 	{ErrBadAudience, http.StatusUnauthorized, ErrorCodeInvalidToken, ErrBadAudience.Error()},
 	{ErrBadType, http.StatusUnauthorized, ErrorCodeInvalidToken, ErrBadType.Error()},
+	{ErrBoundToken, http.StatusUnauthorized, ErrorCodeInvalidToken, ErrBoundToken.Error()},
 	{ErrBadAlgorithm, http.StatusUnauthorized, ErrorCodeInvalidToken, ErrBadAlgorithm.Error()},
 	{ErrBadSignature, http.StatusUnauthorized, ErrorCodeInvalidToken, ErrBadSignature.Error()},
 	{ErrUnknownKey, http.StatusUnauthorized, ErrorCodeInvalidToken, ErrUnknownKey.Error()},

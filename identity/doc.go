@@ -17,6 +17,9 @@
 // Secure defaults: an audience is required, "exp" is required, only
 // asymmetric algorithms are accepted, "jku", "x5u", "jwk" and "x5c" headers
 // are never followed, an unknown "kid" refetches the JWKS at most once per
-// interval, and tokens in the query string are refused. Options that weaken
+// interval, tokens in the query string are refused, sender-constrained
+// tokens ("cnf": DPoP or mutual-TLS bound) are not accepted as bearer
+// tokens, and an introspection answer that names a refresh or ID token is
+// refused though "active". Options that weaken
 // any of this are named Insecure or Skip.
 package identity

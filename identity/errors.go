@@ -32,8 +32,18 @@ var (
 	ErrBadIssuer = errors.New("token issuer not accepted")
 	// ErrBadAudience: "aud" names none of the accepted audiences.
 	ErrBadAudience = errors.New("token audience not accepted")
-	// ErrBadType: the "typ" header is not the one required.
+	// ErrBadType: the "typ" header is not the one required, or an
+	// introspection response says the token is not an access token (a
+	// refresh token or an ID token, which some authorization servers
+	// introspect as active too).
 	ErrBadType = errors.New("token type not accepted")
+	// ErrBoundToken: the token is sender-constrained (it has a "cnf"
+	// claim, RFC 7800: DPoP, RFC 9449, or mutual TLS, RFC 8705) and was
+	// sent as a bearer token. Only the holder of the bound key may use
+	// such a token, and a bearer request proves nothing about the key, so
+	// accepting it would turn a stolen bound token back into a bearer one
+	// (RFC 9449 §7.2).
+	ErrBoundToken = errors.New("sender-constrained token not accepted as a bearer token")
 	// ErrBadAlgorithm: the signing algorithm is not allowed, or does not fit
 	// the key.
 	ErrBadAlgorithm = errors.New("token signing algorithm not accepted")

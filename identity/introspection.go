@@ -54,6 +54,12 @@ type IntrospectionConfig struct {
 	// issued for this resource. Default: false.
 	InsecureAllowMissingAudience bool
 
+	// InsecureAcceptBoundTokens accepts sender-constrained tokens (a
+	// response with "cnf", or "token_type" DPoP) as bearer tokens, without
+	// checking the key they are bound to, as in JWTConfig. Default false:
+	// they are refused with ErrBoundToken.
+	InsecureAcceptBoundTokens bool
+
 	// ScopeClaims names the response members whose union is the Identity's
 	// scopes: a space-separated string or an array of strings each.
 	// Default: "scope", "scp", "permissions".
@@ -122,6 +128,7 @@ type IntrospectionVerifier struct {
 	audiences   []string // trimmed of one trailing "/"
 	configured  []string // IntrospectionConfig.Audiences, for Audiences
 	allowNoAud  bool
+	acceptBound bool
 	scopeClaims []string
 	leeway      time.Duration
 	client      *http.Client
@@ -172,6 +179,7 @@ func NewIntrospectionVerifier(cfg IntrospectionConfig) (*IntrospectionVerifier, 
 		issuer:      normaliseIssuer(cfg.Issuer),
 		configured:  slices.Clone(cfg.Audiences),
 		allowNoAud:  cfg.InsecureAllowMissingAudience,
+		acceptBound: cfg.InsecureAcceptBoundTokens,
 		scopeClaims: slices.Clone(cfg.ScopeClaims),
 		leeway:      cfg.Leeway,
 		client:      cfg.HTTPClient,
@@ -340,6 +348,9 @@ func (v *IntrospectionVerifier) identity(resp map[string]any, token string, now 
 	if id.Audience, err = introspectedStrings(resp, "aud"); err != nil {
 		return nil, err
 	}
+	if err := v.checkKind(resp); err != nil {
+		return nil, err
+	}
 	if !id.ExpiresAt.IsZero() && now.After(id.ExpiresAt.Add(v.leeway)) {
 		return nil, fmt.Errorf("identity: introspection: expired at %s: %w", id.ExpiresAt.UTC().Format(time.RFC3339), ErrExpired)
 	}
@@ -389,6 +400,54 @@ func (v *IntrospectionVerifier) identity(resp map[string]any, token string, now 
 		id.UserID = uid
 	}
 	return id, nil
+}
+
+// checkKind refuses the response of a token that is not a bearer access
+// token. RFC 7662 lets an endpoint introspect any token it issued, and some
+// answer "active" for refresh tokens and ID tokens too (the hint this
+// verifier sends is only a hint); what they call the token differs:
+//
+//   - "token_type" (RFC 7662 §2.2): "Bearer" or "access_token" (and the RFC
+//     8693 type URIs of an access token or JWT) are access tokens; "DPoP"
+//     is a sender-constrained one (ErrBoundToken); anything else, say
+//     "refresh_token", is refused.
+//   - "token_use" (Ory Hydra, Amazon Cognito): only "access_token" or
+//     "access".
+//   - "typ" (Keycloak): "Refresh", "Offline", "ID" and "Logout" name other
+//     tokens; other values are not a token kind this can judge.
+//
+// A response with "cnf" is a sender-constrained token (ErrBoundToken).
+func (v *IntrospectionVerifier) checkKind(resp map[string]any) error {
+	tokenType, err := introspectedString(resp, "token_type")
+	if err != nil {
+		return err
+	}
+	switch strings.ToLower(tokenType) {
+	case "", "bearer", "access_token", "urn:ietf:params:oauth:token-type:access_token", "urn:ietf:params:oauth:token-type:jwt":
+	case "dpop":
+		if !v.acceptBound {
+			return fmt.Errorf("identity: introspection: token_type %s: %w", quoteValue(tokenType), ErrBoundToken)
+		}
+	default:
+		return fmt.Errorf("identity: introspection: token_type %s is not an access token: %w", quoteValue(tokenType), ErrBadType)
+	}
+	// "token_use" and "typ" are not RFC 7662's: a value that is not a
+	// string names no kind, and is left alone.
+	use, _ := resp["token_use"].(string)
+	switch strings.ToLower(use) {
+	case "", "access_token", "access":
+	default:
+		return fmt.Errorf("identity: introspection: token_use %s is not an access token: %w", quoteValue(use), ErrBadType)
+	}
+	typ, _ := resp["typ"].(string)
+	switch strings.ToLower(typ) {
+	case "refresh", "offline", "id", "logout":
+		return fmt.Errorf("identity: introspection: typ %s is not an access token: %w", quoteValue(typ), ErrBadType)
+	}
+	if _, bound := resp["cnf"]; bound && !v.acceptBound {
+		return fmt.Errorf("identity: introspection: cnf present: %w", ErrBoundToken)
+	}
+	return nil
 }
 
 func (v *IntrospectionVerifier) audienceAccepted(aud []string) bool {

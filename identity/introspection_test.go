@@ -398,6 +398,34 @@ func (f *fakeIntrospection) count() int {
 	return len(f.requests)
 }
 
+// TestIntrospectionAcceptBoundTokens: with InsecureAcceptBoundTokens a
+// sender-constrained token is accepted as a bearer token, and other token
+// kinds are still refused.
+func TestIntrospectionAcceptBoundTokens(t *testing.T) {
+	fake := &fakeIntrospection{}
+	srv := httptest.NewServer(fake)
+	defer srv.Close()
+	const aud = "https://mcp.example.com/mcp"
+	v := newIntrospectionVerifier(t, identity.IntrospectionConfig{
+		Endpoint: srv.URL, ClientID: "c", ClientSecret: "s",
+		Issuer: "https://idp.example", Audiences: []string{aud}, CacheTTL: -1,
+		InsecureAcceptBoundTokens: true,
+	})
+	body := func(extra string) string {
+		return fmt.Sprintf(`{"active":true,"sub":"alice","aud":%q,"iss":"https://idp.example","exp":%d%s}`, aud, time.Now().Unix()+60, extra)
+	}
+	fake.set(0, body(`,"token_type":"DPoP","cnf":{"jkt":"x"}`))
+	id, err := v.Verify(context.Background(), "dpop-token")
+	require.NoError(t, err)
+	require.Equal(t, "alice", id.Subject)
+	fake.set(0, body(`,"cnf":{"x5t#S256":"x"}`))
+	_, err = v.Verify(context.Background(), "mtls-token")
+	require.NoError(t, err)
+	fake.set(0, body(`,"token_type":"refresh_token","cnf":{"jkt":"x"}`))
+	_, err = v.Verify(context.Background(), "refresh-token")
+	require.ErrorIs(t, err, identity.ErrBadType)
+}
+
 // TestIntrospectionResponses covers how the verifier judges what an
 // endpoint answers, including broken answers (fail closed).
 func TestIntrospectionResponses(t *testing.T) {
@@ -449,6 +477,31 @@ func TestIntrospectionResponses(t *testing.T) {
 		{name: "sub of wrong type", body: fmt.Sprintf(`{"active":true,"sub":5,"aud":%q}`, aud), wantErr: identity.ErrVerifierUnavailable},
 		{name: "wrong audience", body: `{"active":true,"sub":"a","iss":"https://idp.example","aud":["https://a.example","https://b.example"]}`, wantErr: identity.ErrBadAudience},
 		{name: "wrong issuer", body: fmt.Sprintf(`{"active":true,"sub":"a","aud":%q,"iss":"https://evil.example"}`, aud), wantErr: identity.ErrBadIssuer},
+
+		// What kind of token it is: endpoints that introspect refresh
+		// and ID tokens as active name them so.
+		{name: "token_type Bearer", body: active(`,"token_type":"Bearer"`)},
+		{name: "token_type access_token (Duende)", body: active(`,"token_type":"access_token"`)},
+		{name: "token_type RFC 8693 access token", body: active(`,"token_type":"urn:ietf:params:oauth:token-type:access_token"`)},
+		{name: "token_use access_token (Hydra)", body: active(`,"token_type":"Bearer","token_use":"access_token"`)},
+		{name: "token_use access (Cognito)", body: active(`,"token_use":"access"`)},
+		{name: "typ Bearer (Keycloak)", body: active(`,"typ":"Bearer"`)},
+		{name: "token_use and typ of other types are ignored", body: active(`,"token_use":7,"typ":{"x":1}`)},
+		{name: "token_type refresh_token", body: active(`,"token_type":"refresh_token"`), wantErr: identity.ErrBadType},
+		{name: "token_type RFC 8693 refresh token", body: active(`,"token_type":"urn:ietf:params:oauth:token-type:refresh_token"`), wantErr: identity.ErrBadType},
+		{name: "token_type N_A", body: active(`,"token_type":"N_A"`), wantErr: identity.ErrBadType},
+		{name: "token_use refresh_token (Hydra)", body: active(`,"token_type":"Bearer","token_use":"refresh_token"`), wantErr: identity.ErrBadType},
+		{name: "token_use id (Cognito)", body: active(`,"token_use":"id"`), wantErr: identity.ErrBadType},
+		{name: "typ Refresh (Keycloak)", body: active(`,"typ":"Refresh"`), wantErr: identity.ErrBadType},
+		{name: "typ Offline (Keycloak)", body: active(`,"typ":"Offline"`), wantErr: identity.ErrBadType},
+		{name: "typ ID (Keycloak)", body: active(`,"typ":"ID"`), wantErr: identity.ErrBadType},
+		{name: "token_type of wrong type", body: active(`,"token_type":1`), wantErr: identity.ErrVerifierUnavailable},
+
+		// Sender-constrained tokens are not bearer tokens (RFC 9449 §7.2,
+		// RFC 8705 §3).
+		{name: "DPoP token", body: active(`,"token_type":"DPoP","cnf":{"jkt":"0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I"}`), wantErr: identity.ErrBoundToken},
+		{name: "token_type DPoP alone", body: active(`,"token_type":"dpop"`), wantErr: identity.ErrBoundToken},
+		{name: "mTLS-bound token", body: active(`,"token_type":"Bearer","cnf":{"x5t#S256":"bwcK0esc3ACC3DB2Y5_lESsXE8o9ltc05O89jdN-dg2"}`), wantErr: identity.ErrBoundToken},
 	}
 	v := newIntrospectionVerifier(t, identity.IntrospectionConfig{
 		Endpoint: srv.URL + "/introspect", ClientID: "rs client", ClientSecret: "s3cr3t:+/",

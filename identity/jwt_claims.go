@@ -1,7 +1,6 @@
 package identity
 
 import (
-	"errors"
 	"strings"
 	"time"
 
@@ -43,6 +42,9 @@ func (v *JWTVerifier) identity(claims jwt.MapClaims, token string) (*Identity, e
 		return nil, jwtErrorf(ErrMissingClaim, "no aud")
 	case !v.audienceAccepted(aud):
 		return nil, jwtErrorf(ErrBadAudience, "aud names none of the accepted audiences")
+	}
+	if _, bound := claims["cnf"]; bound && !v.cfg.InsecureAcceptBoundTokens {
+		return nil, jwtErrorf(ErrBoundToken, "cnf claim present")
 	}
 	granted, err := v.scopesOf(claims)
 	if err != nil {
@@ -157,21 +159,8 @@ func timeClaim(d *jwt.NumericDate, err error) time.Time {
 	return d.Time
 }
 
-// sentinels are this package's sentinel errors.
-var sentinels = []error{
-	ErrMissingToken, ErrInvalidRequest, ErrMalformedToken, ErrEncryptedToken,
-	ErrOpaqueToken, ErrExpired, ErrNotYetValid, ErrMissingClaim, ErrBadIssuer,
-	ErrBadAudience, ErrBadType, ErrBadAlgorithm, ErrBadSignature,
-	ErrUnknownKey, ErrUnsupportedHeader, ErrInactive, ErrKeysUnavailable,
-	ErrVerifierUnavailable,
-}
-
-// wrapsSentinel reports whether err wraps one of this package's sentinels.
+// wrapsSentinel reports whether err wraps one of this package's sentinels
+// (each has its row in failures).
 func wrapsSentinel(err error) bool {
-	for _, s := range sentinels {
-		if errors.Is(err, s) {
-			return true
-		}
-	}
-	return false
+	return failureIndex(err) < len(failures)
 }

@@ -138,6 +138,14 @@ type JWTConfig struct {
 	// without "exp" is refused with ErrMissingClaim.
 	InsecureAllowMissingExpiry bool
 
+	// InsecureAcceptBoundTokens accepts sender-constrained tokens, those
+	// with a "cnf" claim (DPoP or mutual-TLS bound), as bearer tokens,
+	// without checking the key they are bound to. Set it only when
+	// something in front of this server checks that binding on every
+	// request. Default false: such a token is refused with ErrBoundToken,
+	// since anyone holding a copy could use it as a bearer token.
+	InsecureAcceptBoundTokens bool
+
 	// UserID, when set, maps a verified identity to the application's user
 	// id, stored in Identity.UserID (for example, a lookup by Subject in a
 	// user table). It is called once per verified token, not on cache

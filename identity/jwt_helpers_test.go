@@ -23,7 +23,7 @@ var allSentinels = []error{
 	identity.ErrMissingToken, identity.ErrInvalidRequest, identity.ErrMalformedToken,
 	identity.ErrEncryptedToken, identity.ErrOpaqueToken, identity.ErrExpired,
 	identity.ErrNotYetValid, identity.ErrMissingClaim, identity.ErrBadIssuer,
-	identity.ErrBadAudience, identity.ErrBadType, identity.ErrBadAlgorithm,
+	identity.ErrBadAudience, identity.ErrBadType, identity.ErrBoundToken, identity.ErrBadAlgorithm,
 	identity.ErrBadSignature, identity.ErrUnknownKey, identity.ErrUnsupportedHeader,
 	identity.ErrInactive, identity.ErrKeysUnavailable, identity.ErrVerifierUnavailable,
 }

@@ -79,6 +79,15 @@ func TestJWTVerifierRejects(t *testing.T) {
 			func() string { return iss.Mint(t, identitytest.Header("typ", nil)) }, identity.ErrBadType},
 		{"scope claim of the wrong type", nil, func() string { return iss.Mint(t, identitytest.ScopeClaim("scope", 3)) }, identity.ErrMalformedToken},
 		{"scp array holding a number", nil, func() string { return iss.Mint(t, identitytest.ScopeClaim("scp", []any{"a", 1})) }, identity.ErrMalformedToken},
+		// Sender-constrained tokens sent as bearer tokens (RFC 9449 §7.2,
+		// RFC 8705 §3).
+		{"DPoP-bound (cnf jkt)", nil, func() string {
+			return iss.Mint(t, identitytest.Claim("cnf", map[string]any{"jkt": "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I"}))
+		}, identity.ErrBoundToken},
+		{"mTLS-bound (cnf x5t#S256)", nil, func() string {
+			return iss.Mint(t, identitytest.Claim("cnf", map[string]any{"x5t#S256": "bwcK0esc3ACC3DB2Y5_lESsXE8o9ltc05O89jdN-dg2"}))
+		}, identity.ErrBoundToken},
+		{"cnf of the wrong type", nil, func() string { return iss.Mint(t, identitytest.Claim("cnf", "x")) }, identity.ErrBoundToken},
 		{"JWE (five parts)", nil, func() string {
 			return b64([]byte(`{"alg":"RSA-OAEP","enc":"A256GCM"}`)) + ".ZW5jcnlwdGVka2V5.aXY.Y2lwaGVydGV4dA.dGFn"
 		}, identity.ErrEncryptedToken},
@@ -164,6 +173,12 @@ func TestJWTVerifierAccepts(t *testing.T) {
 			opts: []identitytest.TokenOption{identitytest.NoExpiry()},
 			verify: func(t *testing.T, id *identity.Identity) {
 				require.True(t, id.ExpiresAt.IsZero())
+			}},
+		{name: "bound token, insecurely accepted", iss: plain,
+			cfg:  func(c *identity.JWTConfig) { c.InsecureAcceptBoundTokens = true },
+			opts: []identitytest.TokenOption{identitytest.Claim("cnf", map[string]any{"jkt": "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I"})},
+			verify: func(t *testing.T, id *identity.Identity) {
+				require.Contains(t, id.Claims, "cnf")
 			}},
 		{name: "typ at+jwt required and sent", iss: plain,
 			cfg:  func(c *identity.JWTConfig) { c.RequireType = "at+jwt" },

@@ -73,6 +73,7 @@ func TestMiddlewareJWT(t *testing.T) {
 		{name: "alg none", headers: []string{"Authorization", "Bearer " + iss.Mint(t, identitytest.AlgNone())}, wantStatus: 401, wantHeader: invalidToken("token signing algorithm not accepted")},
 		{name: "encrypted", headers: []string{"Authorization", "Bearer eyJhbGciOiJSU0EtT0FFUCJ9.a.b.c.d"}, wantStatus: 401, wantHeader: invalidToken("encrypted token (JWE) not supported")},
 		{name: "opaque", headers: []string{"Authorization", "Bearer " + iss.MintOpaque(t)}, wantStatus: 401, wantHeader: invalidToken("opaque token not accepted")},
+		{name: "mTLS-bound", headers: []string{"Authorization", "Bearer " + iss.Mint(t, identitytest.Claim("cnf", map[string]any{"x5t#S256": "bwcK0esc3ACC3DB2Y5_lESsXE8o9ltc05O89jdN-dg2"}))}, wantStatus: 401, wantHeader: invalidToken("sender-constrained token not accepted as a bearer token")},
 
 		{name: "token in query", target: "/?access_token=" + alice, wantStatus: 400, wantHeader: invalidRequest, wantBody: badRequest},
 		{name: "token sent two ways", method: http.MethodPost, target: "/?access_token=" + alice, headers: []string{"Authorization", "Bearer " + alice}, wantStatus: 400, wantHeader: invalidRequest, wantBody: badRequest},

@@ -37,6 +37,7 @@ func TestChallenges(t *testing.T) {
 			{"wrong issuer", "/mcp", bearer(e.iss.Mint(t, identitytest.IssuerClaim("https://evil.example"))), 401, invalid("token issuer not accepted")},
 			{"malformed JWT", "/mcp", bearer("eyJhbGciOiJSUzI1NiJ9.bm90anNvbg.c2ln"), 401, invalid("malformed token")},
 			{"opaque token", "/mcp", bearer("not-a-jwt"), 401, invalid("opaque token not accepted")},
+			{"DPoP-bound token sent as a bearer token", "/mcp", bearer(e.iss.Mint(t, identitytest.Claim("cnf", map[string]any{"jkt": "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I"}))), 401, invalid("sender-constrained token not accepted as a bearer token")},
 			{"token in query", "/mcp?access_token=" + e.alice, nil, 400, badRequest},
 			{"token sent two ways", "/mcp?access_token=" + e.alice, bearer(e.alice), 400, badRequest},
 			{"Bearer with no token", "/mcp", []string{"Authorization", "Bearer"}, 400, badRequest},
