@@ -32,6 +32,9 @@ const (
 	// auditKeyLabel separates the audit subject-hash key derived from
 	// PII_SALT from any other use of that salt.
 	auditKeyLabel = "idgate-starter/audit-subject-key/v1"
+	// limitKeyLabel separates the key of the rate-limit hashes in Redis,
+	// derived from the audit key, from the audit key itself.
+	limitKeyLabel = "idgate-starter/rate-limit-key/v1"
 )
 
 // config is the starter's validated configuration. loadConfig fills it from
@@ -448,9 +451,18 @@ func (c *config) checkIntrospection() error {
 // deriveAuditKey derives the audit subject-hash key from the PII salt:
 // HMAC-SHA256(PII_SALT, label). The label keeps the two uses apart, so an
 // audit hash is never a user key.
-func deriveAuditKey(piiSalt []byte) []byte {
-	m := hmac.New(sha256.New, piiSalt)
-	m.Write([]byte(auditKeyLabel))
+func deriveAuditKey(piiSalt []byte) []byte { return deriveKey(piiSalt, auditKeyLabel) }
+
+// deriveLimitKey derives the key of the rate-limit hashes in Redis
+// (redislimit.Options.HashKey) from the audit key, so that it follows
+// USER_HASH_SALT when that is set: HMAC-SHA256(audit key, label). Every
+// replica with the same salts derives the same key, and so shares counts.
+func deriveLimitKey(auditKey []byte) []byte { return deriveKey(auditKey, limitKeyLabel) }
+
+// deriveKey returns HMAC-SHA256(secret, label).
+func deriveKey(secret []byte, label string) []byte {
+	m := hmac.New(sha256.New, secret)
+	m.Write([]byte(label))
 	return m.Sum(nil)
 }
 

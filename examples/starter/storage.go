@@ -63,7 +63,7 @@ func newRateLimitStore(ctx context.Context, cfg *config, log *slog.Logger) (*rat
 		return nil, fmt.Errorf("REDIS_URL: %w", err)
 	}
 	failures := &redisFailures{log: log, failOpen: cfg.RateLimitFailOpen}
-	shared := redislimit.New(client, redislimit.Options{Prefix: cfg.RedisPrefix, OnError: failures.record})
+	shared := redislimit.New(client, redislimit.Options{Prefix: cfg.RedisPrefix, HashKey: deriveLimitKey(cfg.AuditKey), OnError: failures.record})
 	failures.store = shared
 
 	pctx, cancel := context.WithTimeout(ctx, redisPingTimeout)

@@ -2,6 +2,9 @@ package main
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
 	"net"
 	"testing"
 
@@ -9,6 +12,7 @@ import (
 
 	"github.com/idgate/idgate/examples/starter/internal/store"
 	"github.com/idgate/idgate/identity/identitytest"
+	"github.com/idgate/idgate/mcpserver/redislimit"
 )
 
 // TestSharedStores runs two starters in this process on one PostgreSQL
@@ -59,6 +63,19 @@ func TestSharedStores(t *testing.T) {
 			require.Equal(t, "RATE_LIMITED", r.body["error"].(map[string]any)["code"])
 		}
 		require.Equal(t, 200, b.do("POST", "/tools/echo", `{"message":"hi"}`, auth(dave)...).status, "another user has a budget of their own")
+
+		// carol's count is kept under a hash keyed with a secret derived
+		// from the salts: without them, nobody reading Redis can test
+		// whether "carol" is an active user.
+		m := hmac.New(sha256.New, deriveLimitKey(deriveAuditKey([]byte(testSalt))))
+		m.Write([]byte("user:" + iss.URL() + "|carol"))
+		plain := sha256.Sum256([]byte("user:" + iss.URL() + "|carol"))
+		client, err := redislimit.NewClient(redisURL)
+		require.NoError(t, err)
+		defer client.Close()
+		ctx := context.Background()
+		require.Equal(t, int64(1), client.Exists(ctx, prefix+hex.EncodeToString(m.Sum(nil)[:16])).Val(), "carol's key is the keyed hash")
+		require.Equal(t, int64(0), client.Exists(ctx, prefix+hex.EncodeToString(plain[:16])).Val(), "no plain hash of carol's key")
 	})
 }
 

@@ -5,7 +5,7 @@
 //	client, err := redislimit.NewClient(os.Getenv("REDIS_URL"))
 //	if err != nil { ... }
 //	defer client.Close()
-//	limits := redislimit.New(client, redislimit.Options{})
+//	limits := redislimit.New(client, redislimit.Options{HashKey: secret})
 //	srv, err := mcpserver.New(mcpserver.Config{
 //		// ...
 //		Stateless: true,
@@ -15,7 +15,10 @@
 // The algorithm is mcpserver's GCRA, run as one Lua script (atomic on the
 // server) on the Redis server's clock, so replicas whose clocks disagree
 // still agree on every decision. Each key holds one number and expires
-// when idle; keys are hashed, so no user identifier is written to Redis.
+// when idle; keys are hashed, so no user identifier is written to Redis in
+// clear. Give every replica the same secret as Options.HashKey: the hashes
+// are then keyed, and a guessed subject or address cannot be tested against
+// them by whoever reads Redis.
 //
 // When Redis cannot answer, Allow returns an error after at most
 // Options.Timeout, and mcpserver's RateLimitConfig.FailOpen decides:

@@ -19,6 +19,9 @@ func Example() {
 	}
 	defer client.Close()
 	limits := redislimit.New(client, redislimit.Options{
+		// The same secret on every replica (32 random bytes, from the
+		// deployment's secrets): Redis then holds keyed hashes only.
+		HashKey: []byte(os.Getenv("RATE_LIMIT_HASH_KEY")),
 		OnError: func(err error) { slog.Warn("rate-limit store", "error", err) },
 	})
 

@@ -1,7 +1,9 @@
 package redislimit
 
 import (
+	"bytes"
 	"context"
+	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -69,11 +71,35 @@ type Options struct {
 	// DefaultTimeout. Negative: no deadline of the store's own.
 	Timeout time.Duration
 
+	// HashKey keys the hash under which each key is stored in Redis
+	// (HMAC-SHA256). Set it to a secret of at least 32 random bytes that
+	// every replica shares (replicas with different keys count apart).
+	// Without it the hash is plain SHA-256: whoever can read the Redis
+	// database can test guesses against it, and learn which users are
+	// active and from which addresses (all of IPv4 takes minutes). Default
+	// nil.
+	HashKey []byte
+
 	// OnError, when set, is called with every error Allow returns that the
 	// caller's context did not cause: to log or count store failures where
 	// Errors is not enough. It must be safe for concurrent use and return
 	// quickly. Default nil.
 	OnError func(error)
+}
+
+// redisKey returns where key's state is kept: Prefix and the hex of the
+// first 16 bytes of its hash, keyed with HashKey when there is one.
+func (s *Store) redisKey(key string) string {
+	var sum []byte
+	if s.hashKey != nil {
+		m := hmac.New(sha256.New, s.hashKey)
+		m.Write([]byte(key))
+		sum = m.Sum(make([]byte, 0, sha256.Size))
+	} else {
+		h := sha256.Sum256([]byte(key))
+		sum = h[:]
+	}
+	return s.prefix + hex.EncodeToString(sum[:16])
 }
 
 // Store is an mcpserver.RateLimitStore on Redis, shared by every replica
@@ -82,8 +108,9 @@ type Options struct {
 // mcpserver.MemoryStore, to a resolution of one microsecond.
 //
 // Each key (mcpserver's "user:…" or "ip:…") is stored as Prefix and the hex
-// of the first 16 bytes of its SHA-256, so that no subject or address is
-// written to Redis, and holds one number that expires when idle. Store is
+// of the first 16 bytes of its HMAC-SHA256 under Options.HashKey (of its
+// SHA-256 without one), so that no subject or address is written to Redis
+// in clear, and holds one number that expires when idle. Store is
 // safe for concurrent use.
 type Store struct {
 	client  redis.UniversalClient
@@ -91,6 +118,7 @@ type Store struct {
 	timeout time.Duration
 	onError func(error)
 	script  *redis.Script
+	hashKey []byte // nil: plain SHA-256
 	errors  atomic.Uint64
 }
 
@@ -105,12 +133,17 @@ func New(client redis.UniversalClient, opts Options) *Store {
 	if opts.Timeout == 0 {
 		opts.Timeout = DefaultTimeout
 	}
+	var hashKey []byte
+	if len(opts.HashKey) > 0 {
+		hashKey = bytes.Clone(opts.HashKey)
+	}
 	return &Store{
 		client:  client,
 		prefix:  opts.Prefix,
 		timeout: opts.Timeout,
 		onError: opts.OnError,
 		script:  redis.NewScript(gcraScript),
+		hashKey: hashKey,
 	}
 }
 
@@ -145,8 +178,7 @@ func (s *Store) allow(ctx context.Context, key string, limit mcpserver.Limit) (m
 		ctx, cancel = context.WithTimeout(ctx, s.timeout)
 		defer cancel()
 	}
-	sum := sha256.Sum256([]byte(key))
-	vals, err := s.script.Run(ctx, s.client, []string{s.prefix + hex.EncodeToString(sum[:16])}, interval, burst).Int64Slice()
+	vals, err := s.script.Run(ctx, s.client, []string{s.redisKey(key)}, interval, burst).Int64Slice()
 	if err != nil {
 		return mcpserver.Result{}, fmt.Errorf("redislimit: run GCRA script: %w", err)
 	}

@@ -1,7 +1,11 @@
 package redislimit_test
 
 import (
+	"bytes"
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"net"
 	"strconv"
@@ -125,6 +129,51 @@ func TestKeysExpireWhenIdle(t *testing.T) {
 	tat2, err := c.Get(ctx, key).Int64()
 	require.NoError(t, err)
 	require.Equal(t, tat, tat2, "a refused request writes nothing")
+}
+
+// TestHashKey: with HashKey, a key is stored under its HMAC-SHA256, so
+// that a guess (a subject, an address) cannot be tested against Redis
+// without the secret; without it, under its plain SHA-256. Stores with the
+// same HashKey share one count; with different ones they count apart.
+func TestHashKey(t *testing.T) {
+	c, prefix := newClient(t), newPrefix(t)
+	ctx := context.Background()
+	const key = "ip:192.0.2.7"
+	secret := []byte("0123456789abcdef0123456789abcdef")
+	l := mcpserver.Limit{Rate: 1, Period: time.Hour}
+
+	keyed := redislimit.New(c, redislimit.Options{Prefix: prefix, HashKey: secret})
+	res, err := keyed.Allow(ctx, key, l)
+	require.NoError(t, err)
+	require.True(t, res.Allowed)
+	m := hmac.New(sha256.New, secret)
+	m.Write([]byte(key))
+	want := prefix + hex.EncodeToString(m.Sum(nil)[:16])
+	plain := sha256.Sum256([]byte(key))
+	require.Equal(t, []string{want}, scanPrefix(t, c, prefix), "stored under the keyed hash")
+
+	// Another replica with the same secret shares the count.
+	again, err := redislimit.New(c, redislimit.Options{Prefix: prefix, HashKey: bytes.Clone(secret)}).Allow(ctx, key, l)
+	require.NoError(t, err)
+	require.False(t, again.Allowed, "same HashKey, same count")
+
+	// Another secret, another count; no key at all, the plain hash.
+	other, err := redislimit.New(c, redislimit.Options{Prefix: prefix, HashKey: []byte("another secret of 32 bytes......")}).Allow(ctx, key, l)
+	require.NoError(t, err)
+	require.True(t, other.Allowed, "another HashKey counts apart")
+	unkeyed, err := redislimit.New(c, redislimit.Options{Prefix: prefix, HashKey: []byte{}}).Allow(ctx, key, l)
+	require.NoError(t, err)
+	require.True(t, unkeyed.Allowed)
+	require.Contains(t, scanPrefix(t, c, prefix), prefix+hex.EncodeToString(plain[:16]), "an empty HashKey is no key")
+	require.Len(t, scanPrefix(t, c, prefix), 3)
+
+	// New keeps its own copy of the secret.
+	mutable := bytes.Clone(secret)
+	copied := redislimit.New(c, redislimit.Options{Prefix: prefix, HashKey: mutable})
+	clear(mutable)
+	res, err = copied.Allow(ctx, key, l)
+	require.NoError(t, err)
+	require.False(t, res.Allowed, "the secret was copied, so this is the first store's count")
 }
 
 func TestDefaultPrefix(t *testing.T) {
