@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 
 	"github.com/idgate/idgate/identity"
@@ -18,7 +19,8 @@ import (
 //	resp, err := hc.Do(req) // r.Context() carries the user's identity
 //
 // A request without an identity fails with ErrNoIdentity. A redirect to
-// another scheme or host is sent without a credential.
+// another scheme or host than the first request's is sent without a
+// credential, and so is every later hop of that chain, wherever it goes.
 //
 // Unlike Client, Transport does not fix the destination: give such an
 // http.Client to code that only calls the backend the Credential is for.
@@ -60,14 +62,26 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	return base.RoundTrip(r2)
 }
 
-// crossOriginRedirect reports whether req follows a redirect to another
-// scheme or host than the request that was redirected.
+// crossOriginRedirect reports whether req follows a redirect chain that
+// has left the scheme and host of its first request, the one the caller
+// made for the backend: at req or at any hop before it. Comparing req
+// with the request just before would let a second hop within another host
+// (backend → other/a → other/b) carry the credential there, and a chain
+// that comes back (backend → other → backend/any/path) would let another
+// host choose what the credential is sent with.
 func crossOriginRedirect(req *http.Request) bool {
-	if req.Response == nil || req.Response.Request == nil {
-		return false
+	first := req
+	var hops []*url.URL
+	for first.Response != nil && first.Response.Request != nil {
+		hops = append(hops, first.URL)
+		first = first.Response.Request
 	}
-	prev := req.Response.Request.URL
-	return prev.Scheme != req.URL.Scheme || prev.Host != req.URL.Host
+	for _, u := range hops {
+		if u.Scheme != first.URL.Scheme || u.Host != first.URL.Host {
+			return true
+		}
+	}
+	return false
 }
 
 // closeBody closes req's body, as a RoundTripper must even on error.

@@ -4,6 +4,8 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"net/url"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -83,6 +85,42 @@ func TestTransportSameHostRedirectKeepsCredential(t *testing.T) {
 	require.Equal(t, "/new", path)
 	require.Equal(t, "Bearer "+userToken, h.Get("Authorization"))
 	require.EqualValues(t, 2, be.calls.Load())
+}
+
+// TestTransportRedirectChainKeepsCredentialHome: after a redirect to
+// another host, a further redirect within that host is still not the
+// backend's: the credential goes to neither hop.
+func TestTransportRedirectChainKeepsCredentialHome(t *testing.T) {
+	other := newBackend(t, func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/first":
+			http.Redirect(w, r, "/second?"+r.URL.RawQuery, http.StatusFound)
+		case "/second":
+			http.Redirect(w, r, r.URL.Query().Get("home")+"/back", http.StatusFound)
+		}
+	})
+	be := newBackend(t, func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/back" {
+			io.WriteString(w, "home")
+			return
+		}
+		http.Redirect(w, r, other.srv.URL+"/first?home="+url.QueryEscape("http://"+r.Host), http.StatusFound)
+	})
+	hc := &http.Client{Transport: &proxy.Transport{Credential: proxy.Forward(mcpAud)}}
+	req, err := http.NewRequestWithContext(identity.NewContext(context.Background(), withAud(mcpAud)), http.MethodGet, be.srv.URL+"/x", nil)
+	require.NoError(t, err)
+	resp, err := hc.Do(req)
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	h, path := other.last()
+	require.True(t, strings.HasPrefix(path, "/second?"), path)
+	require.Empty(t, h.Get("Authorization"), "the user's token reached a host that is not the backend")
+	// The chain came back to the backend, on a path another host chose:
+	// still no credential.
+	h, path = be.last()
+	require.Equal(t, "/back", path)
+	require.Empty(t, h.Get("Authorization"), "a chain that left the backend carries no credential back to it")
 }
 
 func TestTransportReplacesCallersAuthorization(t *testing.T) {
