@@ -187,13 +187,16 @@ func (e *Exchange) Apply(ctx context.Context, req *http.Request, id *identity.Id
 
 // Token returns the backend token for id, from the cache or a new exchange,
 // for callers that reach the backend other than over HTTP. It is a
-// credential: never log it.
+// credential: never log it. A cached token is not handed out once the
+// user's own token has expired (Identity.ExpiresAt), however long the
+// exchanged one lives: from then on each call asks the token endpoint,
+// which judges the user's token again.
 func (e *Exchange) Token(ctx context.Context, id *identity.Identity) (string, error) {
 	subject, err := tokenOf(id)
 	if err != nil {
 		return "", err
 	}
-	return e.cache.get(ctx, tokenKey(sha256.Sum256([]byte(subject))), subject)
+	return e.cache.get(ctx, tokenKey(sha256.Sum256([]byte(subject))), subject, id.ExpiresAt)
 }
 
 // tokenResponse is the token endpoint's answer (RFC 8693 §2.2), success or

@@ -124,6 +124,34 @@ func TestExchangeCache(t *testing.T) {
 	}
 }
 
+// TestExchangeCacheEndsWithUserToken: an exchanged token is handed out
+// from the cache no longer than the user's own token lives, however long
+// the exchanged one does; past that, the token endpoint is asked again.
+func TestExchangeCacheEndsWithUserToken(t *testing.T) {
+	te := newFakeTokenEndpoint(t)
+	te.expiresIn = 3600
+	x := newTestExchange(t, te.URL(), nil)
+	clock := newFakeClock()
+	x.SetClock(clock.Now)
+	id := identity.Identity{Subject: "alice", ExpiresAt: clock.Now().Add(time.Minute)}.WithToken("token-of-alice")
+	ctx := context.Background()
+
+	first, err := x.Token(ctx, id)
+	require.NoError(t, err)
+	clock.Advance(59 * time.Second)
+	again, err := x.Token(ctx, id)
+	require.NoError(t, err)
+	require.Equal(t, first, again, "cached while the user's token lives")
+	require.EqualValues(t, 1, te.calls.Load())
+
+	clock.Advance(time.Second) // the user's token has expired
+	later, err := x.Token(ctx, id)
+	require.NoError(t, err, "the fake endpoint still exchanges it")
+	require.NotEqual(t, first, later)
+	require.EqualValues(t, 2, te.calls.Load(), "asked again")
+	require.Zero(t, x.CacheLen(), "a token past the user's expiry is used once, not cached")
+}
+
 func TestExchangeLifetimes(t *testing.T) {
 	tests := []struct {
 		name       string

@@ -52,9 +52,11 @@ func newTokenCache(size int, now func() time.Time, fetch func(context.Context, s
 // per key however many callers miss together. fetch runs in its own
 // goroutine with a context that is not cancelled when a caller gives up, so
 // one impatient caller does not fail the others; each caller waits no
-// longer than its own ctx. A result whose useTill is not after now is
-// returned to the callers of that fetch but not cached.
-func (c *tokenCache) get(ctx context.Context, key tokenKey, subject string) (string, error) {
+// longer than its own ctx. A fetched token is handed out until its useTill
+// or notAfter, whichever comes first (a zero notAfter: no bound); one
+// whose bound is not after now is returned to the callers of that fetch
+// but not cached.
+func (c *tokenCache) get(ctx context.Context, key tokenKey, subject string, notAfter time.Time) (string, error) {
 	c.mu.RLock()
 	e, ok := c.entries[key]
 	c.mu.RUnlock()
@@ -74,7 +76,7 @@ func (c *tokenCache) get(ctx context.Context, key tokenKey, subject string) (str
 	if !ok {
 		f = &call{done: make(chan struct{})}
 		c.inflight[key] = f
-		go c.run(context.WithoutCancel(ctx), key, subject, f)
+		go c.run(context.WithoutCancel(ctx), key, subject, notAfter, f)
 	}
 	c.mu.Unlock()
 
@@ -86,8 +88,11 @@ func (c *tokenCache) get(ctx context.Context, key tokenKey, subject string) (str
 	}
 }
 
-func (c *tokenCache) run(ctx context.Context, key tokenKey, subject string, f *call) {
+func (c *tokenCache) run(ctx context.Context, key tokenKey, subject string, notAfter time.Time, f *call) {
 	f.tok, f.err = c.fetch(ctx, subject)
+	if !notAfter.IsZero() && notAfter.Before(f.tok.useTill) {
+		f.tok.useTill = notAfter
+	}
 	c.mu.Lock()
 	delete(c.inflight, key)
 	if now := c.now(); f.err == nil && now.Before(f.tok.useTill) {
