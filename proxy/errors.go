@@ -71,10 +71,12 @@ type ExchangeError struct {
 	// Status is the token endpoint's HTTP status, 0 when there was no answer.
 	Status int
 	// Code is the OAuth "error" code (RFC 6749 §5.2), such as
-	// "invalid_grant", when the endpoint sent one.
+	// "invalid_grant", when the endpoint sent one of the registered codes
+	// (any other text is dropped, lest it echo the user's token).
 	Code string
 	// Description is the endpoint's "error_description", bounded, with the
-	// subject token redacted should the endpoint have echoed it.
+	// subject token and the client secret redacted should the endpoint
+	// have echoed them.
 	Description string
 	// Err is the underlying transport or decoding error, if any.
 	Err error

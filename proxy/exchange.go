@@ -255,7 +255,7 @@ func (e *Exchange) exchange(ctx context.Context, subject string) (cachedToken, e
 		xe := &ExchangeError{Status: resp.StatusCode}
 		if decodeErr == nil {
 			xe.Code = oauthErrorCode(tr.Error)
-			xe.Description = snippet(redact([]byte(tr.ErrorDescription), subject), errorSnippetLen)
+			xe.Description = snippet(redact([]byte(tr.ErrorDescription), subject, e.secret), errorSnippetLen)
 		}
 		return cachedToken{}, xe
 	}
@@ -293,19 +293,28 @@ func parseExpiresIn(raw json.RawMessage) (int64, bool) {
 	return int64(min(f, maxSecs)), true
 }
 
-// oauthErrorCode keeps an OAuth error code only if it uses the characters
-// RFC 6749 §5.2 allows, bounded in length.
+// oauthErrorCode keeps an OAuth error code only if it is one of the codes
+// registered for token endpoints and resources (oauthErrorCodes). Any other
+// text is dropped: an endpoint that echoes its input there could put the
+// user's token, or a piece of it, in an error that is logged.
 func oauthErrorCode(s string) string {
-	if len(s) > 64 {
-		return ""
+	if oauthErrorCodes[s] {
+		return s
 	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c < 0x20 || c > 0x7e || c == '"' || c == '\\' {
-			return ""
-		}
-	}
-	return s
+	return ""
+}
+
+// oauthErrorCodes are the error codes a token endpoint may send, from
+// IANA's OAuth Extensions Error Registry: RFC 6749 §5.2, RFC 8693 §2.2.2,
+// RFC 6750 §3.1, RFC 7009, RFC 9449 and OpenID Connect Core.
+var oauthErrorCodes = map[string]bool{
+	"invalid_request": true, "invalid_client": true, "invalid_grant": true,
+	"unauthorized_client": true, "unsupported_grant_type": true, "invalid_scope": true,
+	"invalid_target": true, "access_denied": true, "server_error": true,
+	"temporarily_unavailable": true, "invalid_token": true, "insufficient_scope": true,
+	"unsupported_token_type": true, "invalid_dpop_proof": true, "use_dpop_nonce": true,
+	"invalid_authorization_details": true, "interaction_required": true,
+	"login_required": true, "consent_required": true,
 }
 
 // isTokenChars reports whether s has only visible ASCII, as a bearer token

@@ -267,6 +267,26 @@ func TestExchangeErrors(t *testing.T) {
 			wantStatus: 400, wantCode: "invalid_request", wantDesc: "bad token [redacted] given",
 		},
 		{
+			name:       "error code echoing the subject token is dropped",
+			answer:     jsonAnswer(400, `{"error":"invalid_grant $SUBJECT","error_description":"no"}`),
+			wantStatus: 400, wantDesc: "no",
+		},
+		{
+			name:       "error code that is no registered code is dropped",
+			answer:     jsonAnswer(400, `{"error":"token-of-alice"}`),
+			wantStatus: 400,
+		},
+		{
+			name:       "RFC 8693 code",
+			answer:     jsonAnswer(400, `{"error":"invalid_target"}`),
+			wantStatus: 400, wantCode: "invalid_target",
+		},
+		{
+			name:       "description echoes the client secret",
+			answer:     jsonAnswer(401, `{"error":"invalid_client","error_description":"secret s3cret:&= is wrong"}`),
+			wantStatus: 401, wantCode: "invalid_client", wantDesc: "secret [redacted] is wrong",
+		},
+		{
 			name:       "error code with forbidden characters is dropped",
 			answer:     jsonAnswer(400, `{"error":"bad\"code\n"}`),
 			wantStatus: 400,
