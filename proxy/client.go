@@ -160,10 +160,11 @@ func (c *Client) Request(ctx context.Context, id *identity.Identity, method, pat
 }
 
 // sent describes a request as sent: its URL for messages (no query) and
-// the bearer credential, so that an error body can be redacted.
+// the credential of its Authorization header, so that an error body can be
+// redacted.
 type sent struct {
-	url    string
-	bearer string
+	url        string
+	credential string
 }
 
 func (c *Client) send(ctx context.Context, id *identity.Identity, method, path string, body io.Reader, header http.Header) (*http.Response, sent, error) {
@@ -194,14 +195,18 @@ func (c *Client) send(ctx context.Context, id *identity.Identity, method, path s
 		cancel()
 		return nil, s, fmt.Errorf("proxy: %s %s: credential: %w", method, s.url, err)
 	}
-	s.bearer = strings.TrimPrefix(req.Header.Get("Authorization"), "Bearer ")
+	s.credential = credentialOf(req.Header.Get("Authorization"))
 
 	resp, err := c.http.Do(req)
 	if err != nil {
 		cancel()
 		return nil, s, fmt.Errorf("proxy: %s %s: %w", method, s.url, transportError(err))
 	}
-	if resp.ContentLength > c.maxResp {
+	// A 2xx answer too large to read is refused before it is read. Not
+	// another status: an error's body is read bounded whatever its length
+	// (Do's *Error, Request's caller through limitedBody), nor an answer
+	// with no body (HEAD, 204, 304), whose Content-Length is the resource's.
+	if resp.ContentLength > c.maxResp && resp.StatusCode/100 == 2 && hasBody(method, resp.StatusCode) {
 		resp.Body.Close()
 		cancel()
 		return nil, s, fmt.Errorf("proxy: %s %s: %w", method, s.url, ErrResponseTooLarge)
@@ -213,7 +218,7 @@ func (c *Client) send(ctx context.Context, id *identity.Identity, method, path s
 // newError builds the *Error for a non-2xx response: the start of its body,
 // with the credential sent and the user's token redacted.
 func (c *Client) newError(resp *http.Response, s sent, id *identity.Identity) error {
-	secrets := []string{s.bearer}
+	secrets := []string{s.credential}
 	if id != nil {
 		secrets = append(secrets, id.Token())
 	}
@@ -224,7 +229,13 @@ func (c *Client) newError(resp *http.Response, s sent, id *identity.Identity) er
 		extra = max(extra, len(sec))
 	}
 	limit := c.maxErrBody + extra + 1
-	buf, _ := io.ReadAll(io.LimitReader(resp.Body, int64(limit)))
+	// Read past MaxResponseBytes if need be: stopping there would leave
+	// "more" false, and a secret the stop cut in two unredacted.
+	var body io.Reader = resp.Body
+	if lb, ok := body.(*limitedBody); ok {
+		body = lb.rc
+	}
+	buf, _ := io.ReadAll(io.LimitReader(body, int64(limit)))
 	more := len(buf) == limit // the body may go on
 	buf = redact(buf, secrets...)
 	if more {
@@ -246,6 +257,24 @@ func (c *Client) newError(resp *http.Response, s sent, id *identity.Identity) er
 	}
 	e.Truncated = more || len(buf) > c.maxErrBody
 	return e
+}
+
+// credentialOf returns the credential in an Authorization header value:
+// what follows the scheme ("Bearer", "Basic", "DPoP", in any case), or the
+// whole value when it has no scheme.
+func credentialOf(authorization string) string {
+	if _, cred, ok := strings.Cut(authorization, " "); ok {
+		if cred = strings.TrimSpace(cred); cred != "" {
+			return cred
+		}
+	}
+	return authorization
+}
+
+// hasBody reports whether an answer to method with status carries a body
+// (RFC 9110 §6.4.1).
+func hasBody(method string, status int) bool {
+	return method != http.MethodHead && status != http.StatusNoContent && status != http.StatusNotModified && status/100 != 1
 }
 
 // trimSecretStart drops from the end of b the longest suffix that is how

@@ -351,6 +351,91 @@ func TestClientErrorRedactsSecretCutByTheRead(t *testing.T) {
 	}
 }
 
+// TestClientErrorReadPastResponseLimit: an error body is read to its own
+// bound even when MaxResponseBytes is smaller, so that an echoed token
+// the smaller limit would have cut in two is redacted or dropped whole,
+// and Truncated is true for a body that went on.
+func TestClientErrorReadPastResponseLimit(t *testing.T) {
+	be := newBackend(t, func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusUnauthorized)
+		_, _ = io.WriteString(w, `{"error":"invalid_token","detail":"`+strings.Repeat("x", 40)+`","got":"`)
+		w.(http.Flusher).Flush() // chunked: no Content-Length
+		_, _ = io.WriteString(w, r.Header.Get("Authorization")+`"}`+strings.Repeat(" ", 5000))
+	})
+	c, err := proxy.New(proxy.Config{BaseURL: be.srv.URL, Credential: proxy.Forward(mcpAud), MaxResponseBytes: 100, MaxErrorBodyBytes: 1000})
+	require.NoError(t, err)
+	err = c.Do(context.Background(), withAud(mcpAud), http.MethodGet, "x", nil, nil)
+	var pe *proxy.Error
+	require.ErrorAs(t, err, &pe)
+	for i := 0; i+8 <= len(userToken); i++ {
+		require.NotContains(t, string(pe.Body), userToken[i:i+8], "a piece of the token at %d", i)
+	}
+	require.Contains(t, string(pe.Body), "[redacted]")
+	require.Len(t, pe.Body, 1000, "read to MaxErrorBodyBytes, not to MaxResponseBytes")
+	require.True(t, pe.Truncated, "the body went on")
+}
+
+// TestClientErrorRedactsAnyScheme: a Credential that sends another scheme
+// than Bearer (Basic, DPoP, a lower-case bearer) has its credential
+// redacted from an error body all the same.
+func TestClientErrorRedactsAnyScheme(t *testing.T) {
+	const secret = "c2VydmljZTpodW50ZXIy"
+	for _, scheme := range []string{"Basic", "DPoP", "bearer"} {
+		t.Run(scheme, func(t *testing.T) {
+			be := newBackend(t, func(w http.ResponseWriter, r *http.Request) {
+				_, cred, _ := strings.Cut(r.Header.Get("Authorization"), " ")
+				w.WriteHeader(http.StatusUnauthorized)
+				_, _ = io.WriteString(w, "bad credentials: "+cred)
+			})
+			c := forwardClient(t, be.srv.URL+"/", func(cfg *proxy.Config) {
+				cfg.Credential = proxy.CredentialFunc(func(_ context.Context, req *http.Request, _ *identity.Identity) error {
+					req.Header.Set("Authorization", scheme+" "+secret)
+					return nil
+				})
+			})
+			err := c.Do(context.Background(), withAud(mcpAud), http.MethodGet, "x", nil, nil)
+			var pe *proxy.Error
+			require.ErrorAs(t, err, &pe)
+			require.Equal(t, "bad credentials: [redacted]", string(pe.Body))
+			require.NotContains(t, err.Error(), secret)
+		})
+	}
+}
+
+// TestClientContentLengthOfBodilessAndErrorAnswers: the early refusal of
+// an answer whose Content-Length is above MaxResponseBytes is for 2xx
+// bodies only. A large error is still an *Error (its body read bounded),
+// and a HEAD answer, which has no body, is not refused for the length of
+// the resource it describes.
+func TestClientContentLengthOfBodilessAndErrorAnswers(t *testing.T) {
+	be := newBackend(t, func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/file" {
+			w.Header().Set("Content-Length", fmt.Sprint(5<<20))
+			w.WriteHeader(http.StatusOK)
+			return
+		}
+		body := strings.Repeat("x", 2<<20)
+		w.Header().Set("Content-Length", fmt.Sprint(len(body)))
+		w.WriteHeader(http.StatusServiceUnavailable)
+		_, _ = io.WriteString(w, body)
+	})
+	c := forwardClient(t, be.srv.URL+"/", nil)
+	err := c.Do(context.Background(), withAud(mcpAud), http.MethodGet, "x", nil, nil)
+	var pe *proxy.Error
+	require.ErrorAs(t, err, &pe, "got %v", err)
+	require.Equal(t, http.StatusServiceUnavailable, pe.Status)
+	require.True(t, pe.Truncated)
+
+	resp, err := c.Request(context.Background(), withAud(mcpAud), http.MethodHead, "file", nil, nil)
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, int64(5<<20), resp.ContentLength)
+
+	// A 2xx GET of it is still refused before it is read.
+	_, err = c.Request(context.Background(), withAud(mcpAud), http.MethodGet, "file", nil, nil)
+	require.ErrorIs(t, err, proxy.ErrResponseTooLarge)
+}
+
 func TestClientPath(t *testing.T) {
 	tests := []struct {
 		path string
