@@ -68,7 +68,8 @@ type SignerConfig struct {
 	Scopes []string
 	// ReuseFor, when positive, lets the Signer send a token it minted for
 	// an identity again, to the calls made for that same identity during
-	// ReuseFor after minting, instead of signing a new one per call. "The
+	// ReuseFor after minting (up to a second less, as "exp" is in whole
+	// seconds), instead of signing a new one per call. "The
 	// same identity" is the same *identity.Identity: a verifier with a
 	// token cache (identity.NewJWTVerifier's default) returns the same one
 	// for every request carrying the same user token, and a new token of
@@ -117,6 +118,7 @@ type Signer struct {
 	jwks     []byte
 	now      func() time.Time
 	reuse    *mintedTokens // nil: a token per call
+	reuseFor time.Duration
 }
 
 // algorithm is a JWS algorithm and how to produce it with a crypto.Signer.
@@ -180,6 +182,7 @@ func NewSigner(cfg SignerConfig) (*Signer, error) {
 	}
 	return &Signer{
 		reuse:    reuse,
+		reuseFor: cfg.ReuseFor,
 		issuer:   cfg.Issuer,
 		audience: cfg.Audience,
 		key:      cfg.Key,
@@ -255,7 +258,8 @@ func (s *Signer) Token(_ context.Context, id *identity.Identity) (string, error)
 	}
 	now := s.now()
 	exp := now.Add(s.ttl)
-	if !id.ExpiresAt.IsZero() && id.ExpiresAt.Before(exp) {
+	userExp := !id.ExpiresAt.IsZero() && id.ExpiresAt.Before(exp)
+	if userExp {
 		exp = id.ExpiresAt // never outlive the user's token
 	}
 	exp = time.Unix(exp.Unix(), 0) // as "exp" says it
@@ -267,7 +271,14 @@ func (s *Signer) Token(_ context.Context, id *identity.Identity) (string, error)
 	}
 	tok, err := s.mint(id, now, exp)
 	if err == nil {
-		s.reuse.put(id, tok, now, exp)
+		// Reused while it has TTL-ReuseFor left by its "exp", which is in
+		// whole seconds, up to one short of now+TTL. A token ending with
+		// the user's is reused until then: a new one would end there too.
+		till := exp
+		if !userExp {
+			till = exp.Add(s.reuseFor - s.ttl)
+		}
+		s.reuse.put(id, tok, now, till, exp)
 	}
 	return tok, err
 }

@@ -73,6 +73,35 @@ func TestSignerReuse(t *testing.T) {
 	}
 }
 
+// TestSignerReuseLifetimeLeft: a token minted part-way through a second has
+// an "exp" up to a second short of mint time + TTL, since "exp" is in whole
+// seconds; it is reused only while it has TTL-ReuseFor left by that exp.
+func TestSignerReuseLifetimeLeft(t *testing.T) {
+	s, err := proxy.NewSigner(proxy.SignerConfig{Issuer: gatewayIssuer, Audience: crmAudience, Key: edKey(t), TTL: time.Minute, ReuseFor: 30 * time.Second})
+	require.NoError(t, err)
+	mintAt := time.Unix(1_800_000_000, 999_000_000)
+	now := mintAt
+	s.SetClock(func() time.Time { return now })
+	id := alice()
+	first, err := s.Token(context.Background(), id)
+	require.NoError(t, err)
+	exp := time.Unix(int64(payloadOf(t, first)["exp"].(float64)), 0)
+	require.Equal(t, mintAt.Add(time.Minute).Truncate(time.Second), exp)
+	for _, step := range []struct {
+		later time.Duration
+		reuse bool
+	}{
+		{0, true},
+		{29 * time.Second, true}, // 30.001s left
+		{29*time.Second + 2*time.Millisecond, false}, // 29.999s left
+	} {
+		now = mintAt.Add(step.later)
+		tok, err := s.Token(context.Background(), id)
+		require.NoError(t, err)
+		require.Equal(t, step.reuse, tok == first, "%v after minting, %v left", step.later, exp.Sub(now))
+	}
+}
+
 // A reused token is a valid token: a backend verifying every request with
 // golang-jwt accepts it each time.
 func TestSignerReuseAcceptedByBackend(t *testing.T) {

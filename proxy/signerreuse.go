@@ -24,37 +24,42 @@ type mintedTokens struct {
 	entries map[*identity.Identity]minted
 }
 
-// minted is a token, when it was minted and when it expires.
+// minted is a token, when it was minted, until when it may be reused and
+// when it expires.
 type minted struct {
-	token   string
-	at, exp time.Time
+	token         string
+	at, till, exp time.Time
 }
 
 func newMintedTokens(reuseFor time.Duration, max int) *mintedTokens {
 	return &mintedTokens{reuseFor: reuseFor, max: max, entries: make(map[*identity.Identity]minted)}
 }
 
-// get returns the token minted for id, if it was minted less than reuseFor
-// before now (and not after now: a clock that went back mints anew) and
-// has not expired (its exp may be the user's, sooner than reuseFor).
+// get returns the token minted for id, if now is before its reuse ends
+// (and not before it was minted: a clock that went back mints anew) and
+// before it expires (its exp may be the user's, sooner than reuseFor).
 func (m *mintedTokens) get(id *identity.Identity, now time.Time) (string, bool) {
 	m.mu.RLock()
 	e, ok := m.entries[id]
 	m.mu.RUnlock()
-	if !ok || now.Before(e.at) || !now.Before(e.at.Add(m.reuseFor)) || !now.Before(e.exp) {
+	if !ok || now.Before(e.at) || !now.Before(e.till) || !now.Before(e.exp) {
 		return "", false
 	}
 	return e.token, true
 }
 
-// put keeps tok, minted for id at now and expiring at exp. When full,
-// tokens past their reuse go first, then arbitrary ones.
-func (m *mintedTokens) put(id *identity.Identity, tok string, now, exp time.Time) {
+// put keeps tok, minted for id at now, reusable until till (at most
+// reuseFor after now) and expiring at exp. When full, tokens past their
+// reuse go first, then arbitrary ones.
+func (m *mintedTokens) put(id *identity.Identity, tok string, now, till, exp time.Time) {
+	if end := now.Add(m.reuseFor); end.Before(till) {
+		till = end
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if _, ok := m.entries[id]; !ok && len(m.entries) >= m.max {
 		for k, e := range m.entries {
-			if !now.Before(e.at.Add(m.reuseFor)) || !now.Before(e.exp) {
+			if !now.Before(e.till) || !now.Before(e.exp) {
 				delete(m.entries, k)
 			}
 		}
@@ -65,7 +70,7 @@ func (m *mintedTokens) put(id *identity.Identity, tok string, now, exp time.Time
 			delete(m.entries, k)
 		}
 	}
-	m.entries[id] = minted{token: tok, at: now, exp: exp}
+	m.entries[id] = minted{token: tok, at: now, till: till, exp: exp}
 }
 
 // len returns the number of tokens kept.
