@@ -30,11 +30,18 @@ const (
 
 // Config configures a Client. BaseURL and Credential are required.
 type Config struct {
-	// BaseURL is the backend's base: an absolute http or https URL without
-	// user info, query or fragment, such as "https://crm.internal/api/".
-	// Every call's path is joined below its path and can never leave it.
-	// Required.
+	// BaseURL is the backend's base: an absolute https URL without user
+	// info, query or fragment, such as "https://crm.internal/api/" (plain
+	// http for a loopback host, or with InsecureAllowHTTP). Every call's
+	// path is joined below its path and can never leave it. Required.
 	BaseURL string
+	// InsecureAllowHTTP allows a plain http BaseURL on a non-loopback
+	// host. Every call carries a credential (with Forward, the user's own
+	// token), which then crosses the network in clear: set it only for a
+	// network that is private end to end, or encrypted below HTTP (a
+	// service mesh), and prefer a Signer's short-lived, backend-only
+	// tokens there. Default false.
+	InsecureAllowHTTP bool
 	// Credential credentials each request for the user: Forward, an
 	// *Exchange, a *Signer, or your own. Required.
 	Credential Credential
@@ -72,7 +79,7 @@ type Client struct {
 
 // New checks cfg and returns a Client.
 func New(cfg Config) (*Client, error) {
-	base, err := parseEndpoint(cfg.BaseURL, false)
+	base, err := parseEndpoint(cfg.BaseURL, !cfg.InsecureAllowHTTP)
 	if err != nil {
 		return nil, fmt.Errorf("proxy: Config.BaseURL %w", err)
 	}

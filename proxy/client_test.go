@@ -538,7 +538,10 @@ func TestNewConfig(t *testing.T) {
 		wantErr string
 	}{
 		{"valid", proxy.Config{BaseURL: "https://crm.internal/api/", Credential: proxy.Forward("crm")}, ""},
-		{"http allowed", proxy.Config{BaseURL: "http://crm:8080", Credential: proxy.Forward("crm")}, ""},
+		{"http refused", proxy.Config{BaseURL: "http://crm:8080", Credential: proxy.Forward("crm")}, "must use https"},
+		{"http allowed insecurely", proxy.Config{BaseURL: "http://crm:8080", Credential: proxy.Forward("crm"), InsecureAllowHTTP: true}, ""},
+		{"http on loopback", proxy.Config{BaseURL: "http://127.0.0.1:8080/api/", Credential: proxy.Forward("crm")}, ""},
+		{"http on localhost", proxy.Config{BaseURL: "http://localhost:8080/api/", Credential: proxy.Forward("crm")}, ""},
 		{"no base", proxy.Config{Credential: proxy.Forward("crm")}, "BaseURL is empty"},
 		{"relative base", proxy.Config{BaseURL: "/api", Credential: proxy.Forward("crm")}, "must be an absolute http or https URL"},
 		{"ftp base", proxy.Config{BaseURL: "ftp://crm/", Credential: proxy.Forward("crm")}, `scheme "ftp"`},
