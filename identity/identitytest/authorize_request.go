@@ -5,12 +5,18 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
 
 // maxRequestedScopes bounds the scopes of one authorization request.
 const maxRequestedScopes = 64
+
+// maxStateLength bounds the state of an authorization request, which a
+// pending sign-in keeps for pendingLifetime (clients send a few dozen
+// bytes).
+const maxStateLength = 1 << 10
 
 // pendingAuthorization is a validated authorization request waiting for
 // the person at the sign-in page. Its key is the page's CSRF token.
@@ -66,10 +72,19 @@ func (a *authServer) serveAuthorize(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	// From here on the client is known and errors go back to it.
+	// From here on the client is known and errors go back to it, unless
+	// anyone could have registered where they would go.
 	state, ok := single(q, "state")
 	fail := func(code, description string) {
+		if !c.redirectsErrors(redirectURI) {
+			a.renderError(w, http.StatusBadRequest, "The authorization request is invalid ("+code+"): "+description+".")
+			return
+		}
 		a.redirect(w, r, redirectURI, state, url.Values{"error": {code}, "error_description": {description}})
+	}
+	if len(state) > maxStateLength {
+		a.renderError(w, http.StatusBadRequest, "The request's state is longer than "+strconv.Itoa(maxStateLength)+" bytes.")
+		return
 	}
 	if !ok {
 		fail("invalid_request", "state is repeated")
@@ -105,7 +120,7 @@ func (a *authServer) serveAuthorize(w http.ResponseWriter, r *http.Request) {
 		fail("invalid_target", "one resource at most")
 		return
 	case len(res) == 1:
-		if checkResource(res[0]) != nil {
+		if len(res[0]) > maxURILength || checkResource(res[0]) != nil {
 			fail("invalid_target", "resource must be an absolute URI without fragment")
 			return
 		}

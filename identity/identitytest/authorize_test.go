@@ -108,6 +108,10 @@ func TestAuthorizeRequestErrors(t *testing.T) {
 		{"two resources", c.id, url.Values{"resource": {mcpURL, mcpURL}}, 0, "", "invalid_target"},
 		{"invalid scope token", c.id, url.Values{"scope": {`starter.notes a"b`}}, 0, "", "invalid_scope"},
 		{"too many scopes", c.id, url.Values{"scope": {strings.Repeat("s ", 65)}}, 0, "", "invalid_scope"},
+		// Kept for the sign-in's life, so bounded; a state too long to keep
+		// is not sent back either.
+		{"state too long", c.id, url.Values{"state": {strings.Repeat("s", 1025)}}, 400, "state is longer than 1024 bytes", ""},
+		{"resource too long", c.id, url.Values{"resource": {mcpURL + "/" + strings.Repeat("r", 2000)}}, 0, "", "invalid_target"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -140,6 +144,78 @@ func TestAuthorizeRequestErrors(t *testing.T) {
 				require.Contains(t, string(body), `name="csrf"`)
 			}
 		})
+	}
+}
+
+// TestAuthorizeErrorsOfOpenlyRegisteredClients: anyone may register a
+// client, so a redirect URI of a registered client that is not on this
+// machine is not trusted with an immediate redirect: a malformed request
+// for it gets the error page, lest the server be an open redirector (RFC
+// 9700 §4.11.2). A configured client, or a loopback redirect URI (see
+// TestAuthorizeRequestErrors), still gets the redirect.
+func TestAuthorizeErrorsOfOpenlyRegisteredClients(t *testing.T) {
+	const foreign = "https://attacker.example/landing"
+	iss := newDevIssuer(t, identitytest.AuthServerConfig{
+		Clients: []identitytest.RegisteredClient{{ID: "configured", RedirectURIs: []string{foreign}}},
+	})
+	status, answer := register(t, iss, map[string]any{"redirect_uris": []string{foreign}, "token_endpoint_auth_method": "none"})
+	require.Equal(t, http.StatusCreated, status, answer)
+	get := func(clientID string) *http.Response {
+		resp, err := noRedirects().Get(iss.AuthorizationURL() + "?" + url.Values{
+			"client_id": {clientID}, "redirect_uri": {foreign}, "response_type": {"token"}, "state": {"st"},
+		}.Encode())
+		require.NoError(t, err)
+		resp.Body.Close()
+		return resp
+	}
+	resp := get(answer["client_id"].(string))
+	require.Equal(t, http.StatusBadRequest, resp.StatusCode)
+	require.Empty(t, resp.Header.Get("Location"), "no redirect to a URI anyone could register")
+
+	resp = get("configured")
+	require.Equal(t, http.StatusFound, resp.StatusCode)
+	require.True(t, strings.HasPrefix(resp.Header.Get("Location"), foreign+"?"), resp.Header.Get("Location"))
+
+	// A valid request still reaches the sign-in page, whose decision the
+	// person makes: its answer goes to the client, as before.
+	_, challenge := pkce()
+	resp, err := noRedirects().Get(iss.AuthorizationURL() + "?" + url.Values{
+		"client_id": {answer["client_id"].(string)}, "redirect_uri": {foreign}, "response_type": {"code"},
+		"code_challenge": {challenge}, "code_challenge_method": {"S256"},
+	}.Encode())
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+}
+
+// TestDNSRebindingRefused: the server answers loopback host names only, so
+// a web page whose own name resolves to 127.0.0.1 (DNS rebinding) cannot
+// read the sign-in page and post it as a same-origin page.
+func TestDNSRebindingRefused(t *testing.T) {
+	iss := newDevIssuer(t, identitytest.AuthServerConfig{})
+	c := registerClient(t, iss, "none")
+	_, challenge := pkce()
+	origin, err := url.Parse(iss.URL())
+	require.NoError(t, err)
+	for _, host := range []string{"rebind.attacker.example:" + origin.Port(), "rebind.attacker.example", "127.0.0.1.nip.io:" + origin.Port()} {
+		req, err := http.NewRequest(http.MethodGet, authorizeURL(iss, c.id, challenge, nil), nil)
+		require.NoError(t, err)
+		req.Host = host
+		resp, err := noRedirects().Do(req)
+		require.NoError(t, err)
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		require.Equal(t, http.StatusMisdirectedRequest, resp.StatusCode, host)
+		require.NotContains(t, string(body), `name="csrf"`)
+	}
+	for _, host := range []string{"127.0.0.1:" + origin.Port(), "localhost:" + origin.Port(), "LOCALHOST", "[::1]:" + origin.Port()} {
+		req, err := http.NewRequest(http.MethodGet, authorizeURL(iss, c.id, challenge, nil), nil)
+		require.NoError(t, err)
+		req.Host = host
+		resp, err := noRedirects().Do(req)
+		require.NoError(t, err)
+		resp.Body.Close()
+		require.Equal(t, http.StatusOK, resp.StatusCode, host)
 	}
 }
 

@@ -120,7 +120,7 @@ func (i *Issuer) serveTokenExchange(w http.ResponseWriter, r *http.Request) {
 	}
 
 	i.mu.Lock()
-	revoked := i.revoked[subjectToken]
+	_, revoked := i.revoked[subjectToken]
 	i.mu.Unlock()
 	subject, err := i.parseOwn(subjectToken)
 	if err != nil || revoked {

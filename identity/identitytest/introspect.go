@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"testing"
 	"time"
+
+	"github.com/golang-jwt/jwt/v5"
 )
 
 // MintOpaque returns a random opaque token (no dots, not a JWT) that the
@@ -32,9 +34,45 @@ func (i *Issuer) MintOpaqueToken(opts ...TokenOption) string {
 // {"active":false} and token exchange refuses it. A verifier that checks
 // JWTs locally is not told.
 func (i *Issuer) Revoke(token string) {
+	exp := i.expiryOf(token)
+	now := time.Now()
 	i.mu.Lock()
 	defer i.mu.Unlock()
-	i.revoked[token] = true
+	i.revoked[token] = exp
+	if len(i.revoked) > revokedSweepLen {
+		// An expired token is refused as such: its revocation need not be
+		// remembered. The dev authorization server revokes on every
+		// replayed code or refresh token, which anyone can cause.
+		for t, e := range i.revoked {
+			if !e.IsZero() && now.After(e) {
+				delete(i.revoked, t)
+			}
+		}
+	}
+}
+
+// revokedSweepLen is the number of revoked tokens past which Revoke forgets
+// the expired ones.
+const revokedSweepLen = 256
+
+// expiryOf returns when token expires, by its own claims ("exp" of a JWT,
+// read unverified, or of an opaque token this issuer minted): zero when it
+// has none or is neither.
+func (i *Issuer) expiryOf(token string) time.Time {
+	i.mu.Lock()
+	claims, opaque := i.opaque[token]
+	i.mu.Unlock()
+	if !opaque {
+		c := jwt.MapClaims{}
+		if _, _, err := jwt.NewParser().ParseUnverified(token, c); err != nil {
+			return time.Time{}
+		}
+		claims = c
+	}
+	if exp, ok := numericClaim(claims["exp"]); ok {
+		return time.Unix(exp, 0)
+	}
+	return time.Time{}
 }
 
 // Introspections returns how many introspection requests were answered
@@ -99,7 +137,7 @@ func (i *Issuer) serveIntrospection(w http.ResponseWriter, r *http.Request) {
 func (i *Issuer) activeClaims(tok string) map[string]any {
 	i.mu.Lock()
 	claims, opaque := i.opaque[tok]
-	revoked := i.revoked[tok]
+	_, revoked := i.revoked[tok]
 	i.mu.Unlock()
 	if revoked {
 		return nil

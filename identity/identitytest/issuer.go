@@ -46,7 +46,7 @@ type Issuer struct {
 	keys     []*signingKey // published keys, oldest first
 	current  *signingKey   // the key that signs; may have been removed
 	opaque   map[string]map[string]any
-	revoked  map[string]bool
+	revoked  map[string]time.Time // token → its expiry (zero: none known)
 	requests map[string]int
 
 	jwksFetches, introspections, exchanges         int
@@ -194,7 +194,7 @@ func StartIssuer(opts ...IssuerOption) (*Issuer, error) {
 		publishAlg:  !cfg.omitKeyAlg,
 		path:        cfg.path,
 		opaque:      map[string]map[string]any{},
-		revoked:     map[string]bool{},
+		revoked:     map[string]time.Time{},
 		requests:    map[string]int{},
 	}
 	if cfg.authServer != nil {
@@ -226,7 +226,7 @@ func StartIssuer(opts ...IssuerOption) (*Issuer, error) {
 	if i.as != nil {
 		handler = i.as.allowCrossOrigin(mux)
 	}
-	i.srv = httptest.NewUnstartedServer(i.countRequests(handler))
+	i.srv = httptest.NewUnstartedServer(i.countRequests(loopbackHostOnly(handler)))
 	if listener != nil {
 		_ = i.srv.Listener.Close()
 		i.srv.Listener = listener
@@ -307,7 +307,9 @@ func (i *Issuer) Client() *http.Client { return i.srv.Client() }
 
 // Requests returns how many requests for path (a URL path such as "/jwks",
 // without query) the server received, whatever their answer. Tests use it to
-// prove that a URL named in a token ("jku") was never fetched.
+// prove that a URL named in a token ("jku") was never fetched. Paths longer
+// than 1 KiB, and paths first requested after 10 000 others, are not
+// counted.
 func (i *Issuer) Requests(path string) int {
 	i.mu.Lock()
 	defer i.mu.Unlock()
@@ -330,10 +332,49 @@ func (i *Issuer) SetJWKSAvailable(ok bool) {
 	i.jwksDown = !ok
 }
 
+// loopbackHostOnly refuses a request whose Host is not a loopback address or
+// "localhost" (with any port) when the server listens on loopback, as it
+// does unless WithListener gave another listener. A web page cannot then
+// reach it through DNS rebinding (a name of the attacker's that resolves to
+// 127.0.0.1): with the page's origin the same as the server's, it could
+// read the sign-in page, post it, and take a code for a demo user.
+func loopbackHostOnly(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if local, ok := r.Context().Value(http.LocalAddrContextKey).(net.Addr); ok && isLoopbackAddr(local) {
+			host := r.Host
+			if h, _, err := net.SplitHostPort(host); err == nil {
+				host = h
+			}
+			if !isLoopbackHost(strings.Trim(host, "[]")) {
+				http.Error(w, "this server answers loopback host names only (127.0.0.1, [::1], localhost)", http.StatusMisdirectedRequest)
+				return
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// isLoopbackAddr reports whether a is a TCP address on a loopback IP.
+func isLoopbackAddr(a net.Addr) bool {
+	tcp, ok := a.(*net.TCPAddr)
+	return ok && tcp.IP.IsLoopback()
+}
+
+// Bounds of what countRequests remembers: the server is reachable by
+// anything on its host (and, through a browser, by web pages), which must
+// not grow its memory with made-up paths.
+const (
+	maxCountedPaths      = 10_000
+	maxCountedPathLength = 1 << 10
+)
+
 func (i *Issuer) countRequests(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p := r.URL.Path
 		i.mu.Lock()
-		i.requests[r.URL.Path]++
+		if _, seen := i.requests[p]; seen || len(i.requests) < maxCountedPaths && len(p) <= maxCountedPathLength {
+			i.requests[p]++
+		}
 		i.mu.Unlock()
 		next.ServeHTTP(w, r)
 	})

@@ -31,6 +31,22 @@ type client struct {
 	redirectURIs []string
 	grantTypes   []string
 	name         string // shown on the sign-in page; may be empty
+	dynamic      bool   // registered at the registration endpoint, by anyone
+}
+
+// redirectsErrors reports whether an authorization request of this client
+// that fails before the user has seen the sign-in page is answered by a
+// redirect to redirectURI (RFC 6749 §4.1.2.1), or on an error page. Anyone
+// may register a client, so a registered redirect URI is no proof of
+// trust: redirecting its malformed requests at once would make this server
+// an open redirector (RFC 9700 §4.11.2). Configured clients and loopback
+// redirect URIs (a native app on this machine) get the redirect.
+func (c *client) redirectsErrors(redirectURI string) bool {
+	if !c.dynamic {
+		return true
+	}
+	u, err := url.Parse(redirectURI)
+	return err == nil && u.Scheme == "http" && isLoopbackHost(u.Hostname())
 }
 
 // mayRefresh reports whether the client registered the refresh_token grant.
@@ -244,6 +260,7 @@ func registerClient(reg *registration) (*client, error) {
 		redirectURIs: slices.Clone(reg.RedirectURIs),
 		grantTypes:   slices.Clone(reg.GrantTypes),
 		name:         reg.ClientName,
+		dynamic:      true,
 	}
 	if c.authMethod != authMethodNone {
 		c.secret = rand.Text() + rand.Text()
