@@ -16,6 +16,7 @@ import (
 // after the event was written are ignored.
 type Entry struct {
 	w         *statusWriter // the request's, set by Middleware
+	requestID string        // the request's id, set by Middleware
 	mu        sync.Mutex
 	written   bool
 	subject   string
@@ -36,13 +37,34 @@ func EntryFrom(ctx context.Context) *Entry {
 	return e
 }
 
-// ContextWithEntry returns a copy of ctx in which EntryFrom returns e: for
-// code that serves one operation of a request in a context that is not
-// the request's own (an MCP session's handler runs in the context of the
-// request that opened the session), so that what it records goes to the
-// event of the request that carried the operation.
+// ContextWithEntry returns a copy of ctx in which EntryFrom returns e, and
+// RequestID the id of the request e belongs to: for code that serves one
+// operation of a request in a context that is not the request's own (an
+// MCP session's handler runs in the context of the request that opened
+// the session), so that what it records goes to the event of the request
+// that carried the operation, and what it sends on (proxy.Config's
+// RequestID) carries that request's id.
 func ContextWithEntry(ctx context.Context, e *Entry) context.Context {
-	return context.WithValue(ctx, reqctx.EntryKey{}, e)
+	return &entryContext{Context: ctx, e: e}
+}
+
+// entryContext is ContextWithEntry's context: one node for the entry and
+// its request's id.
+type entryContext struct {
+	context.Context
+	e *Entry
+}
+
+func (c *entryContext) Value(key any) any {
+	switch key.(type) {
+	case reqctx.EntryKey:
+		return c.e
+	case reqctx.RequestIDKey:
+		if c.e != nil && c.e.requestID != "" {
+			return c.e.requestID
+		}
+	}
+	return c.Context.Value(key)
 }
 
 // SetIdentity records who the caller is: the raw subject (it is hashed when

@@ -45,7 +45,7 @@ type node struct {
 
 func (n *node) Value(key any) any {
 	switch key.(type) {
-	case requestIDKey:
+	case reqctx.RequestIDKey:
 		// The same key as WithRequestID's, so that RequestID finds the
 		// nearest id in one walk of the context.
 		return n.rq.id
@@ -118,6 +118,7 @@ func (a *Auditor) Middleware(next http.Handler) http.Handler {
 			}
 		}
 		rq.idValue[0] = rq.id
+		rq.entry.requestID = rq.id
 		w.Header()[RequestIDHeader] = rq.idValue[:] // canonical key; capacity 1
 		rq.ctx = node{Context: r.Context(), rq: rq}
 		ctx := &rq.ctx

@@ -315,12 +315,20 @@ func TestContextWithEntry(t *testing.T) {
 	srv := serve(t, a, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		e := audit.EntryFrom(r.Context())
 		require.NotNil(t, e)
-		other := audit.ContextWithEntry(context.Background(), e) // as a session's handler context
+		opener := audit.WithRequestID(context.Background(), "opener-1")
+		other := audit.ContextWithEntry(opener, e) // as a session's handler context
 		require.Same(t, e, audit.EntryFrom(other))
+		require.Equal(t, "req-7", audit.RequestID(other), "the id of the request the entry belongs to")
+		require.Equal(t, "opener-1", audit.RequestID(audit.ContextWithEntry(opener, &audit.Entry{})), "an entry of no request leaves the id")
 		audit.EntryFrom(other).SetDecision(audit.Deny, "from_elsewhere")
 		require.Nil(t, audit.EntryFrom(context.Background()))
 	}))
-	do(t, http.MethodPost, srv.URL+"/mcp", nil)
+	req, err := http.NewRequest(http.MethodPost, srv.URL+"/mcp", nil)
+	require.NoError(t, err)
+	req.Header.Set("X-Request-Id", "req-7")
+	resp, err := srv.Client().Do(req)
+	require.NoError(t, err)
+	resp.Body.Close()
 	ev := eventFields(t, sink.next(t))
 	require.Equal(t, "deny", ev["decision"])
 	require.Equal(t, "from_elsewhere", ev["reason"])

@@ -5,6 +5,8 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"strings"
+
+	"github.com/idgate/idgate/internal/reqctx"
 )
 
 // RequestIDHeader is the HTTP header that carries a request id, in requests
@@ -14,20 +16,18 @@ const RequestIDHeader = "X-Request-Id"
 // maxRequestIDLen is the longest incoming request id Middleware accepts.
 const maxRequestIDLen = 128
 
-type requestIDKey struct{}
-
 // WithRequestID returns a copy of ctx that carries the request id id. Use
 // it where Middleware does not run (a background job, a test); Middleware
 // adopts an id it finds in the context.
 func WithRequestID(ctx context.Context, id string) context.Context {
-	return context.WithValue(ctx, requestIDKey{}, id)
+	return context.WithValue(ctx, reqctx.RequestIDKey{}, id)
 }
 
 // RequestID returns the request id that ctx carries (set by Middleware or
 // WithRequestID), or "" when none. Outgoing calls (package proxy) read it to
 // propagate it.
 func RequestID(ctx context.Context) string {
-	id, _ := ctx.Value(requestIDKey{}).(string) // Middleware's context answers it too
+	id, _ := ctx.Value(reqctx.RequestIDKey{}).(string) // Middleware's context answers it too
 	return id
 }
 

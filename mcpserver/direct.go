@@ -710,19 +710,22 @@ type directCallKey struct{}
 
 // callContext is the context a call dispatched in its request's goroutine
 // runs in: the session's (or a stateless call's own), with the call
-// (directCallKey), and the audit entry of the HTTP request that carried
-// it, so that audit.EntryFrom in the handler gives that request's entry,
-// not the one of the request that opened the session. One node for both,
-// as one context.WithValue was for the call alone.
+// (directCallKey), and the audit entry and request id of the HTTP request
+// that carried it, so that audit.EntryFrom and audit.RequestID in the
+// handler give that request's, not those of the request that opened the
+// session. One node for all, as one context.WithValue was for the call
+// alone.
 type callContext struct {
 	context.Context
-	call  *directCall
-	entry *audit.Entry
+	call      *directCall
+	entry     *audit.Entry
+	requestID string // of r, for audit.RequestID
 }
 
 // newCallContext returns the context of call c, carried by r, in ctx.
 func newCallContext(ctx context.Context, c *directCall, r *http.Request) context.Context {
-	return &callContext{Context: ctx, call: c, entry: audit.EntryFrom(r.Context())}
+	rctx := r.Context()
+	return &callContext{Context: ctx, call: c, entry: audit.EntryFrom(rctx), requestID: audit.RequestID(rctx)}
 }
 
 func (x *callContext) Value(key any) any {
@@ -731,6 +734,10 @@ func (x *callContext) Value(key any) any {
 		return x.call
 	case reqctx.EntryKey:
 		return x.entry
+	case reqctx.RequestIDKey:
+		if x.requestID != "" {
+			return x.requestID
+		}
 	}
 	return x.Context.Value(key)
 }

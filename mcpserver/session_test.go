@@ -9,6 +9,7 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 	"github.com/stretchr/testify/require"
 
+	"github.com/idgate/idgate/audit"
 	"github.com/idgate/idgate/identity"
 	"github.com/idgate/idgate/identity/identitytest"
 	"github.com/idgate/idgate/mcpserver"
@@ -173,6 +174,42 @@ func TestContextIdentityIsTheCallers(t *testing.T) {
 			wider := e.iss.Mint(t, identitytest.Subject("alice"), identitytest.Scopes("crm:write", "notes:read"))
 			tok.Store(&wider)
 			require.Equal(t, whoamiOut{Subject: "alice", Scopes: []string{"crm:write", "notes:read"}}, who())
+		})
+	}
+}
+
+// TestContextRequestIDIsTheCallers: on a session, audit.RequestID in a
+// tool's context is the id of the request that carried the call, not of
+// the one that opened the session, so that a backend call made with
+// proxy.Config{RequestID: audit.RequestID} joins the right audit event.
+func TestContextRequestIDIsTheCallers(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		opts []envOption
+	}{
+		{"stateful", nil},
+		{"stateful-gosdk", []envOption{func(c *mcpserver.Config) { c.GoSDKTransport = true }}},
+		{"stateful-json", []envOption{func(c *mcpserver.Config) { c.JSONResponse = true }}},
+		{"stateless", []envOption{stateless}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t, tc.opts...)
+			mcpserver.AddTool(e.srv, &mcp.Tool{Name: "rid", Description: "request id"}, scopes.Public(),
+				func(ctx context.Context, _ *mcp.CallToolRequest, _ empty) (*mcp.CallToolResult, map[string]string, error) {
+					return nil, map[string]string{"rid": audit.RequestID(ctx)}, nil
+				})
+			hdr := bearer(e.alice)
+			if tc.name != "stateless" {
+				r := e.do(http.MethodPost, "/mcp", initializeBody, with(hdr, []string{"X-Request-Id", "opener-1"})...)
+				require.Equal(t, "opener-1", r.Header.Get("X-Request-Id"))
+				hdr = with(hdr, []string{"Mcp-Session-Id", r.Header.Get("Mcp-Session-Id"), "Mcp-Protocol-Version", "2025-06-18"})
+				require.Equal(t, http.StatusAccepted, e.do(http.MethodPost, "/mcp", initializedMsg, hdr...).Status)
+			}
+			for _, rid := range []string{"call-2", "call-3"} {
+				r := e.do(http.MethodPost, "/mcp", callBody(2, "rid"), with(hdr, []string{"X-Request-Id", rid})...)
+				require.Equal(t, rid, r.Header.Get("X-Request-Id"))
+				require.Contains(t, r.Body, `"structuredContent":{"rid":"`+rid+`"}`)
+			}
 		})
 	}
 }

@@ -20,6 +20,12 @@ type IdentityKey struct{}
 // handler runs in that of the request that opened the session).
 type EntryKey struct{}
 
+// RequestIDKey is the context key of the request id (audit.RequestID).
+// audit.Middleware's node answers it; so may a context that serves one
+// operation of a request in another request's context, with the id of the
+// request that carried the operation.
+type RequestIDKey struct{}
+
 // A Holder is a context node that can keep the caller's identity for one
 // request: once it holds one, its Value(IdentityKey{}) returns it. Only a
 // request's own context can hold its identity, so a Holder is found by a
