@@ -2,6 +2,7 @@ package mcpserver_test
 
 import (
 	"context"
+	"io"
 	"net/http"
 	"strings"
 	"sync/atomic"
@@ -11,6 +12,7 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 	"github.com/stretchr/testify/require"
 
+	"github.com/idgate/idgate/identity/identitytest"
 	"github.com/idgate/idgate/mcpserver"
 	"github.com/idgate/idgate/scopes"
 )
@@ -187,4 +189,66 @@ func TestStreamsNotResumableByDefault(t *testing.T) {
 	}
 	r = e.do(http.MethodGet, "/mcp", "", with(hdr, []string{"Accept", "text/event-stream", "Last-Event-ID", "abc_0"})...)
 	require.Equal(t, http.StatusBadRequest, r.Status, r.Body)
+}
+
+// TestGETStreamEndsWithItsToken: a GET stream lasts no longer than the
+// token it was opened with, so that a client whose access has ended stops
+// receiving the session's messages; and a token past its exp (within the
+// verifier's leeway, which a POST still gets) opens no stream, but gets
+// the expired token's challenge, so that the client refreshes first.
+func TestGETStreamEndsWithItsToken(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		opts []envOption
+	}{
+		{"direct", nil},
+		{"gosdk", []envOption{func(c *mcpserver.Config) { c.GoSDKTransport = true }}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t, tc.opts...)
+			const version = "2025-06-18"
+			short := e.iss.Mint(t, identitytest.Subject("alice"), identitytest.Scopes("notes:read"), identitytest.ExpiresIn(2*time.Second))
+			sid := e.sessionAt(short, version)
+			get := func(token string) *http.Response {
+				req, err := http.NewRequest(http.MethodGet, e.http.URL+"/mcp", nil)
+				require.NoError(t, err)
+				req.Header.Set("Authorization", "Bearer "+token)
+				req.Header.Set("Accept", "text/event-stream")
+				req.Header.Set("Mcp-Session-Id", sid)
+				req.Header.Set("Mcp-Protocol-Version", version)
+				resp, err := e.http.Client().Do(req)
+				require.NoError(t, err)
+				return resp
+			}
+
+			resp := get(short)
+			t.Cleanup(func() { resp.Body.Close() }) // should the stream not end
+			require.Equal(t, http.StatusOK, resp.StatusCode)
+			ended := make(chan struct{})
+			go func() {
+				_, _ = io.Copy(io.Discard, resp.Body)
+				close(ended)
+			}()
+			select {
+			case <-ended:
+			case <-time.After(10 * time.Second):
+				t.Fatal("the stream outlived its token")
+			}
+
+			// Past exp, within the default leeway: a POST is served, a GET
+			// stream is not opened.
+			r := e.do(http.MethodPost, "/mcp", callBody(7, "whoami"), with(bearer(short), []string{"Mcp-Session-Id", sid, "Mcp-Protocol-Version", version})...)
+			require.Equal(t, http.StatusOK, r.Status, r.Body)
+			expired := get(short)
+			expired.Body.Close()
+			require.Equal(t, http.StatusUnauthorized, expired.StatusCode)
+			require.Equal(t, `Bearer resource_metadata="`+prmURL+`", scope="`+wantScopes+`", error="invalid_token", error_description="token expired"`,
+				expired.Header.Get("WWW-Authenticate"))
+
+			// A fresh token of the same user opens a stream again.
+			fresh := get(e.iss.Mint(t, identitytest.Subject("alice"), identitytest.Scopes("notes:read")))
+			fresh.Body.Close()
+			require.Equal(t, http.StatusOK, fresh.StatusCode)
+		})
+	}
 }

@@ -333,6 +333,13 @@ func (s *Server) afterAuthStepUp(next http.Handler) http.Handler {
 		if !s.admitUser(w, r) {
 			return
 		}
+		if r.Method == http.MethodGet {
+			var end context.CancelFunc
+			if r, end = s.streamUntilExpiry(w, r); r == nil {
+				return
+			}
+			defer end()
+		}
 		pb, ok := s.admitStepUp(w, r)
 		if pb != nil {
 			defer s.bodies.put(pb)
@@ -341,6 +348,36 @@ func (s *Server) afterAuthStepUp(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 		}
 	})
+}
+
+// streamUntilExpiry bounds a GET stream by its token: the request's
+// context ends at the token's "exp", so that the stream, which would
+// otherwise deliver the session's messages for as long as the session
+// lives, stops when the access it was opened with does (the client opens
+// another with a fresh token). A token already past its exp, though
+// within the verifier's leeway, opens no stream: it is answered 401 as an
+// expired token, so that the client refreshes first instead of
+// reconnecting to a stream that ends at once. It returns the request to
+// serve and the function that releases its deadline, or nil having
+// answered.
+func (s *Server) streamUntilExpiry(w http.ResponseWriter, r *http.Request) (*http.Request, context.CancelFunc) {
+	id, ok := identity.FromContext(r.Context())
+	if !ok || id.ExpiresAt.IsZero() {
+		return r, func() {}
+	}
+	if !time.Now().Before(id.ExpiresAt) {
+		onAuthFailure(r, http.StatusUnauthorized, identity.ErrExpired)
+		_, code, desc := identity.Describe(identity.ErrExpired)
+		identity.WriteChallenge(w, http.StatusUnauthorized, identity.Challenge{
+			ResourceMetadata: s.cfg.prmURL,
+			Scope:            s.supportedScopes(),
+			Error:            code,
+			ErrorDescription: desc,
+		})
+		return nil, nil
+	}
+	ctx, cancel := context.WithDeadline(r.Context(), id.ExpiresAt)
+	return r.WithContext(ctx), cancel
 }
 
 // admitUser is afterAuth's check: it reports whether the request goes on,
