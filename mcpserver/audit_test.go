@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -218,13 +219,124 @@ func TestAuditBatch(t *testing.T) {
 				before := len(e.logs.events(t))
 				r := e.do(http.MethodPost, "/mcp", "["+strings.Join(msgs, ",")+"]", hdr...)
 				require.Equal(t, http.StatusOK, r.Status, r.Body)
-				require.Eventually(t, func() bool { return len(e.logs.events(t)) > before }, 5*time.Second, 10*time.Millisecond)
+				want := before + 1 + len(tc.calls)
+				require.Eventually(t, func() bool { return len(e.logs.events(t)) >= want }, 5*time.Second, 10*time.Millisecond)
 				events := e.logs.events(t)
-				require.Len(t, events, before+1, "one event for the batch")
-				ev := events[before]
-				got := [3]string{stringOr(ev["decision"]), stringOr(ev["reason"]), stringOr(ev["tool"])}
+				require.Len(t, events, want, "one event for the request, one for each call")
+				var batch map[string]any
+				calls := map[string][3]string{}
+				for _, ev := range events[before:] {
+					require.Equal(t, r.Header.Get("X-Request-Id"), ev["request_id"], "every event names the request")
+					if ev["status"] != float64(0) {
+						require.Nil(t, batch, "one event for the request")
+						batch = ev
+						continue
+					}
+					require.Equal(t, "tools/call", ev["mcp_method"])
+					require.NotEmpty(t, ev["sub"])
+					calls[stringOr(ev["tool"])] = [3]string{stringOr(ev["decision"]), stringOr(ev["reason"]), stringOr(ev["tool"])}
+				}
+				require.NotNil(t, batch, "the request's own event")
+				got := [3]string{stringOr(batch["decision"]), stringOr(batch["reason"]), stringOr(batch["tool"])}
 				require.Contains(t, tc.want, got, "batch %v", tc.calls)
+				wantCall := map[string][3]string{
+					"nope": {"deny", "unknown_tool", "nope"}, "fail": {"error", "tool_error", "fail"},
+					"salesRead": {"allow", "", "salesRead"}, "whoami": {"allow", "", "whoami"},
+				}
+				require.Len(t, calls, len(tc.calls))
+				for _, name := range tc.calls {
+					require.Equal(t, wantCall[name], calls[name], "call %s of batch %v", name, tc.calls)
+				}
 			}
+		})
+	}
+}
+
+// TestAuditBatchShowsEveryCall: a call of a batch is not hidden by
+// another: salesWrite, a crm:write tool that audits its arguments, is in
+// the audit log with them, whichever call of the batch finished last.
+func TestAuditBatchShowsEveryCall(t *testing.T) {
+	for _, mode := range []struct {
+		name     string
+		stateful bool
+		opts     []envOption
+	}{
+		{"stateful", true, nil},
+		{"stateless", false, []envOption{stateless}},
+		{"go-sdk transport", true, []envOption{func(c *mcpserver.Config) { c.GoSDKTransport = true }}},
+	} {
+		t.Run(mode.name, func(t *testing.T) {
+			e := newEnv(t, mode.opts...)
+			mcpserver.AddTool(e.srv, &mcp.Tool{Name: "slowWhoami", Description: "slow"}, scopes.Public(),
+				func(context.Context, *mcp.CallToolRequest, empty) (*mcp.CallToolResult, any, error) {
+					time.Sleep(100 * time.Millisecond) // ends after salesWrite
+					return nil, nil, nil
+				})
+			hdr := with(bearer(e.alice), []string{"Mcp-Protocol-Version", "2025-03-26"})
+			if mode.stateful {
+				hdr = with(hdr, []string{"Mcp-Session-Id", e.session(e.alice)})
+			}
+			before := len(e.logs.events(t))
+			write := `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"salesWrite","arguments":{"account":"acme","secret":"x"}}}`
+			r := e.do(http.MethodPost, "/mcp", "["+write+","+callBody(2, "slowWhoami")+"]", hdr...)
+			require.Equal(t, http.StatusOK, r.Status, r.Body)
+			require.Contains(t, r.Body, `"id":1,"result"`, "salesWrite ran")
+			require.Eventually(t, func() bool { return len(e.logs.events(t)) >= before+3 }, 5*time.Second, 10*time.Millisecond)
+			var write0 map[string]any
+			for _, ev := range e.logs.events(t)[before:] {
+				if ev["tool"] == "salesWrite" && ev["status"] == float64(0) {
+					write0 = ev
+				}
+			}
+			require.NotNil(t, write0, "salesWrite has an event of its own")
+			require.Equal(t, "allow", write0["decision"], "%v", write0)
+			require.Equal(t, map[string]any{"account": "acme", "secret": "[masked]"}, write0["args"], "its arguments, redacted by its hook")
+		})
+	}
+}
+
+// TestBatchCallsChargeUserLimit: each tools/call of a batch counts against
+// the caller's rate limit, as a request of its own would: a batch cannot
+// multiply the limit (it carries up to 1024 calls).
+func TestBatchCallsChargeUserLimit(t *testing.T) {
+	for _, mode := range []struct {
+		name     string
+		stateful bool
+		opts     []envOption
+	}{
+		{"stateful", true, nil},
+		{"stateless", false, []envOption{stateless}},
+	} {
+		t.Run(mode.name, func(t *testing.T) {
+			e := newEnv(t, append(mode.opts, func(c *mcpserver.Config) { c.RateLimit.User = mcpserver.Limit{Rate: 6, Period: time.Hour} })...)
+			var calls atomic.Int64
+			mcpserver.AddTool(e.srv, &mcp.Tool{Name: "count", Description: "counts"}, scopes.Public(),
+				func(context.Context, *mcp.CallToolRequest, empty) (*mcp.CallToolResult, any, error) {
+					calls.Add(1)
+					return nil, nil, nil
+				})
+			hdr := with(bearer(e.alice), []string{"Mcp-Protocol-Version", "2025-03-26"})
+			budget := 6
+			if mode.stateful {
+				hdr = with(hdr, []string{"Mcp-Session-Id", e.session(e.alice)}) // initialize and initialized: 2 of the 6
+				budget -= 2
+			}
+			batch := func(n int) rawResponse {
+				var msgs []string
+				for i := range n {
+					msgs = append(msgs, callBody(100+i, "count"))
+				}
+				return e.do(http.MethodPost, "/mcp", "["+strings.Join(msgs, ",")+"]", hdr...)
+			}
+			r := batch(budget - 1)
+			require.Equal(t, http.StatusOK, r.Status, r.Body)
+			require.EqualValues(t, budget-1, calls.Load())
+			r = batch(2) // one unit left
+			require.Equal(t, http.StatusTooManyRequests, r.Status, r.Body)
+			require.EqualValues(t, budget-1, calls.Load(), "no call of a refused batch ran")
+			r = batch(200)
+			require.Equal(t, http.StatusTooManyRequests, r.Status, r.Body)
+			require.EqualValues(t, budget-1, calls.Load())
 		})
 	}
 }

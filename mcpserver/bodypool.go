@@ -48,6 +48,8 @@ type pooledBody struct {
 	// of buf, so that the direct transport need not read and scan the
 	// body again.
 	scanned, batch, ok bool
+	// calls is the number of tools/call messages the step-up check found.
+	calls int
 }
 
 // scan returns what peekMessages made of the body, when the step-up

@@ -260,7 +260,8 @@ type RateLimitConfig struct {
 	Disabled bool
 
 	// User is the limit per verified user. Default (zero Rate):
-	// DefaultUserRate requests per DefaultRatePeriod, burst the same.
+	// DefaultUserRate requests per DefaultRatePeriod, burst the same. A
+	// JSON-RPC batch counts once per tools/call it carries.
 	User Limit
 
 	// IP is the limit per client address, applied before authentication so

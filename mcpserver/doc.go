@@ -42,6 +42,11 @@
 // tools/list shows each user only the tools they may call, and every call
 // is checked once more with the identity of the request that carried it.
 //
+// A JSON-RPC batch (protocol 2025-03-26) carrying several tools/call
+// messages costs the caller's rate limit one unit per call, as many
+// requests would, and each of its calls is audited by an event of its own
+// (status 0, the request's id), besides the request's one event.
+//
 // Sessions are bound to the user who opened them (issuer and subject);
 // another user's token on that session is refused. With Config.EventStore,
 // a client resumes a lost stream (Last-Event-ID) within its session, so

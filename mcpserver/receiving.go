@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"runtime/debug"
+	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
@@ -153,6 +155,12 @@ func (s *Server) call(ctx context.Context, method string, req *mcp.CallToolReque
 		entry = audit.EntryFrom(ctx)
 	}
 	out := audit.Outcome{MCPMethod: method, Tool: toolName(req)}
+	if inBatch(req) {
+		// The request's one event would name one call of the batch: each
+		// call gets an event of its own besides.
+		start := time.Now()
+		defer func() { s.recordBatchCall(ctx, &out, start) }()
+	}
 	if dc, ok := ctx.Value(directCallKey{}).(*directCall); ok && dc.own {
 		// A call dispatched in its request's goroutine, alone in its
 		// request: named now, for the audit middleware's event if it
@@ -182,6 +190,34 @@ func (s *Server) call(ctx context.Context, method string, req *mcp.CallToolReque
 	}
 	entry.SetOutcome(out)
 	return res, err
+}
+
+// recordBatchCall writes the audit event of one tools/call of a JSON-RPC
+// batch: the request's id, method and path, the caller, the call's tool,
+// decision, reason and arguments (when the tool opted in), and how long
+// the call took; status 0, as a call has no HTTP status of its own. The
+// request's own event is written as for any request, and names the
+// batch's first call refused or failed, else its last.
+func (s *Server) recordBatchCall(ctx context.Context, out *audit.Outcome, start time.Time) {
+	ev := audit.Event{
+		Time:       start,
+		RequestID:  audit.RequestID(ctx),
+		HTTPMethod: http.MethodPost,
+		Path:       s.cfg.mcpPath,
+		MCPMethod:  out.MCPMethod,
+		Tool:       out.Tool,
+		Decision:   out.Decision,
+		Reason:     out.Reason,
+		Duration:   time.Since(start),
+		Args:       out.Args,
+	}
+	if ev.Decision == "" {
+		ev.Decision, ev.Reason = audit.Error, "panic" // the deferred call runs as the panic goes by
+	}
+	if id, ok := identity.FromContext(ctx); ok {
+		ev.Subject, ev.Issuer, ev.ClientID = id.Subject, id.Issuer, id.ClientID
+	}
+	s.cfg.Audit.Record(ctx, ev)
 }
 
 // toolName returns the tool req calls, "" when it names none.

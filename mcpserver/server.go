@@ -344,11 +344,21 @@ func (s *Server) afterAuthStepUp(next http.Handler) http.Handler {
 		if pb != nil {
 			defer s.bodies.put(pb)
 		}
-		if ok {
-			next.ServeHTTP(w, r)
+		if !ok {
+			return
 		}
+		if pb != nil && pb.batch && pb.calls > 0 && s.cfg.Audit != nil {
+			// Each call of the batch is audited by an event of its own
+			// (recordBatchCall).
+			r = r.WithContext(context.WithValue(r.Context(), batchKey{}, true))
+		}
+		next.ServeHTTP(w, r)
 	})
 }
+
+// batchKey is the context key marking a request that is a JSON-RPC batch
+// carrying tools/call messages.
+type batchKey struct{}
 
 // streamUntilExpiry bounds a GET stream by its token: the request's
 // context ends at the token's "exp", so that the stream, which would
@@ -378,6 +388,26 @@ func (s *Server) streamUntilExpiry(w http.ResponseWriter, r *http.Request) (*htt
 	}
 	ctx, cancel := context.WithDeadline(r.Context(), id.ExpiresAt)
 	return r.WithContext(ctx), cancel
+}
+
+// chargeBatchCalls charges the caller's rate limit for the n tools/call
+// messages of a JSON-RPC batch (protocol 2025-03-26) beyond the one the
+// request was charged for, so that a batch of calls costs what as many
+// requests would: one request carries up to peekMaxMessages of them. It
+// reports whether the request goes on, having answered it otherwise, as
+// the per-user limit does.
+func (s *Server) chargeBatchCalls(w http.ResponseWriter, r *http.Request, n int) bool {
+	id, ok := identity.FromContext(r.Context())
+	if !ok || s.limiter == nil {
+		return true
+	}
+	key := s.limiter.keys.key("user:", id.Issuer, "|", id.Subject)
+	for range n {
+		if !s.limiter.allow(w, r, key, s.cfg.RateLimit.User, s.limiter.userPolicy, "user") {
+			return false
+		}
+	}
+	return true
 }
 
 // admitUser is afterAuth's check: it reports whether the request goes on,

@@ -76,12 +76,13 @@ func (s *Server) admitStepUp(w http.ResponseWriter, r *http.Request) (*pooledBod
 	if id, _ := identity.FromContext(r.Context()); id != nil {
 		granted = id.Scopes
 	}
-	tool, denied := "", false
+	tool, denied, calls := "", false, 0
 	for i := range msgs {
 		name, ok := callee(&msgs[i])
 		if !ok {
 			continue
 		}
+		calls++
 		if tool == "" {
 			tool = name
 		}
@@ -98,7 +99,11 @@ func (s *Server) admitStepUp(w http.ResponseWriter, r *http.Request) (*pooledBod
 		method = methodName(msgs[0].method)
 	}
 	entry.SetMCP(method, tool)
+	pb.calls = calls
 	if !denied {
+		if batch && calls > 1 && !s.chargeBatchCalls(w, r, calls-1) {
+			return pb, false
+		}
 		entry.SetDecision(audit.Allow, "")
 		return pb, true
 	}

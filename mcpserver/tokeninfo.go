@@ -21,6 +21,9 @@ const (
 	// that of the request that opened the session, so the entry cannot be
 	// read from it.
 	tokenInfoAuditKey = "idgate.audit"
+	// tokenInfoBatchKey is set (true) when the message came in a JSON-RPC
+	// batch carrying tool calls, each of which is audited apart.
+	tokenInfoBatchKey = "idgate.batch"
 )
 
 // passThroughSkew neutralises go-sdk's own expiry check: the identity layer
@@ -91,6 +94,9 @@ func passThroughAs(ctx context.Context, user string) (*auth.TokenInfo, error) {
 	extra := map[string]any{TokenInfoIdentityKey: id}
 	if e := audit.EntryFrom(ctx); e != nil {
 		extra[tokenInfoAuditKey] = e
+		if ctx.Value(batchKey{}) != nil {
+			extra[tokenInfoBatchKey] = true
+		}
 	}
 	ti := new(tokenInfo)
 	ti.TokenInfo = auth.TokenInfo{
@@ -146,6 +152,17 @@ func identityOf(req mcp.Request) *identity.Identity {
 	}
 	id, _ := extra.TokenInfo.Extra[TokenInfoIdentityKey].(*identity.Identity)
 	return id
+}
+
+// inBatch reports whether req came in a JSON-RPC batch carrying tool
+// calls (tokenInfoBatchKey).
+func inBatch(req mcp.Request) bool {
+	extra := req.GetExtra()
+	if extra == nil || extra.TokenInfo == nil {
+		return false
+	}
+	b, _ := extra.TokenInfo.Extra[tokenInfoBatchKey].(bool)
+	return b
 }
 
 // auditEntryOf returns the audit entry of the HTTP request that carried
