@@ -295,6 +295,50 @@ func TestAuditBatchShowsEveryCall(t *testing.T) {
 	}
 }
 
+// TestAuditCallThatNeverRan: a tools/call the scope check allowed but that
+// go-sdk refused before any handler ran (params it cannot decode, answered
+// with a JSON-RPC error in a 200) is not audited as allowed.
+func TestAuditCallThatNeverRan(t *testing.T) {
+	for _, mode := range []struct {
+		name     string
+		stateful bool
+		opts     []envOption
+	}{
+		{"direct", true, nil},
+		{"gosdk", true, []envOption{func(c *mcpserver.Config) { c.GoSDKTransport = true }}},
+		{"stateless", false, []envOption{stateless}},
+	} {
+		t.Run(mode.name, func(t *testing.T) {
+			e := newEnv(t, mode.opts...)
+			hdr := with(bearer(e.alice), []string{"Mcp-Protocol-Version", "2025-06-18"})
+			if mode.stateful {
+				hdr = with(hdr, []string{"Mcp-Session-Id", e.session(e.alice)})
+			}
+			for _, body := range []string{
+				`{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"_meta":5,"name":"salesWrite","arguments":{"account":"a","secret":"s"}}}`,
+				`{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"salesWrite","arguments":{"account":"a","secret":"s"},"inputResponses":5}}`,
+			} {
+				before := len(e.logs.events(t))
+				r := e.do(http.MethodPost, "/mcp", body, hdr...)
+				require.Contains(t, r.Body, `"code":-32602`, "go-sdk refuses the call: invalid params")
+				require.Eventually(t, func() bool { return len(e.logs.events(t)) > before }, 5*time.Second, 10*time.Millisecond)
+				ev := e.logs.events(t)[before]
+				require.Equal(t, "deny", ev["decision"], "%v", ev)
+				require.Equal(t, "no_outcome", ev["reason"])
+				require.Equal(t, "salesWrite", ev["tool"])
+			}
+			// A call that runs is audited as before.
+			before := len(e.logs.events(t))
+			r := e.do(http.MethodPost, "/mcp", `{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"salesWrite","arguments":{"account":"a","secret":"s"}}}`, hdr...)
+			require.Contains(t, r.Body, `"result"`)
+			require.Eventually(t, func() bool { return len(e.logs.events(t)) > before }, 5*time.Second, 10*time.Millisecond)
+			ev := e.logs.events(t)[before]
+			require.Equal(t, "allow", ev["decision"], "%v", ev)
+			require.Nil(t, ev["reason"])
+		})
+	}
+}
+
 // TestBatchCallsChargeUserLimit: each tools/call of a batch counts against
 // the caller's rate limit, as a request of its own would: a batch cannot
 // multiply the limit (it carries up to 1024 calls).

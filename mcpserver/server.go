@@ -353,7 +353,29 @@ func (s *Server) afterAuthStepUp(next http.Handler) http.Handler {
 			r = r.WithContext(context.WithValue(r.Context(), batchKey{}, true))
 		}
 		next.ServeHTTP(w, r)
+		if pb != nil && pb.calls > 0 {
+			noOutcome(audit.EntryFrom(r.Context()))
+		}
 	})
+}
+
+// reasonCallPending is the audit reason of a request whose tool calls were
+// allowed by the scope check but none of which has recorded its outcome
+// yet; reasonNoOutcome replaces it when the request ends so.
+const (
+	reasonCallPending = "call_pending"
+	reasonNoOutcome   = "no_outcome"
+)
+
+// noOutcome records, in the audit entry of a request carrying tool calls,
+// that none of them recorded an outcome: go-sdk refused the call before
+// any handler ran (params it cannot decode: a JSON-RPC error in a 200), or
+// the client left before the call ended. The event would otherwise say
+// "allow" for a tool that never ran.
+func noOutcome(e *audit.Entry) {
+	if d, reason := e.Decision(); d == audit.Allow && reason == reasonCallPending {
+		e.SetDecision(audit.Deny, reasonNoOutcome)
+	}
 }
 
 // batchKey is the context key marking a request that is a JSON-RPC batch

@@ -104,7 +104,13 @@ func (s *Server) admitStepUp(w http.ResponseWriter, r *http.Request) (*pooledBod
 		if batch && calls > 1 && !s.chargeBatchCalls(w, r, calls-1) {
 			return pb, false
 		}
-		entry.SetDecision(audit.Allow, "")
+		reason := ""
+		if calls > 0 {
+			// Until a call records its outcome (audit.Entry.SetOutcome):
+			// see afterAuthStepUp.
+			reason = reasonCallPending
+		}
+		entry.SetDecision(audit.Allow, reason)
 		return pb, true
 	}
 	entry.SetDecision(audit.Deny, identity.ErrorCodeInsufficientScope)
