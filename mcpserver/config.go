@@ -28,6 +28,9 @@ const DefaultBodyReadTimeout = 30 * time.Second
 // DefaultSessionTimeout is the default for Config.SessionTimeout.
 const DefaultSessionTimeout = time.Hour
 
+// DefaultMaxSessionsPerUser is the default for Config.MaxSessionsPerUser.
+const DefaultMaxSessionsPerUser = 64
+
 // Default rate limits (see RateLimitConfig).
 const (
 	// DefaultUserRate is the default number of requests a user may make per
@@ -168,6 +171,19 @@ type Config struct {
 	// DELETE theirs, so sessions that were never closed would pile up in
 	// memory. Default (0): DefaultSessionTimeout (one hour).
 	SessionTimeout time.Duration
+
+	// MaxSessionsPerUser bounds the sessions one user (issuer and
+	// subject) holds at once: when a user opens one more, their oldest
+	// session is closed (a client still using it gets 404 and starts
+	// another, as MCP prescribes). Without a bound, one user could hold as
+	// many sessions as their rate limit lets them open in SessionTimeout
+	// (36 000 at the defaults), each with its goroutines and buffers. It
+	// applies where idgate keeps the session table (the default mode, see
+	// "Transport"); with GoSDKTransport, an EventStore, JSON answers or
+	// ServerOptions.GetSessionID, go-sdk keeps it and only SessionTimeout
+	// and the rate limits bound it. Default (0): DefaultMaxSessionsPerUser.
+	// Negative: no bound.
+	MaxSessionsPerUser int
 
 	// EventStore, when set, makes SSE streams resumable (go-sdk's
 	// StreamableHTTPOptions.EventStore): the events sent on each stream
@@ -400,6 +416,9 @@ func validate(cfg Config) (*config, error) {
 		return nil, errors.New("mcpserver: Config.SessionTimeout must not be negative (0 means the one-hour default)")
 	case c.SessionTimeout == 0:
 		c.SessionTimeout = DefaultSessionTimeout
+	}
+	if c.MaxSessionsPerUser == 0 {
+		c.MaxSessionsPerUser = DefaultMaxSessionsPerUser
 	}
 	if c.EventStore != nil && c.Stateless {
 		return nil, errors.New("mcpserver: Config.EventStore needs sessions: a Stateless server has no stream to resume (unset one of them)")

@@ -123,6 +123,10 @@ type directTable struct {
 
 	mu       sync.Mutex
 	sessions map[string]*directSession
+	// byUser lists each user's sessions, oldest first, when maxPerUser
+	// (Config.MaxSessionsPerUser) bounds them (> 0).
+	byUser     map[string][]*directSession
+	maxPerUser int
 
 	// calls maps the *mcp.RequestExtra of each call answered directly to
 	// its *directCall, for the receiving middleware (relate).
@@ -137,7 +141,7 @@ type directTable struct {
 // tools/call through fast. authOn says whether requests reach it with an
 // identity.
 func newDirectTable(srv *mcp.Server, opts *mcp.ServerOptions, timeout time.Duration, authOn bool, fast *dispatcher) *directTable {
-	t := &directTable{srv: srv, timeout: timeout, sessions: make(map[string]*directSession), fast: fast}
+	t := &directTable{srv: srv, timeout: timeout, sessions: make(map[string]*directSession), byUser: make(map[string][]*directSession), fast: fast}
 	t.versions = serverVersions(opts)
 	for _, v := range t.versions {
 		if v < protocolVersionNew {
@@ -512,7 +516,11 @@ func (t *directTable) open(w http.ResponseWriter, r *http.Request) {
 	}
 	t.mu.Lock()
 	t.sessions[s.id] = s
+	evicted := t.addForUser(s)
 	t.mu.Unlock()
+	if evicted != nil {
+		go evicted.close() // waits for its calls: not in this request
+	}
 	defer func() {
 		if ss.InitializeParams() == nil {
 			ss.Close()
@@ -537,7 +545,37 @@ func (t *directTable) closed(s *directSession) {
 	if t.sessions[s.id] == s {
 		delete(t.sessions, s.id)
 	}
+	t.removeForUser(s)
 	t.mu.Unlock()
+}
+
+// addForUser lists s among its user's sessions and returns the user's
+// oldest session when that makes one more than maxPerUser, no longer
+// listed, for the caller to close. t.mu must be held.
+func (t *directTable) addForUser(s *directSession) (evicted *directSession) {
+	if t.maxPerUser <= 0 || s.user == "" {
+		return nil
+	}
+	list := t.byUser[s.user]
+	if len(list) >= t.maxPerUser {
+		evicted = list[0]
+		list = slices.Delete(list, 0, 1)
+	}
+	t.byUser[s.user] = append(list, s)
+	return evicted
+}
+
+// removeForUser unlists s from its user's sessions. t.mu must be held.
+func (t *directTable) removeForUser(s *directSession) {
+	list := t.byUser[s.user]
+	if i := slices.Index(list, s); i >= 0 {
+		list = slices.Delete(list, i, i+1)
+		if len(list) == 0 {
+			delete(t.byUser, s.user)
+		} else {
+			t.byUser[s.user] = list
+		}
+	}
 }
 
 // isReady reports whether the server has s's initialize params.

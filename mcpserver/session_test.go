@@ -5,6 +5,7 @@ import (
 	"encoding/base32"
 	"net/http"
 	"testing"
+	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 	"github.com/stretchr/testify/require"
@@ -175,6 +176,37 @@ func TestContextIdentityIsTheCallers(t *testing.T) {
 			tok.Store(&wider)
 			require.Equal(t, whoamiOut{Subject: "alice", Scopes: []string{"crm:write", "notes:read"}}, who())
 		})
+	}
+}
+
+// TestSessionsPerUserBounded: a user holds at most MaxSessionsPerUser
+// sessions; opening one more closes their oldest (404 from then on, as for
+// a session that timed out), and another user's sessions are not touched.
+func TestSessionsPerUserBounded(t *testing.T) {
+	e := newEnv(t, func(c *mcpserver.Config) { c.MaxSessionsPerUser = 3 })
+	ping := func(token, sid string) int {
+		return e.do(http.MethodPost, "/mcp", `{"jsonrpc":"2.0","id":9,"method":"ping"}`,
+			with(bearer(token), []string{"Mcp-Session-Id", sid, "Mcp-Protocol-Version", "2025-06-18"})...).Status
+	}
+	bobs := e.session(e.bob)
+	var alices []string
+	for range 5 {
+		alices = append(alices, e.session(e.alice))
+	}
+	require.Eventually(t, func() bool {
+		return ping(e.alice, alices[0]) == http.StatusNotFound && ping(e.alice, alices[1]) == http.StatusNotFound
+	}, 5*time.Second, 10*time.Millisecond, "alice's two oldest sessions are closed")
+	for _, sid := range alices[2:] {
+		require.Equal(t, http.StatusOK, ping(e.alice, sid))
+	}
+	require.Equal(t, http.StatusOK, ping(e.bob, bobs), "bob's session is his own")
+
+	// A session its user deletes makes room without closing another.
+	r := e.do(http.MethodDelete, "/mcp", "", with(bearer(e.alice), []string{"Mcp-Session-Id", alices[2], "Mcp-Protocol-Version", "2025-06-18"})...)
+	require.Equal(t, http.StatusNoContent, r.Status)
+	alices = append(alices, e.session(e.alice))
+	for _, sid := range alices[3:] {
+		require.Equal(t, http.StatusOK, ping(e.alice, sid))
 	}
 }
 
