@@ -227,6 +227,10 @@ func StartIssuer(opts ...IssuerOption) (*Issuer, error) {
 		handler = i.as.allowCrossOrigin(mux)
 	}
 	i.srv = httptest.NewUnstartedServer(i.countRequests(loopbackHostOnly(handler)))
+	// A client that sends its headers slowly does not hold a connection
+	// (and its goroutine) open for ever: the dev authorization server runs
+	// as long as the starter does.
+	i.srv.Config.ReadHeaderTimeout = readHeaderTimeout
 	if listener != nil {
 		_ = i.srv.Listener.Close()
 		i.srv.Listener = listener
@@ -331,6 +335,10 @@ func (i *Issuer) SetJWKSAvailable(ok bool) {
 	defer i.mu.Unlock()
 	i.jwksDown = !ok
 }
+
+// readHeaderTimeout bounds how long the server waits for a request's
+// headers (a variable for tests).
+var readHeaderTimeout = 10 * time.Second
 
 // loopbackHostOnly refuses a request whose Host is not a loopback address or
 // "localhost" (with any port) when the server listens on loopback, as it

@@ -2,6 +2,7 @@ package identitytest
 
 import (
 	"io"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -62,4 +63,22 @@ func TestRevokedTokensForgottenOnceExpired(t *testing.T) {
 	require.Contains(t, iss.revoked, live, "a live token stays revoked")
 	require.Contains(t, iss.revoked, forever, "a token without exp stays revoked")
 	require.Contains(t, iss.revoked, "not a token")
+}
+
+// TestSlowHeadersTimeOut: the server does not wait for ever for a
+// request's headers: a connection that never finishes them is closed.
+func TestSlowHeadersTimeOut(t *testing.T) {
+	defer func(d time.Duration) { readHeaderTimeout = d }(readHeaderTimeout)
+	readHeaderTimeout = 200 * time.Millisecond
+	iss := NewIssuer(t)
+	conn, err := net.Dial("tcp", strings.TrimPrefix(iss.origin, "http://"))
+	require.NoError(t, err)
+	defer conn.Close()
+	_, err = conn.Write([]byte("GET /jwks HTTP/1.1\r\nHost: 127.0.0.1\r\n")) // and no more
+	require.NoError(t, err)
+	require.NoError(t, conn.SetReadDeadline(time.Now().Add(5*time.Second)))
+	start := time.Now()
+	_, err = io.ReadAll(conn)
+	require.NoError(t, err, "closed by the server, not by the test's deadline")
+	require.Less(t, time.Since(start), 5*time.Second)
 }
