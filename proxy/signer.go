@@ -33,6 +33,12 @@ const (
 // reservedClaims are set by the Signer itself and cannot be copied.
 var reservedClaims = []string{"iss", "sub", "aud", "exp", "iat", "nbf", "jti", "scope", "scp", "permissions", "client_id", "azp", "act", "cnf"}
 
+// authorityClaims carry authority a backend may grant on (RFC 9068
+// §2.2.3.1's roles, groups and entitlements; how and when the user
+// authenticated, RFC 9068 §2.2.1): CopyClaims may copy the user's own, but
+// SignerConfig.Claims may not make them up.
+var authorityClaims = []string{"roles", "groups", "entitlements", "acr", "amr", "auth_time"}
+
 // SignerConfig configures a Signer. Issuer, Audience and Key are required.
 type SignerConfig struct {
 	// Issuer is the "iss" of the tokens: the gateway's own identifier, such
@@ -90,9 +96,11 @@ type SignerConfig struct {
 	// the backend should see ("user_iss", "user_exp"). It must not return
 	// a claim the Signer sets itself or that carries authority (iss, sub,
 	// aud, exp, iat, nbf, jti, scope, scp, permissions, client_id, azp,
-	// act, cnf): such a token is not signed and Apply fails with
-	// ErrSignFailed, so that a hook can never widen what the backend
-	// grants. Values must encode as JSON. It runs after CopyClaims and
+	// act, cnf, roles, groups, entitlements, acr, amr, auth_time): such a
+	// token is not signed and Apply fails with ErrSignFailed, so that a
+	// hook cannot widen what the backend grants through those claims
+	// (copy the user's own with CopyClaims). A backend that grants on
+	// another claim must not let this hook set it. Values must encode as JSON. It runs after CopyClaims and
 	// overrides claims copied under the same name. It must be safe for
 	// concurrent use. Default: nil, no further claims.
 	Claims func(id *identity.Identity) map[string]any
@@ -293,7 +301,7 @@ func (s *Signer) mint(id *identity.Identity, now, exp time.Time) (string, error)
 	}
 	if s.claims != nil {
 		for name, v := range s.claims(id) {
-			if name == "" || slices.Contains(reservedClaims, name) {
+			if name == "" || slices.Contains(reservedClaims, name) || slices.Contains(authorityClaims, name) {
 				return "", fmt.Errorf("%w: SignerConfig.Claims returned %q, which the Signer sets or which carries authority", ErrSignFailed, name)
 			}
 			claims[name] = v

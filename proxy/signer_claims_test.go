@@ -56,6 +56,10 @@ func TestSignerClaimsHook(t *testing.T) {
 		{"exp refused", func(*identity.Identity) map[string]any { return map[string]any{"exp": 1} }, nil, `returned "exp"`},
 		{"scope refused", func(*identity.Identity) map[string]any { return map[string]any{"scope": "admin"} }, nil, `returned "scope"`},
 		{"permissions refused", func(*identity.Identity) map[string]any { return map[string]any{"permissions": []string{"admin"}} }, nil, `returned "permissions"`},
+		{"roles refused", func(*identity.Identity) map[string]any { return map[string]any{"roles": []string{"admin"}} }, nil, `returned "roles"`},
+		{"groups refused", func(*identity.Identity) map[string]any { return map[string]any{"groups": []string{"admins"}} }, nil, `returned "groups"`},
+		{"acr refused", func(*identity.Identity) map[string]any { return map[string]any{"acr": "phr"} }, nil, `returned "acr"`},
+		{"amr refused", func(*identity.Identity) map[string]any { return map[string]any{"amr": []string{"mfa"}} }, nil, `returned "amr"`},
 		{"empty name refused", func(*identity.Identity) map[string]any { return map[string]any{"": 1} }, nil, `returned ""`},
 		{"unencodable value", func(*identity.Identity) map[string]any { return map[string]any{"x": make(chan int)} }, nil, "encode claims"},
 	}
