@@ -15,8 +15,7 @@ import (
 // EntryFrom(ctx).SetX(...) whether or not Middleware is installed. Calls made
 // after the event was written are ignored.
 type Entry struct {
-	w         *statusWriter // the request's, set by Middleware
-	requestID string        // the request's id, set by Middleware
+	rq        *request // the request it belongs to, set by Middleware
 	mu        sync.Mutex
 	written   bool
 	subject   string
@@ -60,8 +59,8 @@ func (c *entryContext) Value(key any) any {
 	case reqctx.EntryKey:
 		return c.e
 	case reqctx.RequestIDKey:
-		if c.e != nil && c.e.requestID != "" {
-			return c.e.requestID
+		if c.e != nil && c.e.rq != nil {
+			return c.e.rq.id
 		}
 	}
 	return c.Context.Value(key)
@@ -175,10 +174,10 @@ func (e *Entry) SetArgs(v any) {
 // from the goroutine that serves the request, as ResponseWriter methods
 // are.
 func (e *Entry) Status() int {
-	if e == nil || e.w == nil || !e.w.wroteHeader {
+	if e == nil || e.rq == nil || !e.rq.w.wroteHeader {
 		return 0
 	}
-	return e.w.status
+	return e.rq.w.status
 }
 
 // finish marks e written and copies its fields into ev. Later Set calls are

@@ -110,7 +110,7 @@ func (a *Auditor) Middleware(next http.Handler) http.Handler {
 			record: r.Method != http.MethodOptions && !slices.Contains(a.skipPaths, r.URL.Path),
 			w:      statusWriter{ResponseWriter: w},
 		}
-		rq.entry.w = &rq.w
+		rq.entry.rq = rq
 		if rq.id == "" {
 			rq.id = r.Header.Get(RequestIDHeader)
 			if !validRequestID(rq.id) || inCredentials(r.Header, rq.id) {
@@ -118,7 +118,6 @@ func (a *Auditor) Middleware(next http.Handler) http.Handler {
 			}
 		}
 		rq.idValue[0] = rq.id
-		rq.entry.requestID = rq.id
 		w.Header()[RequestIDHeader] = rq.idValue[:] // canonical key; capacity 1
 		rq.ctx = node{Context: r.Context(), rq: rq}
 		ctx := &rq.ctx

@@ -755,15 +755,15 @@ type directCallKey struct{}
 // alone.
 type callContext struct {
 	context.Context
-	call      *directCall
-	entry     *audit.Entry
-	requestID string // of r, for audit.RequestID
+	call  *directCall
+	entry *audit.Entry
+	req   context.Context // r's, asked for the request id only when a handler wants it
 }
 
 // newCallContext returns the context of call c, carried by r, in ctx.
 func newCallContext(ctx context.Context, c *directCall, r *http.Request) context.Context {
 	rctx := r.Context()
-	return &callContext{Context: ctx, call: c, entry: audit.EntryFrom(rctx), requestID: audit.RequestID(rctx)}
+	return &callContext{Context: ctx, call: c, entry: audit.EntryFrom(rctx), req: rctx}
 }
 
 func (x *callContext) Value(key any) any {
@@ -773,8 +773,8 @@ func (x *callContext) Value(key any) any {
 	case reqctx.EntryKey:
 		return x.entry
 	case reqctx.RequestIDKey:
-		if x.requestID != "" {
-			return x.requestID
+		if id := x.req.Value(key); id != nil && id != "" {
+			return id
 		}
 	}
 	return x.Context.Value(key)
