@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/idgate/idgate/internal/reqctx"
+	"github.com/idgate/idgate/scopes"
 )
 
 // MiddlewareConfig configures Middleware. The zero value is valid for a
@@ -148,7 +149,7 @@ func newGate(v Verifier, cfg MiddlewareConfig) (*gate, error) {
 		}
 	}
 	for _, s := range cfg.Scopes {
-		if !isScopeToken(s) {
+		if !scopes.ValidScope(s) {
 			return nil, fmt.Errorf("identity: MiddlewareConfig.Scopes: %q is not a valid scope (RFC 6749 §3.3: non-empty, no spaces, quotes or backslashes)", s)
 		}
 	}
@@ -211,21 +212,6 @@ func checkAbsoluteURL(s string) error {
 		return fmt.Errorf("must not have a fragment, got %q", s)
 	}
 	return nil
-}
-
-// isScopeToken reports whether s is an RFC 6749 scope-token:
-// 1*( %x21 / %x23-5B / %x5D-7E ).
-func isScopeToken(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c < 0x21 || c > 0x7e || c == '"' || c == '\\' {
-			return false
-		}
-	}
-	return true
 }
 
 // gatedHandler is the handler Middleware returns.

@@ -363,7 +363,7 @@ func validate(cfg Config) (*config, error) {
 	}
 	for i, sc := range c.AdditionalScopes {
 		switch {
-		case !isScopeToken(sc):
+		case !scopes.ValidScope(sc):
 			return nil, fmt.Errorf("mcpserver: Config.AdditionalScopes[%d] %q is not a scope (RFC 6749: printable ASCII, no spaces, quotes or backslashes; list one scope per entry)", i, sc)
 		case sc == "offline_access":
 			return nil, fmt.Errorf("mcpserver: Config.AdditionalScopes[%d]: offline_access is never advertised (clients ask for it themselves when they want a refresh token); remove it", i)

@@ -288,6 +288,12 @@ func TestAddToolNeedsRequirement(t *testing.T) {
 		mcpserver.AddTool(srv, newTool("t"), nil, noop)
 	})
 	require.Panics(t, func() { mcpserver.AddTool(srv, newTool("t"), scopes.All("bad scope"), noop) })
+	// An empty scope (scopes.All(os.Getenv("ADMIN_SCOPE")) with the
+	// variable unset) is refused, not taken for Public().
+	require.PanicsWithValue(t, `mcpserver: AddTool "t": invalid scope "" (RFC 6749: printable ASCII, no spaces, quotes or backslashes)`, func() {
+		mcpserver.AddTool(srv, newTool("t"), scopes.All(""), noop)
+	})
+	require.Panics(t, func() { mcpserver.AddTool(srv, newTool("t"), scopes.Any("notes", ""), noop) })
 	require.Empty(t, srv.ProtectedResourceMetadata().ScopesSupported, "a refused tool leaves no trace")
 }
 

@@ -70,7 +70,7 @@ func AddTool[In, Out any](s *Server, t *mcp.Tool, need scopes.Requirement, h mcp
 		panic(fmt.Sprintf("mcpserver: AddTool %q: nil handler", t.Name))
 	}
 	for _, sc := range need.Scopes() {
-		if !isScopeToken(sc) {
+		if !scopes.ValidScope(sc) {
 			panic(fmt.Sprintf("mcpserver: AddTool %q: invalid scope %q (RFC 6749: printable ASCII, no spaces, quotes or backslashes)", t.Name, sc))
 		}
 	}
@@ -164,17 +164,4 @@ func (s *Server) checkCall(tool string, req *mcp.CallToolRequest) *jsonrpc.Error
 // MCP for lack of scopes.
 func insufficientScopeError(required []string) *jsonrpc.Error {
 	return &jsonrpc.Error{Code: CodeInsufficientScope, Message: "insufficient scope", Data: scopeData(required)}
-}
-
-// isScopeToken reports whether s is an RFC 6749 scope-token.
-func isScopeToken(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x21 || c > 0x7e || c == '"' || c == '\\' {
-			return false
-		}
-	}
-	return true
 }

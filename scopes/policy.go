@@ -35,13 +35,17 @@ func NewPolicy(h *Hierarchy) *Policy {
 func (p *Policy) Hierarchy() *Hierarchy { return p.h }
 
 // Require declares that tool needs r, replacing any earlier declaration. A
-// tool that needs no scope must say so with Public().
+// tool that needs no scope must say so with Public(). A requirement that
+// names an invalid scope (see All) is refused.
 func (p *Policy) Require(tool string, r Requirement) error {
 	if tool == "" {
 		return errors.New("scopes: policy: empty tool name")
 	}
 	if r == nil {
 		return fmt.Errorf("scopes: policy: tool %q: nil requirement (use scopes.Public() for none)", tool)
+	}
+	if err := validate(r); err != nil {
+		return fmt.Errorf("scopes: policy: tool %q: %w", tool, err)
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()

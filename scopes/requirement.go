@@ -24,23 +24,84 @@ type Requirement interface {
 }
 
 // All returns a requirement met when every one of the scopes is granted.
-// All with no scopes is the same as Public.
+// All with no scopes is the same as Public. A scope that is not a valid
+// scope token (RFC 6749 §3.3: empty, or with a space, a quote, a
+// backslash or a byte outside printable ASCII), as when a scope comes from
+// an unset environment variable, makes a requirement that no caller meets
+// and that Policy.Require refuses: it fails closed, never open.
 func All(scope ...string) Requirement {
-	s := Of(scope...)
-	if s.Len() == 0 {
+	if len(scope) == 0 {
 		return Public()
 	}
-	return allOf{s.list}
+	if r, bad := invalidOf("all", scope); bad {
+		return r
+	}
+	return allOf{Of(scope...).list}
 }
 
 // Any returns a requirement met when at least one of the scopes is granted.
-// Any with no scopes is the same as Public.
+// Any with no scopes is the same as Public. An invalid scope makes it fail
+// closed, as with All.
 func Any(scope ...string) Requirement {
-	s := Of(scope...)
-	if s.Len() == 0 {
+	if len(scope) == 0 {
 		return Public()
 	}
-	return anyOf{s.list}
+	if r, bad := invalidOf("any", scope); bad {
+		return r
+	}
+	return anyOf{Of(scope...).list}
+}
+
+// invalidOf returns the requirement of a list of scopes some of which are
+// not scope tokens, and true; or nil and false when all are.
+func invalidOf(kind string, scope []string) (Requirement, bool) {
+	for _, sc := range scope {
+		if !ValidScope(sc) {
+			return invalid{kind: kind, scopes: slices.Clone(scope)}, true
+		}
+	}
+	return nil, false
+}
+
+// ValidScope reports whether s is a scope token (RFC 6749 §3.3): one or
+// more printable ASCII characters other than space, '"' and '\'.
+func ValidScope(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x21 || c > 0x7e || c == '"' || c == '\\' {
+			return false
+		}
+	}
+	return true
+}
+
+// invalid is the requirement of All or Any given a scope that is not a
+// scope token: no caller meets it, and Policy.Require refuses it.
+type invalid struct {
+	kind   string
+	scopes []string
+}
+
+func (r invalid) Check(granted Set, _ *Hierarchy) error {
+	return &InsufficientScopeError{Required: r.Scopes(), Granted: granted.List(), Missing: r.Scopes()}
+}
+
+func (r invalid) Scopes() []string { return slices.Clone(r.scopes) }
+func (r invalid) String() string {
+	return fmt.Sprintf("invalid (%s of %q)", r.kind, r.scopes)
+}
+
+// validate returns an error naming the first scope of r that is not a
+// scope token.
+func validate(r Requirement) error {
+	for _, sc := range r.Scopes() {
+		if !ValidScope(sc) {
+			return fmt.Errorf("invalid scope %q (RFC 6749: one or more printable ASCII characters, no spaces, quotes or backslashes)", sc)
+		}
+	}
+	return nil
 }
 
 // Public returns the requirement that any authenticated caller meets. It is

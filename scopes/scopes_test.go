@@ -102,6 +102,14 @@ func TestRequirements(t *testing.T) {
 		{"implies transitive", All("tickets:read"), "support", h, nil},
 		{"implication is one way", All("admin"), "crm:* notes", h, []string{"admin"}},
 		{"any with hierarchy", Any("x", "crm:read"), "crm:*", h, nil},
+		// A scope that is not a scope token (an unset environment
+		// variable, say) fails closed, whatever is granted.
+		{"all of an empty scope", All(""), "a", nil, []string{""}},
+		{"any of empty scopes", Any("", ""), "a", nil, []string{"", ""}},
+		{"all with one empty scope", All("a", ""), "a", nil, []string{"a", ""}},
+		{"any with one empty scope", Any("a", ""), "a", nil, []string{"a", ""}},
+		{"all of a scope with a space", All("a b"), "a b", nil, []string{"a b"}},
+		{"invalid scope under a hierarchy", All(""), "crm:* admin", h, []string{""}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -116,6 +124,24 @@ func TestRequirements(t *testing.T) {
 			require.Equal(t, tt.req.Scopes(), ise.Required)
 			require.Equal(t, Parse(tt.granted).List(), ise.Granted)
 		})
+	}
+}
+
+// TestPolicyRefusesInvalidScopes: a requirement naming a scope that is not
+// a scope token is refused when declared, and no caller meets it.
+func TestPolicyRefusesInvalidScopes(t *testing.T) {
+	p := NewPolicy(nil)
+	for _, r := range []Requirement{All(""), Any("", ""), All("ok", ""), Any("a b"), All(`q"`), All("é")} {
+		err := p.Require("admin", r)
+		require.ErrorContains(t, err, "invalid scope", "%v", r)
+		require.ErrorIs(t, p.Check("admin", Parse("ok a b")), ErrUnknownTool, "not declared")
+	}
+	require.NoError(t, p.Require("ok", All("crm:read", "notes")))
+	for _, sc := range []string{"a", "crm:read", "https://api.example.com/read", "!#$%&'()*+,-./:;<=>?@[]^_`{|}~"} {
+		require.True(t, ValidScope(sc), sc)
+	}
+	for _, sc := range []string{"", " ", "a b", "a\tb", `a"`, `a\`, "é", "a\x00"} {
+		require.False(t, ValidScope(sc), "%q", sc)
 	}
 }
 

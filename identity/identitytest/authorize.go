@@ -9,6 +9,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/idgate/idgate/scopes"
 )
 
 // OAuth 2.0 grant types of the dev authorization server.
@@ -332,17 +334,6 @@ func checkResource(r string) error {
 	return nil
 }
 
-// validScopeToken reports whether s is a scope token of RFC 6749 §3.3:
-// printable ASCII except space, '"' and '\', at most 200 bytes.
-func validScopeToken(s string) bool {
-	if s == "" || len(s) > 200 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c < 0x21 || c > 0x7e || c == '"' || c == '\\' {
-			return false
-		}
-	}
-	return true
-}
+// validScopeToken reports whether s is a scope token of RFC 6749 §3.3
+// (scopes.ValidScope) of at most 200 bytes.
+func validScopeToken(s string) bool { return len(s) <= 200 && scopes.ValidScope(s) }
