@@ -73,9 +73,13 @@ func newApp(ctx context.Context, cfg *config, log *slog.Logger) (_ *app, err err
 			return nil, err
 		}
 	}
-	if a.verifier, a.closeVerifier, err = newUserVerifier(ctx, cfg); err != nil {
+	// Through locals: on an error newUserVerifier returns no close
+	// function, and the deferred cleanup must not call a nil one.
+	verifier, closeVerifier, err := newUserVerifier(ctx, cfg)
+	if err != nil {
 		return nil, err
 	}
+	a.verifier, a.closeVerifier = verifier, closeVerifier
 	if a.backend, err = newBackend(ctx, cfg, a.store, log); err != nil {
 		return nil, err
 	}
@@ -177,7 +181,9 @@ func (a *app) Close(ctx context.Context) error {
 	if a.backend != nil {
 		errs = append(errs, a.backend.close(ctx))
 	}
-	a.closeVerifier()
+	if a.closeVerifier != nil {
+		a.closeVerifier()
+	}
 	if a.store != nil {
 		errs = append(errs, a.store.Close())
 	}

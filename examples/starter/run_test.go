@@ -411,3 +411,20 @@ func TestHTTPServerTimeouts(t *testing.T) {
 	}
 	require.Zero(t, srv.WriteTimeout, "a write deadline would cut MCP event streams off")
 }
+
+// TestVerifierErrorReturned: when the verifier cannot be built (here the
+// discovery document cannot be fetched), newApp returns the error that
+// names the variable, and releases what it opened, without panicking.
+func TestVerifierErrorReturned(t *testing.T) {
+	env := merge(validEnv(), map[string]string{
+		"PUBLIC_URL":     "http://127.0.0.1:1/mcp",
+		"OAUTH_ISSUER":   "http://127.0.0.1:1",
+		"JWKS_URI":       "",
+		"OIDC_DISCOVERY": "http://127.0.0.1:1/.well-known/openid-configuration",
+		"CRM_DB_PATH":    filepath.Join(t.TempDir(), "crm.sqlite"),
+	})
+	cfg, _, err := loadConfig(env, false)
+	require.NoError(t, err)
+	require.NotPanics(t, func() { _, err = newApp(t.Context(), cfg, discardLogger()) })
+	require.ErrorContains(t, err, "OIDC_DISCOVERY")
+}
