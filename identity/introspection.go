@@ -19,8 +19,15 @@ import (
 // IntrospectionConfig configures NewIntrospectionVerifier.
 type IntrospectionConfig struct {
 	// Endpoint is the authorization server's RFC 7662 introspection
-	// endpoint, an absolute http(s) URL. Required.
+	// endpoint, an absolute https URL (plain http for a loopback host, or
+	// with InsecureAllowHTTP). Required.
 	Endpoint string
+
+	// InsecureAllowHTTP allows a plain http Endpoint on a host that is not
+	// loopback. Every request then carries the client secret and a user's
+	// token in clear: set it only for a network that is private end to
+	// end. Default false.
+	InsecureAllowHTTP bool
 
 	// ClientID and ClientSecret authenticate this resource server to the
 	// endpoint with HTTP Basic (RFC 7662 §2.1, encoded per RFC 6749
@@ -71,8 +78,9 @@ type IntrospectionConfig struct {
 	Leeway time.Duration
 
 	// HTTPClient makes the introspection requests. Default: a client that
-	// uses http.DefaultTransport and follows no redirects (the request
-	// carries the client secret).
+	// uses http.DefaultTransport. Whichever client is given, redirects are
+	// not followed (the request carries the client secret and the user's
+	// token): a copy is used with its CheckRedirect replaced.
 	HTTPClient *http.Client
 
 	// Timeout bounds each introspection request. Default (zero): 5s.
@@ -149,6 +157,9 @@ func NewIntrospectionVerifier(cfg IntrospectionConfig) (*IntrospectionVerifier, 
 	if err := checkAbsoluteURL(cfg.Endpoint); err != nil {
 		return nil, fmt.Errorf("identity: IntrospectionConfig.Endpoint: %w", err)
 	}
+	if err := checkFetchURL(cfg.Endpoint, cfg.InsecureAllowHTTP); err != nil {
+		return nil, fmt.Errorf("identity: IntrospectionConfig.Endpoint %q: %w", cfg.Endpoint, err)
+	}
 	if cfg.ClientID == "" || cfg.ClientSecret == "" {
 		return nil, errors.New("identity: IntrospectionConfig.ClientID and ClientSecret are required (RFC 7662: the resource server authenticates to the endpoint)")
 	}
@@ -163,7 +174,7 @@ func NewIntrospectionVerifier(cfg IntrospectionConfig) (*IntrospectionVerifier, 
 		return nil, errors.New("identity: IntrospectionConfig.Audiences is required: set it to this resource's identifier (for MCP, the server URL)")
 	}
 	for _, a := range cfg.Audiences {
-		if a == "" {
+		if a == "" || a == "/" {
 			return nil, errors.New("identity: IntrospectionConfig.Audiences: empty audience")
 		}
 	}
@@ -204,11 +215,15 @@ func NewIntrospectionVerifier(cfg IntrospectionConfig) (*IntrospectionVerifier, 
 	if len(v.scopeClaims) == 0 {
 		v.scopeClaims = defaultScopeClaims
 	}
-	if v.client == nil {
-		v.client = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error {
-			return http.ErrUseLastResponse
-		}}
+	// No redirect is followed, whatever the client: a 307 or 308 would
+	// post the user's token and the client secret again, to wherever the
+	// answer names. A redirect is a 3xx answer, refused as unavailable.
+	client := http.Client{}
+	if v.client != nil {
+		client = *v.client
 	}
+	client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	v.client = &client
 	if v.timeout == 0 {
 		v.timeout = defaultIntrospectionTimeout
 	}

@@ -553,10 +553,12 @@ func TestIntrospectionTransport(t *testing.T) {
 		defer dst.Close()
 		redirect := httptest.NewServer(http.RedirectHandler(dst.URL, http.StatusTemporaryRedirect))
 		defer redirect.Close()
-		v := newIntrospectionVerifier(t, identity.IntrospectionConfig{Endpoint: redirect.URL, ClientID: "c", ClientSecret: "s", Audiences: []string{"x"}, InsecureSkipIssuerCheck: true})
-		_, err := v.Verify(context.Background(), "tok")
-		require.ErrorIs(t, err, identity.ErrVerifierUnavailable)
-		require.Zero(t, target.count())
+		for _, client := range []*http.Client{nil, {Timeout: 3 * time.Second}, {CheckRedirect: func(*http.Request, []*http.Request) error { return nil }}} {
+			v := newIntrospectionVerifier(t, identity.IntrospectionConfig{Endpoint: redirect.URL, ClientID: "c", ClientSecret: "s", Audiences: []string{"x"}, InsecureSkipIssuerCheck: true, HTTPClient: client})
+			_, err := v.Verify(context.Background(), "tok")
+			require.ErrorIs(t, err, identity.ErrVerifierUnavailable)
+			require.Zero(t, target.count(), "the token was posted to the redirect's target (HTTPClient %v)", client)
+		}
 	})
 
 	t.Run("timeout", func(t *testing.T) {
@@ -627,6 +629,8 @@ func TestIntrospectionInvalidConfig(t *testing.T) {
 		{"issuer and the skip both set", func(c *identity.IntrospectionConfig) { c.InsecureSkipIssuerCheck = true }, "Issuer and InsecureSkipIssuerCheck are both set"},
 		{"no audiences", func(c *identity.IntrospectionConfig) { c.Audiences = nil }, "Audiences is required"},
 		{"empty audience", func(c *identity.IntrospectionConfig) { c.Audiences = []string{""} }, "empty audience"},
+		{"audience only a slash", func(c *identity.IntrospectionConfig) { c.Audiences = []string{"x", "/"} }, "empty audience"},
+		{"plain http endpoint", func(c *identity.IntrospectionConfig) { c.Endpoint = "http://idp.example/introspect" }, "must use https"},
 		{"huge leeway", func(c *identity.IntrospectionConfig) { c.Leeway = time.Hour }, "Leeway"},
 		{"negative timeout", func(c *identity.IntrospectionConfig) { c.Timeout = -time.Second }, "Timeout"},
 		{"negative size", func(c *identity.IntrospectionConfig) { c.MaxResponseBytes = -1 }, "MaxResponseBytes"},
@@ -644,6 +648,16 @@ func TestIntrospectionInvalidConfig(t *testing.T) {
 	v, err := identity.NewIntrospectionVerifier(valid)
 	require.NoError(t, err)
 	require.NotNil(t, v)
+	for _, endpoint := range []string{"http://127.0.0.1:9/introspect", "http://localhost/introspect", "http://[::1]/introspect"} {
+		cfg := valid
+		cfg.Endpoint = endpoint
+		_, err := identity.NewIntrospectionVerifier(cfg)
+		require.NoError(t, err, "plain http on loopback: %s", endpoint)
+	}
+	cfg := valid
+	cfg.Endpoint, cfg.InsecureAllowHTTP = "http://idp.internal/introspect", true
+	_, err = identity.NewIntrospectionVerifier(cfg)
+	require.NoError(t, err, "plain http, insecurely allowed")
 }
 
 // TestIntrospectionIdentityJSON checks that an identity from introspection

@@ -54,7 +54,7 @@ func (ks *keySet) metadataJWKSURI(docURL string) (string, error) {
 	if normaliseIssuer(md.Issuer) != normaliseIssuer(ks.cfg.Issuer) {
 		return "", fmt.Errorf("%s: issuer %q is not %q", docURL, md.Issuer, ks.cfg.Issuer)
 	}
-	if err := checkFetchURL(md.JWKSURI); err != nil {
+	if err := checkFetchURL(md.JWKSURI, ks.cfg.InsecureAllowHTTP); err != nil {
 		return "", fmt.Errorf("%s: jwks_uri %q: %w", docURL, md.JWKSURI, err)
 	}
 	if strings.HasPrefix(docURL, "https:") && !strings.HasPrefix(md.JWKSURI, "https:") {

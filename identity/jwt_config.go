@@ -3,6 +3,7 @@ package identity
 import (
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"net/url"
 	"slices"
@@ -42,7 +43,8 @@ type JWTConfig struct {
 	// writes it) and "https://t.auth0.com" are the same issuer; nothing else
 	// (case, default port, path) is normalised. Identity.Issuer keeps the
 	// token's own value. Required; when JWKSURL is empty it must be an
-	// absolute http(s) URL, since keys are discovered from it.
+	// absolute https URL (see InsecureAllowHTTP), since keys are
+	// discovered from it.
 	Issuer string
 
 	// Audiences are the identifiers of this resource server (for an MCP
@@ -138,6 +140,14 @@ type JWTConfig struct {
 	// without "exp" is refused with ErrMissingClaim.
 	InsecureAllowMissingExpiry bool
 
+	// InsecureAllowHTTP allows fetching the discovery document and the
+	// keys over plain http from a host that is not loopback. Whoever is on
+	// the path could then substitute keys, and forge any token: set it
+	// only for a network that is private end to end. Default false: the
+	// Issuer (when keys are discovered from it), JWKSURL and a discovered
+	// jwks_uri must be https, except on a loopback host.
+	InsecureAllowHTTP bool
+
 	// InsecureAcceptBoundTokens accepts sender-constrained tokens, those
 	// with a "cnf" claim (DPoP or mutual-TLS bound), as bearer tokens,
 	// without checking the key they are bound to. Set it only when
@@ -174,10 +184,10 @@ func (c JWTConfig) settings() (*jwtSettings, error) {
 		return nil, fmt.Errorf("JWTConfig.Issuer is required: set it to the authorization server's issuer identifier")
 	}
 	if c.JWKSURL == "" {
-		if err := checkFetchURL(c.Issuer); err != nil {
+		if err := checkFetchURL(c.Issuer, c.InsecureAllowHTTP); err != nil {
 			return nil, fmt.Errorf("JWTConfig.Issuer %q: %w (or set JWTConfig.JWKSURL)", c.Issuer, err)
 		}
-	} else if err := checkFetchURL(c.JWKSURL); err != nil {
+	} else if err := checkFetchURL(c.JWKSURL, c.InsecureAllowHTTP); err != nil {
 		return nil, fmt.Errorf("JWTConfig.JWKSURL %q: %w", c.JWKSURL, err)
 	}
 
@@ -257,8 +267,10 @@ func (c JWTConfig) settings() (*jwtSettings, error) {
 }
 
 // checkFetchURL reports whether s is an absolute http(s) URL that keys or
-// metadata may be fetched from.
-func checkFetchURL(s string) error {
+// metadata may be fetched from: https, or plain http for a loopback host
+// or when allowHTTP (InsecureAllowHTTP) says so. Keys fetched in the clear
+// could be substituted on the way, and any token then forged.
+func checkFetchURL(s string, allowHTTP bool) error {
 	u, err := url.Parse(s)
 	if err != nil {
 		return fmt.Errorf("not a URL: %w", err)
@@ -266,7 +278,19 @@ func checkFetchURL(s string) error {
 	if (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
 		return fmt.Errorf("not an absolute http or https URL")
 	}
+	if u.Scheme == "http" && !allowHTTP && !isLoopbackHost(u.Hostname()) {
+		return fmt.Errorf("must use https (plain http is allowed for a loopback host, or with InsecureAllowHTTP)")
+	}
 	return nil
+}
+
+// isLoopbackHost reports whether host is "localhost" or a loopback IP.
+func isLoopbackHost(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // noDowngrade returns a copy of c (sharing its Transport) that refuses to

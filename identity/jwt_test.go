@@ -427,6 +427,8 @@ func TestNewJWTVerifierConfigErrors(t *testing.T) {
 		{"issuer not a URL, no JWKS URL", func(c *identity.JWTConfig) { c.Issuer, c.JWKSURL = "issuer", "" }, "or set JWTConfig.JWKSURL"},
 		{"JWKS URL not absolute", func(c *identity.JWTConfig) { c.JWKSURL = "/jwks" }, "JWKSURL"},
 		{"JWKS URL not http", func(c *identity.JWTConfig) { c.JWKSURL = "file:///etc/jwks" }, "JWKSURL"},
+		{"JWKS URL plain http", func(c *identity.JWTConfig) { c.JWKSURL = "http://issuer.example.com/jwks" }, "must use https"},
+		{"issuer plain http, keys discovered", func(c *identity.JWTConfig) { c.Issuer, c.JWKSURL = "http://issuer.example.com", "" }, "must use https"},
 		{"no audiences", func(c *identity.JWTConfig) { c.Audiences = nil }, "Audiences is required"},
 		{"empty audience", func(c *identity.JWTConfig) { c.Audiences = []string{""} }, "empty audience"},
 		{"HS256", func(c *identity.JWTConfig) { c.Algorithms = []string{"RS256", "HS256"} }, "HS256 is symmetric"},
@@ -450,6 +452,20 @@ func TestNewJWTVerifierConfigErrors(t *testing.T) {
 	v, err := identity.NewJWTVerifier(context.Background(), valid)
 	require.NoError(t, err)
 	v.Close()
+	// Plain http from a host that is not loopback, when insecurely
+	// allowed; and an http issuer only compared, its keys at an https URL.
+	for _, mod := range []func(*identity.JWTConfig){
+		func(c *identity.JWTConfig) { c.JWKSURL, c.InsecureAllowHTTP = "http://issuer.internal/jwks", true },
+		func(c *identity.JWTConfig) {
+			c.Issuer, c.JWKSURL = "http://issuer.example.com", "https://issuer.example.com/jwks"
+		},
+	} {
+		cfg := valid
+		mod(&cfg)
+		v, err := identity.NewJWTVerifier(context.Background(), cfg)
+		require.NoError(t, err)
+		v.Close()
+	}
 }
 
 func TestJWTVerifierConcurrent(t *testing.T) {

@@ -112,6 +112,9 @@ func runDemoAPI(ctx context.Context, args []string, env map[string]string, stdou
 		JWKSURL:     c.JWKSURL,
 		RequireType: "at+jwt",
 		ScopeClaims: []string{"scope"},
+		// GATEWAY_JWKS_URL may be plain http on the private network
+		// between the gateway and this backend (see DEMO_API_URL).
+		InsecureAllowHTTP: true,
 	})
 	if err != nil {
 		return fmt.Errorf("demo-api verifier: %w", err)
