@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/idgate/idgate/identity"
+	"github.com/idgate/idgate/scopes"
 )
 
 // RFC 8693 identifiers.
@@ -138,7 +139,7 @@ func NewExchange(cfg ExchangeConfig) (*Exchange, error) {
 		return nil, errors.New("proxy: ExchangeConfig Timeout, CacheSize and MinTTL must not be negative")
 	}
 	for _, s := range cfg.Scopes {
-		if s == "" || strings.ContainsAny(s, " \t\"\\") {
+		if !scopes.ValidScope(s) {
 			return nil, fmt.Errorf("proxy: ExchangeConfig.Scopes has an invalid scope %q", s)
 		}
 	}

@@ -416,6 +416,7 @@ func TestNewExchangeConfig(t *testing.T) {
 		{"no audience", func(c *proxy.ExchangeConfig) { c.Audience = "" }, "needs Audience or Resource"},
 		{"relative resource", func(c *proxy.ExchangeConfig) { c.Resource = "crm" }, "Resource must be an absolute URI"},
 		{"bad scope", func(c *proxy.ExchangeConfig) { c.Scopes = []string{"a b"} }, "invalid scope"},
+		{"non-ASCII scope", func(c *proxy.ExchangeConfig) { c.Scopes = []string{"é"} }, "invalid scope"},
 		{"unknown auth style", func(c *proxy.ExchangeConfig) { c.AuthStyle = 7 }, "AuthStyle 7 is unknown"},
 		{"negative ttl", func(c *proxy.ExchangeConfig) { c.MinTTL = -time.Second }, "must not be negative"},
 	}

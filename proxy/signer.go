@@ -164,6 +164,13 @@ func NewSigner(cfg SignerConfig) (*Signer, error) {
 			return nil, fmt.Errorf("proxy: SignerConfig.CopyClaims cannot copy %q: the Signer sets it", c)
 		}
 	}
+	for _, sc := range cfg.Scopes {
+		// An empty entry would leave an empty set, which means "all the
+		// user's scopes": a list meant to narrow the token would widen it.
+		if !scopes.ValidScope(sc) {
+			return nil, fmt.Errorf("proxy: SignerConfig.Scopes has an invalid scope %q", sc)
+		}
+	}
 	k, err := publicJWK(pub)
 	if err != nil {
 		return nil, fmt.Errorf("proxy: SignerConfig.Key: %w", err)

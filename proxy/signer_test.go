@@ -293,6 +293,9 @@ func TestNewSignerConfig(t *testing.T) {
 		{"wrong curve algorithm", func(c *proxy.SignerConfig) { c.Key = ecKey(t, elliptic.P256()); c.Algorithm = "ES384" }, `algorithm "ES384" does not fit`},
 		{"copy sub", func(c *proxy.SignerConfig) { c.CopyClaims = []string{"sub"} }, `cannot copy "sub"`},
 		{"copy scp", func(c *proxy.SignerConfig) { c.CopyClaims = []string{"scp"} }, `cannot copy "scp"`},
+		// An empty entry would have left no filter: all the user's scopes.
+		{"empty scope", func(c *proxy.SignerConfig) { c.Scopes = []string{""} }, `invalid scope ""`},
+		{"scope with a space", func(c *proxy.SignerConfig) { c.Scopes = []string{"crm:read crm:admin"} }, "invalid scope"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
