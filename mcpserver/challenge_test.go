@@ -147,6 +147,26 @@ func TestOrigin(t *testing.T) {
 	}
 }
 
+// TestOriginConfiguredInAnyCase: an allowed origin configured with upper
+// case or the scheme's default port matches what browsers send (lower
+// case, no default port), and nothing else.
+func TestOriginConfiguredInAnyCase(t *testing.T) {
+	e := newEnv(t, stateless, func(c *mcpserver.Config) {
+		c.AllowedOrigins = []string{"https://App.Example.com", "HTTPS://other.example.com:443", "http://dev.example.com:8080"}
+	})
+	for origin, want := range map[string]int{
+		"https://app.example.com":        http.StatusOK,
+		"https://other.example.com":      http.StatusOK,
+		"http://dev.example.com:8080":    http.StatusOK,
+		"https://app.example.com.evil":   http.StatusForbidden,
+		"http://app.example.com":         http.StatusForbidden,
+		"https://other.example.com:8443": http.StatusForbidden,
+	} {
+		r := e.do(http.MethodPost, "/mcp", initializeBody, with(bearer(e.alice), []string{"Origin", origin})...)
+		require.Equal(t, want, r.Status, "%s: %s", origin, r.Body)
+	}
+}
+
 // DNS rebinding: behind a loopback listener, a foreign Host is refused even
 // with a valid token; the public host and loopback names are accepted.
 func TestHostCheck(t *testing.T) {

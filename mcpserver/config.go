@@ -206,7 +206,9 @@ type Config struct {
 	EventStore mcp.EventStore
 
 	// AllowedOrigins lists the browser origins ("https://app.example.com",
-	// scheme://host[:port], exact match) allowed to call the MCP endpoint.
+	// scheme://host[:port], exact match as browsers send them: scheme and
+	// host in any case here, compared in lower case, a default port
+	// dropped) allowed to call the MCP endpoint.
 	// The origin of PublicURL is always allowed. A request whose Origin
 	// header is present and not allowed gets 403, even with a valid token.
 	// Requests without an Origin header (non-browser clients) are not
@@ -373,6 +375,9 @@ func validate(cfg Config) (*config, error) {
 	if c.InsecureDisableAuth && c.DebugToken {
 		return nil, errors.New("mcpserver: Config.DebugToken needs authentication: it cannot be set with InsecureDisableAuth")
 	}
+	if c.InsecureDisableAuth && c.Verifier != nil {
+		return nil, errors.New("mcpserver: Config.Verifier is set but InsecureDisableAuth turns authentication off: set one or the other")
+	}
 	for i, as := range c.AuthorizationServers {
 		if _, err := parseHTTPURL(as); err != nil {
 			return nil, fmt.Errorf("mcpserver: Config.AuthorizationServers[%d]: %w", i, err)
@@ -391,12 +396,12 @@ func validate(cfg Config) (*config, error) {
 		c.HTTPClient = &http.Client{Timeout: 10 * time.Second}
 	}
 
-	c.allowedOrg = map[string]bool{c.origin: true}
+	c.allowedOrg = map[string]bool{canonicalOrigin(c.origin): true}
 	for i, o := range c.AllowedOrigins {
 		if err := checkOrigin(o); err != nil {
 			return nil, fmt.Errorf("mcpserver: Config.AllowedOrigins[%d]: %w", i, err)
 		}
-		c.allowedOrg[o] = true
+		c.allowedOrg[canonicalOrigin(o)] = true
 	}
 
 	switch {
@@ -477,10 +482,33 @@ func parseHTTPURL(s string) (*url.URL, error) {
 func checkOrigin(o string) error {
 	u, err := url.Parse(o)
 	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" ||
-		u.Path != "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil || u.Scheme+"://"+u.Host != o {
+		u.Path != "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil || !strings.EqualFold(u.Scheme+"://"+u.Host, o) {
 		return fmt.Errorf("%q is not an origin of the form https://host[:port] (exact match, no wildcard, no path)", o)
 	}
 	return nil
+}
+
+// canonicalOrigin returns origin o as browsers send it (RFC 6454 §6.1):
+// scheme and host in lower case, without the scheme's default port. A
+// configured "https://App.example.com:443" would otherwise match no
+// browser's Origin header.
+func canonicalOrigin(o string) string {
+	u, err := url.Parse(o)
+	if err != nil {
+		return o
+	}
+	scheme, host := strings.ToLower(u.Scheme), strings.ToLower(u.Hostname())
+	port := u.Port()
+	if scheme == "https" && port == "443" || scheme == "http" && port == "80" {
+		port = ""
+	}
+	if strings.Contains(host, ":") {
+		host = "[" + host + "]"
+	}
+	if port != "" {
+		host += ":" + port
+	}
+	return scheme + "://" + host
 }
 
 func isLoopbackHost(host string) bool {

@@ -15,6 +15,12 @@ const (
 	corsMaxAge        = "600"
 )
 
+// AllowsOrigin reports whether origin, the value of a request's Origin
+// header, is allowed: PublicURL's origin or one of Config.AllowedOrigins,
+// compared as browsers send them. For routes of your own beside the MCP
+// endpoint that apply the same policy.
+func (s *Server) AllowsOrigin(origin string) bool { return s.cfg.allowedOrg[origin] }
+
 // admitOrigin answers CORS preflights and refuses requests whose Origin
 // header is present and not allowed (SPEC 25): 403, before any
 // authentication, so that a page on another origin cannot use a token it

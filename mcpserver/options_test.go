@@ -260,6 +260,7 @@ func TestConfigValidation(t *testing.T) {
 			c.InsecureDisableAuth, c.Verifier, c.AuthorizationServers = true, nil, nil
 		}, ""},
 		{"debug-token needs auth", func(c *mcpserver.Config) { c.InsecureDisableAuth, c.DebugToken = true, true }, "Config.DebugToken"},
+		{"auth disabled with a verifier", func(c *mcpserver.Config) { c.InsecureDisableAuth = true }, "Config.Verifier is set but InsecureDisableAuth"},
 		{"event store with sessions", func(c *mcpserver.Config) { c.EventStore = mcp.NewMemoryEventStore(nil) }, ""},
 		{"event store needs sessions", func(c *mcpserver.Config) {
 			c.EventStore, c.Stateless = mcp.NewMemoryEventStore(nil), true

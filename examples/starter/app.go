@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"net/url"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
@@ -36,9 +35,6 @@ type app struct {
 	// limits counts requests per user and per address: in memory, or in
 	// Redis (REDIS_URL).
 	limits *rateLimits
-	// origins are the browser origins allowed on the REST routes: those of
-	// APP_ORIGIN and PUBLIC_URL.
-	origins map[string]bool
 	// streams ends the MCP event streams (GET) at shutdown.
 	streams       context.Context
 	endStreams    context.CancelFunc
@@ -108,11 +104,6 @@ func newApp(ctx context.Context, cfg *config, log *slog.Logger) (_ *app, err err
 	for _, t := range starterTools(a.backend) {
 		t.register(a.mcp)
 		a.tools[t.name] = t
-	}
-	u, _ := url.Parse(cfg.PublicURL)
-	a.origins = map[string]bool{u.Scheme + "://" + u.Host: true}
-	for _, o := range cfg.AppOrigins {
-		a.origins[o] = true
 	}
 	a.handler = withRequestIDs(a.routes())
 	return a, nil

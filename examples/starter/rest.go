@@ -262,7 +262,7 @@ func (a *app) restOrigin(w http.ResponseWriter, r *http.Request) bool {
 	}
 	h := w.Header()
 	h.Add("Vary", "Origin")
-	if len(origin) != 1 || !a.origins[origin[0]] {
+	if len(origin) != 1 || !a.mcp.AllowsOrigin(origin[0]) {
 		return false
 	}
 	h.Set("Access-Control-Allow-Origin", origin[0])

@@ -130,6 +130,19 @@ func TestRESTPreflight(t *testing.T) {
 	require.Contains(t, r.header.Get("Access-Control-Allow-Methods"), "POST")
 }
 
+// TestRESTOriginAsBrowsersSendIt: an APP_ORIGIN written with upper case
+// or the default port allows the origin browsers send (lower case, no
+// default port), on the REST routes as on the MCP endpoint: the REST
+// routes ask the MCP server's policy.
+func TestRESTOriginAsBrowsersSendIt(t *testing.T) {
+	e := newTestEnv(t, map[string]string{"APP_ORIGIN": "https://App.Example.com:443"})
+	r := e.do("OPTIONS", "/tools/echo", "", "Origin", "https://app.example.com", "Access-Control-Request-Method", "POST")
+	require.Equal(t, 204, r.status)
+	require.Equal(t, "https://app.example.com", r.header.Get("Access-Control-Allow-Origin"))
+	r = e.do("OPTIONS", "/tools/echo", "", "Origin", "https://app.example.com.evil", "Access-Control-Request-Method", "POST")
+	require.Empty(t, r.header.Get("Access-Control-Allow-Origin"))
+}
+
 // TestRESTRateLimit checks that REST calls count against the user's limit,
 // with 429 and Retry-After beyond it.
 func TestRESTRateLimit(t *testing.T) {
