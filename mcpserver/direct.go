@@ -967,8 +967,10 @@ type directCall struct {
 
 	mu     sync.Mutex
 	events [][]byte
-	final  bool // the response is in events
-	gone   bool // the HTTP request is over
+	queued int        // bytes in events
+	room   *sync.Cond // on mu: events were taken, or the call ended (see push)
+	final  bool       // the response is in events
+	gone   bool       // the HTTP request is over
 	// closed is set by closeStream, with the retry delay it was given.
 	closed bool
 	retry  time.Duration
@@ -1060,6 +1062,7 @@ func (c *directCall) closeStream(args mcp.CloseSSEStreamArgs) {
 		return
 	}
 	c.closed, c.retry = true, args.RetryAfter
+	c.signalRoom()
 	if c.w != nil {
 		// As writeCallStream ends a closed stream.
 		if c.version >= protocolVersionCloseEvent && c.retry > 0 {
@@ -1099,7 +1102,22 @@ func (c *directCall) push(data []byte, final bool) bool {
 		c.mu.Unlock()
 		return true
 	}
+	// Backpressure: while a client does not read its stream, what the
+	// handler sends waits here, as go-sdk's transport makes it wait on a
+	// synchronous write, instead of piling up in memory. The response
+	// itself never waits (it is one message, and ends the call).
+	for !final && c.queued >= maxQueuedCallBytes && !c.gone && !c.closed {
+		if c.room == nil {
+			c.room = sync.NewCond(&c.mu)
+		}
+		c.room.Wait()
+	}
+	if c.gone || c.closed {
+		c.mu.Unlock()
+		return false
+	}
 	c.events = append(c.events, data)
+	c.queued += len(data)
 	c.final = final
 	c.mu.Unlock()
 	select {
@@ -1107,6 +1125,17 @@ func (c *directCall) push(data []byte, final bool) bool {
 	default:
 	}
 	return true
+}
+
+// maxQueuedCallBytes bounds what a call's handler may send ahead of its
+// stream's writer (a client that does not read): push waits beyond it.
+const maxQueuedCallBytes = 1 << 20
+
+// signalRoom wakes a push waiting for room. c.mu must be held.
+func (c *directCall) signalRoom() {
+	if c.room != nil {
+		c.room.Broadcast()
+	}
 }
 
 // pushStatus writes the response of an inline call as go-sdk's transport
@@ -1134,6 +1163,7 @@ func (c *directCall) pushStatus(data []byte, status int) {
 func (c *directCall) end() {
 	c.mu.Lock()
 	c.gone = true
+	c.signalRoom()
 	c.mu.Unlock()
 }
 
@@ -1143,6 +1173,8 @@ func (c *directCall) take() (events [][]byte, final, closed bool, retry time.Dur
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	events, c.events = c.events, nil
+	c.queued = 0
+	c.signalRoom()
 	return events, c.final, c.closed, c.retry
 }
 
