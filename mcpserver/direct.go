@@ -123,6 +123,7 @@ type directTable struct {
 
 	mu       sync.Mutex
 	sessions map[string]*directSession
+	shut     bool // Server.Shutdown: no session is opened any more
 	// byUser lists each user's sessions, oldest first, when maxPerUser
 	// (Config.MaxSessionsPerUser) bounds them (> 0).
 	byUser     map[string][]*directSession
@@ -498,6 +499,13 @@ func (t *directTable) versionAllows(w http.ResponseWriter, msgs []peeked, batch 
 // POST on it, as go-sdk's handler does; a session whose initialization
 // failed is closed at once.
 func (t *directTable) open(w http.ResponseWriter, r *http.Request) {
+	t.mu.Lock()
+	shut := t.shut
+	t.mu.Unlock()
+	if shut {
+		http.Error(w, "Service Unavailable: the server is shutting down", http.StatusServiceUnavailable)
+		return
+	}
 	s := &directSession{id: rand.Text(), timeout: t.timeout, base: context.WithoutCancel(r.Context())}
 	if id, ok := identity.FromContext(r.Context()); ok {
 		s.user = userKey(id)
@@ -515,6 +523,13 @@ func (t *directTable) open(w http.ResponseWriter, r *http.Request) {
 		s.timer = time.AfterFunc(s.timeout, s.close)
 	}
 	t.mu.Lock()
+	if t.shut {
+		// Shutdown began since the check above: it did not see this one.
+		t.mu.Unlock()
+		s.close()
+		http.Error(w, "Service Unavailable: the server is shutting down", http.StatusServiceUnavailable)
+		return
+	}
 	t.sessions[s.id] = s
 	evicted := t.addForUser(s)
 	t.mu.Unlock()
@@ -529,6 +544,20 @@ func (t *directTable) open(w http.ResponseWriter, r *http.Request) {
 	s.startPOST()
 	defer s.endPOST()
 	t.toSlow(w, r, s)
+}
+
+// shutdown refuses new sessions and returns those open, for
+// Server.Shutdown to close. A session being opened meanwhile is closed by
+// open, which checks again as it registers it.
+func (t *directTable) shutdown() []*directSession {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.shut = true
+	open := make([]*directSession, 0, len(t.sessions))
+	for _, s := range t.sessions {
+		open = append(open, s)
+	}
+	return open
 }
 
 // close ends the session as go-sdk's ServerSession.Close does: once the

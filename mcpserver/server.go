@@ -317,6 +317,52 @@ func onAuthFailure(r *http.Request, status int, err error) {
 	audit.EntryFrom(r.Context()).SetDecision(d, reason)
 }
 
+// Shutdown closes every session the server holds, as a DELETE would: each
+// once the calls it is handling have returned, its streams ended. Sessions
+// opened afterwards are refused (503). Call it after http.Server.Shutdown
+// (which waits for the requests in flight, not for sessions, which outlive
+// them), so that no session keeps its goroutines and idle timer for up to
+// SessionTimeout after the server is gone. It returns ctx's error if ctx
+// ends first, the remaining sessions still closing in the background. It
+// leaves the Verifier, the audit trail and the rate-limit store, which
+// the caller owns, open.
+func (s *Server) Shutdown(ctx context.Context) error {
+	var closers []func()
+	direct := map[*mcp.ServerSession]bool{}
+	if s.direct != nil {
+		for _, ds := range s.direct.shutdown() {
+			closers = append(closers, ds.close)
+			direct[ds.ss] = true
+		}
+	}
+	// go-sdk's own sessions (GoSDKTransport, EventStore, JSON answers, the
+	// stateless path's); the direct table's close theirs, draining first.
+	for ss := range s.mcp.Sessions() {
+		if !direct[ss] {
+			closers = append(closers, func() { _ = ss.Close() })
+		}
+	}
+	var wg sync.WaitGroup
+	for _, c := range closers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c()
+		}()
+	}
+	done := make(chan struct{})
+	go func() {
+		wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
 // afterAuth records the caller in the audit entry and applies the per-user
 // rate limit.
 func (s *Server) afterAuth(next http.Handler) http.Handler {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base32"
 	"net/http"
+	"runtime"
 	"testing"
 	"time"
 
@@ -175,6 +176,47 @@ func TestContextIdentityIsTheCallers(t *testing.T) {
 			wider := e.iss.Mint(t, identitytest.Subject("alice"), identitytest.Scopes("crm:write", "notes:read"))
 			tok.Store(&wider)
 			require.Equal(t, whoamiOut{Subject: "alice", Scopes: []string{"crm:write", "notes:read"}}, who())
+		})
+	}
+}
+
+// TestShutdownClosesSessions: Shutdown closes every session, which would
+// otherwise keep its goroutines and idle timer for SessionTimeout after
+// the HTTP server is gone, and refuses new ones.
+func TestShutdownClosesSessions(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		opts []envOption
+	}{
+		{"direct", nil},
+		{"gosdk", []envOption{func(c *mcpserver.Config) { c.GoSDKTransport = true }}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t, tc.opts...)
+			e.session(e.alice) // the first session starts what every server runs once
+			e.http.Client().CloseIdleConnections()
+			before := runtime.NumGoroutine()
+			var sids []string
+			for range 10 {
+				sids = append(sids, e.session(e.alice))
+			}
+			e.http.Client().CloseIdleConnections()
+			if tc.name == "direct" {
+				require.Greater(t, runtime.NumGoroutine(), before+10, "each session runs goroutines")
+			}
+
+			require.NoError(t, e.srv.Shutdown(context.Background()))
+			require.Eventually(t, func() bool { return runtime.NumGoroutine() <= before }, 5*time.Second, 20*time.Millisecond,
+				"goroutines: %d before the sessions, %d after Shutdown", before, runtime.NumGoroutine())
+			for _, sid := range sids {
+				r := e.do(http.MethodPost, "/mcp", `{"jsonrpc":"2.0","id":9,"method":"ping"}`,
+					with(bearer(e.alice), []string{"Mcp-Session-Id", sid, "Mcp-Protocol-Version", "2025-06-18"})...)
+				require.Equal(t, http.StatusNotFound, r.Status, r.Body)
+			}
+			if tc.name == "direct" {
+				r := e.do(http.MethodPost, "/mcp", initializeBody, bearer(e.alice)...)
+				require.Equal(t, http.StatusServiceUnavailable, r.Status, r.Body)
+			}
 		})
 	}
 }

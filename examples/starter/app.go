@@ -162,13 +162,17 @@ func (a *app) endStreamsAtShutdown(next http.Handler) http.Handler {
 	})
 }
 
-// Close releases what newApp opened: the in-process backend (letting its
-// calls in flight finish within ctx), the verifier, the store and the Redis
-// client. Call it after the HTTP server's Shutdown, so that every request
-// it acknowledged has been written.
+// Close releases what newApp opened: the MCP sessions (each once its calls
+// have returned, within ctx), the in-process backend (letting its calls in
+// flight finish within ctx), the verifier, the store and the Redis client.
+// Call it after the HTTP server's Shutdown, so that every request it
+// acknowledged has been written.
 func (a *app) Close(ctx context.Context) error {
 	a.endStreams()
 	var errs []error
+	if a.mcp != nil {
+		errs = append(errs, a.mcp.Shutdown(ctx))
+	}
 	if a.backend != nil {
 		errs = append(errs, a.backend.close(ctx))
 	}

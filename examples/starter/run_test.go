@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"path/filepath"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"sync"
@@ -427,4 +428,42 @@ func TestVerifierErrorReturned(t *testing.T) {
 	require.NoError(t, err)
 	require.NotPanics(t, func() { _, err = newApp(t.Context(), cfg, discardLogger()) })
 	require.ErrorContains(t, err, "OIDC_DISCOVERY")
+}
+
+// TestShutdownEndsSessions: once run has returned after SIGTERM (its
+// context ended), no MCP session it served runs on: sessions a client
+// left without DELETE would otherwise keep their goroutines and an idle
+// timer holding the whole app for an hour.
+func TestShutdownEndsSessions(t *testing.T) {
+	env := map[string]string{"PORT": "0", "CRM_DB_PATH": filepath.Join(t.TempDir(), "crm.sqlite")}
+	r := startRun(t, "starter: ready", []string{"-dev"}, env)
+	tok, err := devToken(t.Context(), http.DefaultClient, r.ready["issuer"], r.ready["mcp"], "alice", []string{"starter.echo"})
+	require.NoError(t, err)
+	tr := &http.Transport{}
+	defer tr.CloseIdleConnections()
+	for range 3 {
+		client := mcp.NewClient(&mcp.Implementation{Name: "shutdown-test", Version: "1"}, nil)
+		cs, err := client.Connect(t.Context(), &mcp.StreamableClientTransport{
+			Endpoint:             r.ready["mcp"],
+			HTTPClient:           &http.Client{Transport: bearer{token: tok, base: tr}},
+			MaxRetries:           -1,
+			DisableStandaloneSSE: true,
+		}, nil)
+		require.NoError(t, err)
+		_, err = cs.CallTool(t.Context(), &mcp.CallToolParams{Name: "echo", Arguments: map[string]any{"message": "hi"}})
+		require.NoError(t, err)
+		defer cs.Close() // after the server is gone: the client goes away without DELETE
+	}
+	require.Equal(t, 3, sessionGoroutines(), "each session runs a pump")
+	require.NoError(t, r.stop())
+	require.Eventually(t, func() bool { return sessionGoroutines() == 0 }, 5*time.Second, 20*time.Millisecond,
+		"%d session goroutines after run returned", sessionGoroutines())
+}
+
+// sessionGoroutines counts the goroutines that serve an MCP session of the
+// direct transport (one pump each).
+func sessionGoroutines() int {
+	var b bytes.Buffer
+	_ = pprof.Lookup("goroutine").WriteTo(&b, 2)
+	return bytes.Count(b.Bytes(), []byte("mcpserver.(*directConn).pump"))
 }
