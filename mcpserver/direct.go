@@ -531,14 +531,23 @@ func (t *directTable) open(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	t.sessions[s.id] = s
-	evicted := t.addForUser(s)
 	t.mu.Unlock()
-	if evicted != nil {
-		go evicted.close() // waits for its calls: not in this request
-	}
 	defer func() {
 		if ss.InitializeParams() == nil {
 			ss.Close()
+			return
+		}
+		// Counted against its user's bound only once initialized: a
+		// request that opens no session (server/discover, say) closes
+		// none of theirs.
+		t.mu.Lock()
+		var evicted *directSession
+		if t.sessions[s.id] == s {
+			evicted = t.addForUser(s)
+		}
+		t.mu.Unlock()
+		if evicted != nil {
+			go evicted.close() // waits for its calls: not in this request
 		}
 	}()
 	s.startPOST()

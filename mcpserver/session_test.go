@@ -243,6 +243,16 @@ func TestSessionsPerUserBounded(t *testing.T) {
 	}
 	require.Equal(t, http.StatusOK, ping(e.bob, bobs), "bob's session is his own")
 
+	// A request that opens no session (a 2026-07-28 client's discover,
+	// which go-sdk's client sends first on every connect) closes none.
+	r0 := e.do(http.MethodPost, "/mcp", `{"jsonrpc":"2.0","id":1,"method":"server/discover","params":{"_meta":`+newMeta+`}}`,
+		with(bearer(e.alice), []string{"Mcp-Protocol-Version", "2026-07-28", "Mcp-Method", "server/discover"})...)
+	require.Empty(t, r0.Header.Get("Mcp-Session-Id"), "the discover opened no session")
+	time.Sleep(100 * time.Millisecond) // an eviction would close in the background
+	for _, sid := range alices[2:] {
+		require.Equal(t, http.StatusOK, ping(e.alice, sid), "a request that opened no session closed one")
+	}
+
 	// A session its user deletes makes room without closing another.
 	r := e.do(http.MethodDelete, "/mcp", "", with(bearer(e.alice), []string{"Mcp-Session-Id", alices[2], "Mcp-Protocol-Version", "2025-06-18"})...)
 	require.Equal(t, http.StatusNoContent, r.Status)
