@@ -252,3 +252,36 @@ func TestGETStreamEndsWithItsToken(t *testing.T) {
 		})
 	}
 }
+
+// TestListenStreamEndsWithItsToken: at protocol 2026-07-28 the long-lived
+// stream is a subscriptions/listen POST; it too ends when its token
+// expires.
+func TestListenStreamEndsWithItsToken(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		opts []envOption
+	}{{"direct", []envOption{stateless}}, {"gosdk", []envOption{stateless, goSDKTransport}}} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t, tc.opts...)
+			short := e.iss.Mint(t, identitytest.Subject("alice"), identitytest.Scopes("notes:read"), identitytest.ExpiresIn(2*time.Second))
+			body := `{"jsonrpc":"2.0","id":1,"method":"subscriptions/listen","params":{"_meta":` + newMeta + `,"notifications":{"toolsListChanged":true}}}`
+			ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+			defer cancel()
+			req, err := http.NewRequestWithContext(ctx, http.MethodPost, e.http.URL+"/mcp", strings.NewReader(body))
+			require.NoError(t, err)
+			req.Header.Set("Authorization", "Bearer "+short)
+			req.Header.Set("Content-Type", "application/json")
+			req.Header.Set("Accept", "application/json, text/event-stream")
+			req.Header.Set("Mcp-Protocol-Version", "2026-07-28")
+			req.Header.Set("Mcp-Method", "subscriptions/listen")
+			resp, err := e.http.Client().Do(req)
+			require.NoError(t, err)
+			defer resp.Body.Close()
+			require.Equal(t, http.StatusOK, resp.StatusCode)
+			start := time.Now()
+			_, _ = io.Copy(io.Discard, resp.Body)
+			require.Less(t, time.Since(start), 10*time.Second, "the listen stream outlived its token")
+			require.NoError(t, ctx.Err(), "ended by the server, not by the test's deadline")
+		})
+	}
+}

@@ -394,6 +394,15 @@ func (s *Server) afterAuthStepUp(next http.Handler) http.Handler {
 		if !ok {
 			return
 		}
+		if pb != nil && pb.ok && !pb.batch && len(pb.msgs) == 1 && methodIs(pb.msgs[0].method, "subscriptions/listen") {
+			// Protocol 2026-07-28's long-lived stream is this POST: it
+			// ends with its token, as a GET stream does.
+			var end context.CancelFunc
+			if r, end = s.streamUntilExpiry(w, r); r == nil {
+				return
+			}
+			defer end()
+		}
 		if pb != nil && pb.batch && pb.calls > 0 && s.cfg.Audit != nil {
 			// Each call of the batch is audited by an event of its own
 			// (recordBatchCall).
@@ -429,7 +438,8 @@ func noOutcome(e *audit.Entry) {
 // carrying tools/call messages.
 type batchKey struct{}
 
-// streamUntilExpiry bounds a GET stream by its token: the request's
+// streamUntilExpiry bounds a GET stream (or a 2026-07-28
+// subscriptions/listen POST) by its token: the request's
 // context ends at the token's "exp", so that the stream, which would
 // otherwise deliver the session's messages for as long as the session
 // lives, stops when the access it was opened with does (the client opens
