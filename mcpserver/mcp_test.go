@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
@@ -209,6 +210,34 @@ func TestOversizedBatchRefused(t *testing.T) {
 	// 1024 calls are read and judged: bob lacks crm:write.
 	r = e.do(http.MethodPost, "/mcp", "["+strings.Join(calls[:1024], ",")+"]", hdr...)
 	require.Equal(t, http.StatusForbidden, r.Status)
+}
+
+// TestDeepNestingRefused: a request nested deeper than the scope check
+// reads is refused at once, not handed to go-sdk, whose decoding of 1 MiB
+// nested 990 deep took 17 s of CPU; one nested within the bound is served.
+func TestDeepNestingRefused(t *testing.T) {
+	modes(t, func(t *testing.T, opts ...envOption) {
+		e := newEnv(t, opts...)
+		hdr := with(bearer(e.alice), []string{"Mcp-Protocol-Version", "2025-06-18"})
+		if strings.HasSuffix(t.Name(), "/stateful") {
+			hdr = append(hdr, "Mcp-Session-Id", e.session(e.alice))
+		}
+		nested := func(depth int) string {
+			return `{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"whoami","arguments":{"deep":` +
+				strings.Repeat("[", depth) + strings.Repeat("]", depth) + `}}}`
+		}
+		for _, depth := range []int{200, 990, 100_000} {
+			before := len(e.logs.events(t))
+			r := e.do(http.MethodPost, "/mcp", nested(depth), hdr...)
+			require.Equal(t, http.StatusBadRequest, r.Status, r.Body)
+			require.JSONEq(t, `{"error":"request nested too deeply"}`, r.Body)
+			require.Eventually(t, func() bool { return len(e.logs.events(t)) > before }, 5*time.Second, 10*time.Millisecond)
+			require.Equal(t, "nested_too_deep", e.logs.events(t)[before]["reason"])
+		}
+		r := e.do(http.MethodPost, "/mcp", nested(100), hdr...)
+		require.Equal(t, http.StatusOK, r.Status, r.Body)
+		require.Contains(t, r.Body, `"result"`)
+	})
 }
 
 func TestMalformedBodyLeftToGoSDK(t *testing.T) {

@@ -67,6 +67,11 @@ func (s *Server) admitStepUp(w http.ResponseWriter, r *http.Request) (*pooledBod
 		writeError(w, http.StatusBadRequest, "batch too large")
 		return pb, false
 	}
+	if !ok && tooDeep(pb.buf, peekMaxDepth) {
+		entry.SetDecision(audit.Deny, "nested_too_deep")
+		writeError(w, http.StatusBadRequest, "request nested too deeply")
+		return pb, false
+	}
 	if !ok {
 		// Malformed: let go-sdk answer it.
 		entry.SetDecision(audit.Deny, "malformed_request")
