@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/idgate/idgate/internal/nilcheck"
 	"github.com/idgate/idgate/internal/reqctx"
 	"github.com/idgate/idgate/scopes"
 )
@@ -140,8 +141,8 @@ type answer struct {
 }
 
 func newGate(v Verifier, cfg MiddlewareConfig) (*gate, error) {
-	if v == nil {
-		return nil, errors.New("identity: Middleware: nil Verifier")
+	if nilcheck.IsNil(v) {
+		return nil, fmt.Errorf("identity: Middleware: nil Verifier (%T)", v)
 	}
 	if cfg.ResourceMetadata != "" {
 		if err := checkAbsoluteURL(cfg.ResourceMetadata); err != nil {

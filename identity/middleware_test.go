@@ -309,6 +309,9 @@ func TestMiddlewareInvalidConfig(t *testing.T) {
 		wantErr string
 	}{
 		{name: "nil verifier", cfg: identity.MiddlewareConfig{}, wantErr: "nil Verifier"},
+		// A constructor's result whose error was ignored: it used to pass,
+		// and every request panicked.
+		{name: "typed nil verifier", v: (*identity.JWTVerifier)(nil), cfg: identity.MiddlewareConfig{}, wantErr: "nil Verifier (*identity.JWTVerifier)"},
 		{name: "relative metadata URL", v: v, cfg: identity.MiddlewareConfig{ResourceMetadata: "/.well-known/oauth-protected-resource"}, wantErr: "ResourceMetadata"},
 		{name: "metadata URL without host", v: v, cfg: identity.MiddlewareConfig{ResourceMetadata: "https:///x"}, wantErr: "ResourceMetadata"},
 		{name: "metadata URL with other scheme", v: v, cfg: identity.MiddlewareConfig{ResourceMetadata: "ftp://example.com/x"}, wantErr: "ResourceMetadata"},

@@ -16,6 +16,7 @@ import (
 
 	"github.com/idgate/idgate/audit"
 	"github.com/idgate/idgate/identity"
+	"github.com/idgate/idgate/internal/nilcheck"
 	"github.com/idgate/idgate/scopes"
 )
 
@@ -359,6 +360,9 @@ func validate(cfg Config) (*config, error) {
 		if c.Verifier == nil {
 			return nil, errors.New("mcpserver: Config.Verifier is required (for example identity.NewJWTVerifier with PublicURL as audience)")
 		}
+		if nilcheck.IsNil(c.Verifier) {
+			return nil, fmt.Errorf("mcpserver: Config.Verifier is a nil %T (was the error of the constructor that made it ignored?)", c.Verifier)
+		}
 		if len(c.AuthorizationServers) == 0 {
 			return nil, errors.New("mcpserver: Config.AuthorizationServers is required: list the issuer URL of at least one authorization server")
 		}
@@ -392,7 +396,7 @@ func validate(cfg Config) (*config, error) {
 	if c.MirrorTTL == 0 {
 		c.MirrorTTL = time.Hour
 	}
-	if c.HTTPClient == nil {
+	if nilcheck.IsNil(c.HTTPClient) {
 		c.HTTPClient = &http.Client{Timeout: 10 * time.Second}
 	}
 
@@ -435,6 +439,9 @@ func validate(cfg Config) (*config, error) {
 	}
 	if err := rl.IP.withDefaults(DefaultIPRate); err != nil {
 		return nil, fmt.Errorf("mcpserver: Config.RateLimit.IP: %w", err)
+	}
+	if rl.Store != nil && nilcheck.IsNil(rl.Store) {
+		return nil, fmt.Errorf("mcpserver: Config.RateLimit.Store is a nil %T (was the error of the constructor that made it ignored?)", rl.Store)
 	}
 	if rl.Store == nil && !rl.Disabled {
 		rl.Store = NewMemoryStore(MemoryStoreConfig{})

@@ -261,6 +261,13 @@ func TestConfigValidation(t *testing.T) {
 		}, ""},
 		{"debug-token needs auth", func(c *mcpserver.Config) { c.InsecureDisableAuth, c.DebugToken = true, true }, "Config.DebugToken"},
 		{"auth disabled with a verifier", func(c *mcpserver.Config) { c.InsecureDisableAuth = true }, "Config.Verifier is set but InsecureDisableAuth"},
+		// Constructors' results whose errors were ignored: they used to
+		// pass, and New or every request panicked.
+		{"typed nil verifier", func(c *mcpserver.Config) { c.Verifier = (*identity.JWTVerifier)(nil) }, "Config.Verifier is a nil *identity.JWTVerifier"},
+		{"typed nil store", func(c *mcpserver.Config) { c.RateLimit.Store = (*mcpserver.MemoryStore)(nil) }, "Config.RateLimit.Store is a nil *mcpserver.MemoryStore"},
+		{"typed nil HTTP client is the default", func(c *mcpserver.Config) {
+			c.HTTPClient, c.MirrorAuthorizationServerMetadata = (*http.Client)(nil), true
+		}, ""},
 		{"event store with sessions", func(c *mcpserver.Config) { c.EventStore = mcp.NewMemoryEventStore(nil) }, ""},
 		{"event store needs sessions", func(c *mcpserver.Config) {
 			c.EventStore, c.Stateless = mcp.NewMemoryEventStore(nil), true

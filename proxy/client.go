@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/idgate/idgate/identity"
+	"github.com/idgate/idgate/internal/nilcheck"
 )
 
 // Defaults of Config.
@@ -86,8 +87,8 @@ func New(cfg Config) (*Client, error) {
 	if base.RawQuery != "" || base.ForceQuery {
 		return nil, errors.New("proxy: Config.BaseURL must not have a query")
 	}
-	if cfg.Credential == nil {
-		return nil, errors.New("proxy: Config.Credential is required (Forward, NewExchange or NewSigner)")
+	if nilcheck.IsNil(cfg.Credential) {
+		return nil, errors.New("proxy: Config.Credential is required (Forward, NewExchange or NewSigner; a nil *Signer or *Exchange is none)")
 	}
 	if cfg.Timeout < 0 || cfg.MaxResponseBytes < 0 || cfg.MaxErrorBodyBytes < 0 {
 		return nil, errors.New("proxy: Config Timeout, MaxResponseBytes and MaxErrorBodyBytes must not be negative")

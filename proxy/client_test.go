@@ -538,6 +538,7 @@ func TestNewConfig(t *testing.T) {
 		wantErr string
 	}{
 		{"valid", proxy.Config{BaseURL: "https://crm.internal/api/", Credential: proxy.Forward("crm")}, ""},
+		{"typed nil credential", proxy.Config{BaseURL: "https://crm.internal/api/", Credential: (*proxy.Signer)(nil)}, "Credential is required"},
 		{"http refused", proxy.Config{BaseURL: "http://crm:8080", Credential: proxy.Forward("crm")}, "must use https"},
 		{"http allowed insecurely", proxy.Config{BaseURL: "http://crm:8080", Credential: proxy.Forward("crm"), InsecureAllowHTTP: true}, ""},
 		{"http on loopback", proxy.Config{BaseURL: "http://127.0.0.1:8080/api/", Credential: proxy.Forward("crm")}, ""},

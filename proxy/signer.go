@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/idgate/idgate/identity"
+	"github.com/idgate/idgate/internal/nilcheck"
 	"github.com/idgate/idgate/scopes"
 )
 
@@ -144,7 +145,7 @@ func NewSigner(cfg SignerConfig) (*Signer, error) {
 		return nil, errors.New("proxy: SignerConfig.Issuer is required (the gateway's identifier)")
 	case cfg.Audience == "":
 		return nil, errors.New("proxy: SignerConfig.Audience is required (the backend's identifier)")
-	case cfg.Key == nil:
+	case nilcheck.IsNil(cfg.Key):
 		return nil, errors.New("proxy: SignerConfig.Key is required")
 	}
 	ttl := cmp.Or(cfg.TTL, DefaultSignerTTL)

@@ -284,6 +284,7 @@ func TestNewSignerConfig(t *testing.T) {
 		{"no issuer", func(c *proxy.SignerConfig) { c.Issuer = "" }, "Issuer is required"},
 		{"no audience", func(c *proxy.SignerConfig) { c.Audience = "" }, "Audience is required"},
 		{"no key", func(c *proxy.SignerConfig) { c.Key = nil }, "Key is required"},
+		{"typed nil key", func(c *proxy.SignerConfig) { c.Key = (*ecdsa.PrivateKey)(nil) }, "Key is required"},
 		{"ttl too long", func(c *proxy.SignerConfig) { c.TTL = 11 * time.Minute }, "must be between 1s and 10m0s"},
 		{"ttl too short", func(c *proxy.SignerConfig) { c.TTL = 500 * time.Millisecond }, "must be between 1s and 10m0s"},
 		{"negative ttl", func(c *proxy.SignerConfig) { c.TTL = -time.Second }, "must be between 1s and 10m0s"},

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/idgate/idgate/identity"
+	"github.com/idgate/idgate/internal/nilcheck"
 )
 
 // Transport is an http.RoundTripper that credentials each request for the
@@ -34,7 +35,7 @@ type Transport struct {
 
 // RoundTrip applies the Credential to a copy of req and sends it with Base.
 func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
-	if t.Credential == nil {
+	if nilcheck.IsNil(t.Credential) {
 		closeBody(req)
 		return nil, errors.New("proxy: Transport.Credential is required")
 	}

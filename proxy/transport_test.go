@@ -123,6 +123,17 @@ func TestTransportRedirectChainKeepsCredentialHome(t *testing.T) {
 	require.Empty(t, h.Get("Authorization"), "a chain that left the backend carries no credential back to it")
 }
 
+// TestTransportTypedNilCredential: a nil *Signer (a constructor's result
+// whose error was ignored) is no credential: an error, not a panic.
+func TestTransportTypedNilCredential(t *testing.T) {
+	be := newBackend(t, nil)
+	hc := &http.Client{Transport: &proxy.Transport{Credential: (*proxy.Signer)(nil)}}
+	req, err := http.NewRequestWithContext(identity.NewContext(context.Background(), withAud(mcpAud)), http.MethodGet, be.srv.URL+"/x", nil)
+	require.NoError(t, err)
+	require.NotPanics(t, func() { _, err = hc.Do(req) })
+	require.ErrorContains(t, err, "Transport.Credential is required")
+}
+
 func TestTransportReplacesCallersAuthorization(t *testing.T) {
 	be := newBackend(t, nil)
 	hc := &http.Client{Transport: &proxy.Transport{Credential: proxy.Forward(mcpAud)}}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/idgate/idgate/internal/nilcheck"
 	"github.com/idgate/idgate/mcpserver"
 )
 
@@ -132,6 +133,9 @@ func New(client redis.UniversalClient, opts Options) *Store {
 	}
 	if opts.Timeout == 0 {
 		opts.Timeout = DefaultTimeout
+	}
+	if nilcheck.IsNil(client) {
+		client = nil // Allow then fails with an error, as documented, rather than panicking
 	}
 	var hashKey []byte
 	if len(opts.HashKey) > 0 {

@@ -334,6 +334,15 @@ func TestErrorsCount(t *testing.T) {
 	require.True(t, res.Allowed)
 }
 
+// TestTypedNilClient: a nil *redis.Client (NewClient's result whose error
+// was ignored) makes Allow fail with an error, as documented, not panic.
+func TestTypedNilClient(t *testing.T) {
+	s := redislimit.New((*redis.Client)(nil), redislimit.Options{})
+	var err error
+	require.NotPanics(t, func() { _, err = s.Allow(context.Background(), "user:x", mcpserver.Limit{Rate: 1}) })
+	require.ErrorContains(t, err, "no Redis client")
+}
+
 func TestNewClient(t *testing.T) {
 	rows := []struct {
 		name, url string
