@@ -90,6 +90,12 @@ func New(cfg Config) (*Client, error) {
 	if nilcheck.IsNil(cfg.Credential) {
 		return nil, errors.New("proxy: Config.Credential is required (Forward, NewExchange or NewSigner; a nil *Signer or *Exchange is none)")
 	}
+	for i := 0; i < len(cfg.UserAgent); i++ {
+		// A control character (CR, LF) would make every request invalid.
+		if c := cfg.UserAgent[i]; c < 0x20 && c != '\t' || c == 0x7f {
+			return nil, fmt.Errorf("proxy: Config.UserAgent has a control character at byte %d", i)
+		}
+	}
 	if cfg.Timeout < 0 || cfg.MaxResponseBytes < 0 || cfg.MaxErrorBodyBytes < 0 {
 		return nil, errors.New("proxy: Config Timeout, MaxResponseBytes and MaxErrorBodyBytes must not be negative")
 	}

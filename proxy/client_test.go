@@ -539,6 +539,8 @@ func TestNewConfig(t *testing.T) {
 	}{
 		{"valid", proxy.Config{BaseURL: "https://crm.internal/api/", Credential: proxy.Forward("crm")}, ""},
 		{"typed nil credential", proxy.Config{BaseURL: "https://crm.internal/api/", Credential: (*proxy.Signer)(nil)}, "Credential is required"},
+		{"user agent with CRLF", proxy.Config{BaseURL: "https://crm.internal/api/", Credential: proxy.Forward("crm"), UserAgent: "gw\r\nX-Evil: 1"}, "UserAgent has a control character"},
+		{"user agent with a tab and non-ASCII", proxy.Config{BaseURL: "https://crm.internal/api/", Credential: proxy.Forward("crm"), UserAgent: "gw\t1.0 é"}, ""},
 		{"http refused", proxy.Config{BaseURL: "http://crm:8080", Credential: proxy.Forward("crm")}, "must use https"},
 		{"http allowed insecurely", proxy.Config{BaseURL: "http://crm:8080", Credential: proxy.Forward("crm"), InsecureAllowHTTP: true}, ""},
 		{"http on loopback", proxy.Config{BaseURL: "http://127.0.0.1:8080/api/", Credential: proxy.Forward("crm")}, ""},
