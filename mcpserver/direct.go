@@ -796,12 +796,14 @@ type callContext struct {
 	call  *directCall
 	entry *audit.Entry
 	req   context.Context // r's, asked for the request id only when a handler wants it
+	ti    *auth.TokenInfo // the call's, for go-sdk's auth.TokenInfoFromContext
 }
 
-// newCallContext returns the context of call c, carried by r, in ctx.
-func newCallContext(ctx context.Context, c *directCall, r *http.Request) context.Context {
+// newCallContext returns the context of call c, carried by r with ti, in
+// ctx.
+func newCallContext(ctx context.Context, c *directCall, r *http.Request, ti *auth.TokenInfo) context.Context {
 	rctx := r.Context()
-	return &callContext{Context: ctx, call: c, entry: audit.EntryFrom(rctx), req: rctx}
+	return &callContext{Context: ctx, call: c, entry: audit.EntryFrom(rctx), req: rctx, ti: ti}
 }
 
 func (x *callContext) Value(key any) any {
@@ -813,6 +815,10 @@ func (x *callContext) Value(key any) any {
 	case reqctx.RequestIDKey:
 		if id := x.req.Value(key); id != nil && id != "" {
 			return id
+		}
+	default:
+		if x.ti != nil && isSDKTokenInfoKey(key) {
+			return x.ti
 		}
 	}
 	return x.Context.Value(key)
@@ -888,7 +894,7 @@ func (t *directTable) direct(w http.ResponseWriter, r *http.Request, s *directSe
 		// on every call), and writes the call's stream as it goes.
 		t.answered.Add(1)
 		c.inline(w, version)
-		c.run(newCallContext(ctx, c, r), t.fast, req.ID, "tools/call", &mcp.CallToolRequest{Session: s.ss, Params: params, Extra: extra})
+		c.run(newCallContext(ctx, c, r, extra.TokenInfo), t.fast, req.ID, "tools/call", &mcp.CallToolRequest{Session: s.ss, Params: params, Extra: extra})
 		return
 	}
 	if !s.conn.deliver(req) {

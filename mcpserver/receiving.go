@@ -102,6 +102,7 @@ func (s *Server) handlerPanicked(ctx context.Context, method string, req mcp.Req
 // request's goroutine carries both already (callContext), at no cost.
 func withCaller(ctx context.Context, req mcp.Request) context.Context {
 	ctx = withCallerIdentity(ctx, req)
+	ctx = withSDKTokenInfo(ctx, req)
 	if e := auditEntryOf(req); e != nil && audit.EntryFrom(ctx) != e {
 		ctx = audit.ContextWithEntry(ctx, e)
 	}

@@ -5,9 +5,11 @@ import (
 	"encoding/base32"
 	"net/http"
 	"runtime"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/modelcontextprotocol/go-sdk/auth"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 	"github.com/stretchr/testify/require"
 
@@ -153,11 +155,16 @@ func TestContextIdentityIsTheCallers(t *testing.T) {
 			mcpserver.AddTool(e.srv, &mcp.Tool{Name: "ctxwho", Description: "who am I, by the context"}, scopes.Public(),
 				func(ctx context.Context, req *mcp.CallToolRequest, _ empty) (*mcp.CallToolResult, whoamiOut, error) {
 					id, ok := identity.FromContext(ctx)
-					switch {
+					switch ti := auth.TokenInfoFromContext(ctx); {
 					case !ok:
 						return nil, whoamiOut{Subject: "none"}, nil
 					case id != mcpserver.IdentityFrom(req):
 						return nil, whoamiOut{Subject: "another identity than the call's: " + id.Scopes.String()}, nil
+					case ti == nil:
+						// go-sdk's own accessor, which tool code may use.
+						return nil, whoamiOut{Subject: "no auth.TokenInfo in the context"}, nil
+					case ti != req.Extra.TokenInfo:
+						return nil, whoamiOut{Subject: "another auth.TokenInfo than the call's: " + strings.Join(ti.Scopes, " ")}, nil
 					}
 					return nil, whoamiOut{Subject: id.Subject, Scopes: id.Scopes.List()}, nil
 				})

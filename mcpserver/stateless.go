@@ -266,7 +266,7 @@ func (t *statelessDirect) direct(w http.ResponseWriter, r *http.Request, req *js
 	case nc.discover != nil:
 		call = &mcp.ServerRequest[*mcp.DiscoverParams]{Session: ss, Params: nc.discover, Extra: extra}
 	}
-	c.run(newCallContext(ctx, c, r), t.fast, req.ID, req.Method, call)
+	c.run(newCallContext(ctx, c, r, extra.TokenInfo), t.fast, req.ID, req.Method, call)
 }
 
 // statelessConn is the connection of a session the stateless direct path

@@ -154,6 +154,69 @@ func identityOf(req mcp.Request) *identity.Identity {
 	return id
 }
 
+// sdkTokenInfoProbe is a context in which go-sdk's auth.TokenInfoFromContext
+// finds sdkTokenInfoSentinel: its key is unexported, so a context of
+// idgate's can only recognise it by asking this one (isSDKTokenInfoKey).
+var sdkTokenInfoProbe, sdkTokenInfoSentinel = probeSDKTokenInfoKey()
+
+// probeSDKTokenInfoKey runs a request through go-sdk's own bearer-token
+// middleware and returns the context it hands on, with the TokenInfo it
+// carries.
+func probeSDKTokenInfoKey() (context.Context, *auth.TokenInfo) {
+	sentinel := &auth.TokenInfo{UserID: "idgate-probe"}
+	var probe context.Context
+	h := auth.RequireBearerToken(func(context.Context, string, *http.Request) (*auth.TokenInfo, error) { return sentinel, nil },
+		&auth.RequireBearerTokenOptions{AllowMissingExpiration: true})(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
+		probe = r.Context()
+	}))
+	r, err := http.NewRequest(http.MethodGet, "/", nil)
+	if err != nil {
+		return nil, sentinel
+	}
+	r.Header.Set(headerAuthorization, "Bearer probe")
+	h.ServeHTTP(probeWriter{}, r)
+	return probe, sentinel
+}
+
+// probeWriter is the ResponseWriter of probeSDKTokenInfoKey's request.
+type probeWriter struct{}
+
+func (probeWriter) Header() http.Header         { return http.Header{} }
+func (probeWriter) Write(p []byte) (int, error) { return len(p), nil }
+func (probeWriter) WriteHeader(int)             {}
+
+// isSDKTokenInfoKey reports whether key is the one go-sdk's
+// auth.TokenInfoFromContext looks up.
+func isSDKTokenInfoKey(key any) bool {
+	return sdkTokenInfoProbe != nil && sdkTokenInfoProbe.Value(key) == any(sdkTokenInfoSentinel)
+}
+
+// sdkTokenInfoContext answers go-sdk's auth.TokenInfoFromContext with ti:
+// the direct transports do not run go-sdk's bearer-token middleware, whose
+// context carries it on go-sdk's transport.
+type sdkTokenInfoContext struct {
+	context.Context
+	ti *auth.TokenInfo
+}
+
+func (c *sdkTokenInfoContext) Value(key any) any {
+	if isSDKTokenInfoKey(key) {
+		return c.ti
+	}
+	return c.Context.Value(key)
+}
+
+// withSDKTokenInfo returns ctx in which auth.TokenInfoFromContext gives
+// req's TokenInfo, as on go-sdk's transport: ctx itself when it does
+// already (no allocation).
+func withSDKTokenInfo(ctx context.Context, req mcp.Request) context.Context {
+	extra := req.GetExtra()
+	if extra == nil || extra.TokenInfo == nil || auth.TokenInfoFromContext(ctx) == extra.TokenInfo {
+		return ctx
+	}
+	return &sdkTokenInfoContext{Context: ctx, ti: extra.TokenInfo}
+}
+
 // inBatch reports whether req came in a JSON-RPC batch carrying tool
 // calls (tokenInfoBatchKey).
 func inBatch(req mcp.Request) bool {
