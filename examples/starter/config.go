@@ -245,7 +245,7 @@ func loadConfig(env map[string]string, dev bool) (*config, []string, error) {
 		}
 		c.Issuer = issuer
 		for _, a := range audiences {
-			if a == "" || strings.ContainsAny(a, " \t\"") {
+			if a == "" || a == "/" || strings.ContainsAny(a, " \t\"") {
 				return nil, nil, errf("OAUTH_AUDIENCE", "has an empty or malformed entry: list audiences separated by commas (e.g. OAUTH_AUDIENCE=%s)", cmp.Or(c.PublicURL, "https://mcp.example.com/mcp"))
 			}
 		}
@@ -367,6 +367,9 @@ func loadConfig(env map[string]string, dev bool) (*config, []string, error) {
 				return nil, nil, errf("TRUSTED_PROXIES", "has %q, which is not a network: list CIDRs separated by commas (e.g. TRUSTED_PROXIES=10.0.0.0/8,169.254.0.0/16)", p)
 			}
 			prefix = netip.PrefixFrom(addr, addr.BitLen())
+		}
+		if prefix.Addr().Is4In6() || prefix.Addr().Zone() != "" {
+			return nil, nil, errf("TRUSTED_PROXIES", "has %q, an IPv4-mapped or zoned IPv6 network that never matches a peer: write IPv4 networks as IPv4 (e.g. TRUSTED_PROXIES=10.0.0.0/8)", p)
 		}
 		c.TrustedProxies = append(c.TrustedProxies, prefix.Masked())
 	}
