@@ -11,7 +11,9 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -691,4 +693,54 @@ func TestJWKSFetchKeepsNoIdleConnection(t *testing.T) {
 	require.NoError(t, err) // the keys were fetched
 	require.Eventually(t, func() bool { return open.Load() == 0 }, 5*time.Second, 10*time.Millisecond,
 		"connections to the JWKS endpoint still open: %d", open.Load())
+}
+
+// redirectingRT plays a loopback JWKS URL that redirects to plain http on
+// a host that is not loopback, and that host, which serves the issuer's
+// real keys.
+type redirectingRT struct {
+	jwks string // the real JWKS, on loopback
+	mu   sync.Mutex
+	seen []string
+}
+
+func (r *redirectingRT) RoundTrip(req *http.Request) (*http.Response, error) {
+	r.mu.Lock()
+	r.seen = append(r.seen, req.URL.String())
+	r.mu.Unlock()
+	if req.URL.Host == "127.0.0.1:1" {
+		return &http.Response{StatusCode: http.StatusFound, Header: http.Header{"Location": {"http://keys.attacker.example/jwks"}}, Body: http.NoBody, Request: req}, nil
+	}
+	u, _ := url.Parse(r.jwks)
+	out := req.Clone(req.Context())
+	out.URL, out.Host = u, u.Host
+	return http.DefaultTransport.RoundTrip(out)
+}
+
+// TestJWKSRedirectObeysHTTPSRule: a redirect is held to the rule the
+// configured URL is (https, or plain http on loopback or with
+// InsecureAllowHTTP): a loopback JWKS URL redirecting to plain http on
+// another host is not followed.
+func TestJWKSRedirectObeysHTTPSRule(t *testing.T) {
+	iss := identitytest.NewIssuer(t)
+	for _, allow := range []bool{false, true} {
+		rt := &redirectingRT{jwks: iss.JWKSURL()}
+		v, err := identity.NewJWTVerifier(context.Background(), identity.JWTConfig{
+			Issuer: iss.URL(), Audiences: []string{iss.Audience()},
+			JWKSURL: "http://127.0.0.1:1/jwks", HTTPClient: &http.Client{Transport: rt}, InsecureAllowHTTP: allow,
+		})
+		require.NoError(t, err)
+		_, err = v.Verify(context.Background(), iss.Mint(t))
+		v.Close()
+		rt.mu.Lock()
+		seen := slices.Clone(rt.seen)
+		rt.mu.Unlock()
+		if !allow {
+			require.ErrorIs(t, err, identity.ErrKeysUnavailable)
+			require.Equal(t, []string{"http://127.0.0.1:1/jwks"}, slices.Compact(seen), "the redirect is not followed")
+			continue
+		}
+		require.NoError(t, err, "followed when plain http is insecurely allowed")
+		require.Contains(t, seen, "http://keys.attacker.example/jwks")
+	}
 }

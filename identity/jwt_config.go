@@ -253,7 +253,7 @@ func (c JWTConfig) settings() (*jwtSettings, error) {
 	if c.HTTPClient == nil {
 		s.HTTPClient = &http.Client{Timeout: s.FetchTimeout, Transport: fetchTransport()}
 	}
-	s.HTTPClient = noDowngrade(s.HTTPClient)
+	s.HTTPClient = noDowngrade(s.HTTPClient, c.InsecureAllowHTTP)
 	switch {
 	case c.CacheSize == 0:
 		s.CacheSize = defaultCacheSize
@@ -293,15 +293,20 @@ func isLoopbackHost(host string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-// noDowngrade returns a copy of c (sharing its Transport) that refuses to
-// follow a redirect from https to another scheme, then applies c's own
-// redirect policy (by default, at most 10 redirects).
-func noDowngrade(c *http.Client) *http.Client {
+// noDowngrade returns a copy of c (sharing its Transport) whose redirects
+// obey the rule the configured URLs do (checkFetchURL: https, or plain
+// http for a loopback host or with allowHTTP) and never go from https to
+// another scheme, then applies c's own redirect policy (by default, at
+// most 10 redirects).
+func noDowngrade(c *http.Client, allowHTTP bool) *http.Client {
 	cc := *c
 	policy := c.CheckRedirect
 	cc.CheckRedirect = func(req *http.Request, via []*http.Request) error {
 		if via[0].URL.Scheme == "https" && req.URL.Scheme != "https" {
 			return fmt.Errorf("redirect from https to %s refused", req.URL.Scheme)
+		}
+		if err := checkFetchURL(req.URL.String(), allowHTTP); err != nil {
+			return fmt.Errorf("redirect to %s refused: %w", displayFetchURL(req.URL), err)
 		}
 		if policy != nil {
 			return policy(req, via)
@@ -312,6 +317,13 @@ func noDowngrade(c *http.Client) *http.Client {
 		return nil
 	}
 	return &cc
+}
+
+// displayFetchURL returns u without user info or query, for an error.
+func displayFetchURL(u *url.URL) string {
+	v := *u
+	v.User, v.RawQuery, v.ForceQuery, v.Fragment = nil, "", false, ""
+	return v.String()
 }
 
 // normaliseIssuer applies the one issuer normalisation: remove a single
