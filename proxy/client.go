@@ -249,8 +249,10 @@ func (c *Client) newError(resp *http.Response, s sent, id *identity.Identity) er
 	if lb, ok := body.(*limitedBody); ok {
 		body = lb.rc
 	}
-	buf, _ := io.ReadAll(io.LimitReader(body, int64(limit)))
-	more := len(buf) == limit // the body may go on
+	buf, err := io.ReadAll(io.LimitReader(body, int64(limit)))
+	// The body may go on: the read stopped at its bound, or failed (the
+	// connection dropped, the call's Timeout) possibly inside a secret.
+	more := len(buf) == limit || err != nil
 	buf = redact(buf, secrets...)
 	if more {
 		// The read may have stopped inside a secret, which redact could

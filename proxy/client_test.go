@@ -375,6 +375,29 @@ func TestClientErrorReadPastResponseLimit(t *testing.T) {
 	require.True(t, pe.Truncated, "the body went on")
 }
 
+// TestClientErrorBodyCutByReadError: an error body whose read fails (the
+// connection drops, the Timeout fires) may have been cut inside an echoed
+// token: its start is dropped, as at the read's bound.
+func TestClientErrorBodyCutByReadError(t *testing.T) {
+	be := newBackend(t, func(w http.ResponseWriter, r *http.Request) {
+		tok := strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")
+		w.Header().Set("Content-Length", "500")
+		w.WriteHeader(http.StatusUnauthorized)
+		_, _ = io.WriteString(w, `{"error":"invalid_token","got":"`+tok[:len(tok)-4])
+		w.(http.Flusher).Flush()
+		panic(http.ErrAbortHandler) // the connection drops mid-body
+	})
+	c, err := proxy.New(proxy.Config{BaseURL: be.srv.URL, Credential: proxy.Forward(mcpAud)})
+	require.NoError(t, err)
+	err = c.Do(context.Background(), withAud(mcpAud), http.MethodGet, "x", nil, nil)
+	var pe *proxy.Error
+	require.ErrorAs(t, err, &pe)
+	for i := 0; i+8 <= len(userToken); i++ {
+		require.NotContains(t, string(pe.Body), userToken[i:i+8], "a piece of the token at %d: %q", i, pe.Body)
+	}
+	require.True(t, pe.Truncated)
+}
+
 // TestClientErrorRedactsAnyScheme: a Credential that sends another scheme
 // than Bearer (Basic, DPoP, a lower-case bearer) has its credential
 // redacted from an error body all the same.

@@ -31,6 +31,10 @@ type Transport struct {
 	Base http.RoundTripper
 	// Credential credentials each request. Required.
 	Credential Credential
+	// InsecureAllowHTTP allows credentialing a plain http request to a
+	// host that is not loopback, as Config.InsecureAllowHTTP does for
+	// Client. Default false: such a request fails, and nothing is sent.
+	InsecureAllowHTTP bool
 }
 
 // RoundTrip applies the Credential to a copy of req and sends it with Base.
@@ -51,6 +55,10 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 	}
 	if !crossOriginRedirect(req) {
+		if req.URL.Scheme == "http" && !t.InsecureAllowHTTP && !isLoopback(req.URL.Hostname()) {
+			closeBody(req)
+			return nil, fmt.Errorf("proxy: %s %s: a credential is not sent in clear to a host that is not loopback: use https (or Transport.InsecureAllowHTTP)", req.Method, displayURL(req.URL))
+		}
 		if err := t.Credential.Apply(req.Context(), r2, id); err != nil {
 			closeBody(req)
 			return nil, fmt.Errorf("proxy: %s %s: credential: %w", req.Method, displayURL(req.URL), err)

@@ -123,6 +123,42 @@ func TestTransportRedirectChainKeepsCredentialHome(t *testing.T) {
 	require.Empty(t, h.Get("Authorization"), "a chain that left the backend carries no credential back to it")
 }
 
+// recordRT records the URL and Authorization of each request it is given,
+// and answers 200.
+type recordRT struct{ auth []string }
+
+func (r *recordRT) RoundTrip(req *http.Request) (*http.Response, error) {
+	r.auth = append(r.auth, req.URL.String()+" "+req.Header.Get("Authorization"))
+	return &http.Response{StatusCode: 200, Body: io.NopCloser(strings.NewReader("ok")), Header: http.Header{}, Request: req}, nil
+}
+
+// TestTransportPlainHTTP: a credential is not sent in clear to a host that
+// is not loopback, unless InsecureAllowHTTP says so; loopback is allowed.
+func TestTransportPlainHTTP(t *testing.T) {
+	ctx := identity.NewContext(context.Background(), withAud(mcpAud))
+	get := func(tr *proxy.Transport, u string) error {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+		require.NoError(t, err)
+		resp, err := (&http.Client{Transport: tr}).Do(req)
+		if err == nil {
+			resp.Body.Close()
+		}
+		return err
+	}
+	rt := &recordRT{}
+	err := get(&proxy.Transport{Base: rt, Credential: proxy.Forward(mcpAud)}, "http://crm.internal/api/x")
+	require.ErrorContains(t, err, "not sent in clear")
+	require.Empty(t, rt.auth, "nothing was sent")
+
+	require.NoError(t, get(&proxy.Transport{Base: rt, Credential: proxy.Forward(mcpAud), InsecureAllowHTTP: true}, "http://crm.internal/api/x"))
+	require.NoError(t, get(&proxy.Transport{Base: rt, Credential: proxy.Forward(mcpAud)}, "http://127.0.0.1:8080/api/x"))
+	require.NoError(t, get(&proxy.Transport{Base: rt, Credential: proxy.Forward(mcpAud)}, "https://crm.internal/api/x"))
+	require.Len(t, rt.auth, 3)
+	for _, a := range rt.auth {
+		require.Contains(t, a, "Bearer "+userToken)
+	}
+}
+
 // TestTransportTypedNilCredential: a nil *Signer (a constructor's result
 // whose error was ignored) is no credential: an error, not a panic.
 func TestTransportTypedNilCredential(t *testing.T) {
