@@ -33,7 +33,7 @@ func (p *bodyPool) put(b *pooledBody) {
 	b.buf, b.off = b.buf[:0], 0
 	clear(b.msgs) // the messages point into buf
 	b.msgs = b.msgs[:0]
-	b.scanned, b.batch, b.ok = false, false, false
+	b.scanned, b.batch, b.ok, b.calls = false, false, false, 0
 	p.pool.Put(b)
 }
 

@@ -354,6 +354,13 @@ func scanBody(w http.ResponseWriter, r *http.Request, scratch []peeked, readErro
 	}
 	r.Body = io.NopCloser(bytes.NewReader(body))
 	msgs, batch, ok = peekMessages(body, scratch)
+	if !ok && tooDeep(body, peekMaxDepth) {
+		// As the scope check refuses it (admitStepUp), where it did not
+		// run: with InsecureDisableAuth.
+		audit.EntryFrom(r.Context()).SetDecision(audit.Deny, "nested_too_deep")
+		writeError(w, http.StatusBadRequest, "request nested too deeply")
+		return nil, nil, nil, false, false, false
+	}
 	return nil, body, msgs, batch, ok, true
 }
 
@@ -1156,7 +1163,8 @@ func (c *directCall) push(data []byte, final bool) bool {
 		}
 		c.room.Wait()
 	}
-	if c.gone || c.closed {
+	if c.gone || c.closed || c.final {
+		// Over while it waited: the response went first.
 		c.mu.Unlock()
 		return false
 	}
