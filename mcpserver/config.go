@@ -186,6 +186,23 @@ type Config struct {
 	// Negative: no bound.
 	MaxSessionsPerUser int
 
+	// EndStreamsAtTokenExpiry ends a long-lived stream (a session's GET
+	// stream; at protocol 2026-07-28 a subscriptions/listen POST) when the
+	// token it was opened with expires, and refuses to open one (401, the
+	// expired token's challenge) with a token already past its "exp",
+	// though within the verifier's leeway. Without it such a stream goes
+	// on delivering the session's messages (notifications, server
+	// requests) after its token has expired, for as long as the session
+	// lives: every other request is verified, but a stream is verified
+	// once. Default false, because of go-sdk's client (v1.8): it counts
+	// a standalone stream the server ends as a retry without progress
+	// unless its events carry ids (an EventStore), and fails its session
+	// after MaxRetries (5) of them, however valid its new tokens; with
+	// five-minute tokens that is a session lost after half an hour. Set
+	// it when your clients reconnect their streams without counting, or
+	// with an EventStore.
+	EndStreamsAtTokenExpiry bool
+
 	// EventStore, when set, makes SSE streams resumable (go-sdk's
 	// StreamableHTTPOptions.EventStore): the events sent on each stream
 	// are stored, and a POST stream opens with a priming event carrying an

@@ -238,6 +238,23 @@ func TestDeepNestingRefused(t *testing.T) {
 		require.Equal(t, http.StatusOK, r.Status, r.Body)
 		require.Contains(t, r.Body, `"result"`)
 	})
+	// Without authentication, where no scope check runs, the transports
+	// refuse it as well.
+	for _, mode := range []struct {
+		name string
+		opts []envOption
+	}{{"stateful", nil}, {"stateless", []envOption{stateless}}} {
+		t.Run("no auth/"+mode.name, func(t *testing.T) {
+			e := newEnv(t, append(mode.opts, func(c *mcpserver.Config) {
+				c.InsecureDisableAuth, c.Verifier, c.AuthorizationServers = true, nil, nil
+			})...)
+			body := `{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"x","version":"1"},"_meta":{"deep":` +
+				strings.Repeat("[", 990) + strings.Repeat("]", 990) + `}}}`
+			r := e.do(http.MethodPost, "/mcp", body, "Mcp-Protocol-Version", "2025-06-18")
+			require.Equal(t, http.StatusBadRequest, r.Status, r.Body)
+			require.JSONEq(t, `{"error":"request nested too deeply"}`, r.Body)
+		})
+	}
 }
 
 func TestMalformedBodyLeftToGoSDK(t *testing.T) {

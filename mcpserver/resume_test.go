@@ -191,7 +191,11 @@ func TestStreamsNotResumableByDefault(t *testing.T) {
 	require.Equal(t, http.StatusBadRequest, r.Status, r.Body)
 }
 
-// TestGETStreamEndsWithItsToken: a GET stream lasts no longer than the
+// endStreams sets Config.EndStreamsAtTokenExpiry.
+func endStreams(c *mcpserver.Config) { c.EndStreamsAtTokenExpiry = true }
+
+// TestGETStreamEndsWithItsToken: with EndStreamsAtTokenExpiry a GET stream
+// lasts no longer than the
 // token it was opened with, so that a client whose access has ended stops
 // receiving the session's messages; and a token past its exp (within the
 // verifier's leeway, which a POST still gets) opens no stream, but gets
@@ -205,7 +209,7 @@ func TestGETStreamEndsWithItsToken(t *testing.T) {
 		{"gosdk", []envOption{func(c *mcpserver.Config) { c.GoSDKTransport = true }}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			e := newEnv(t, tc.opts...)
+			e := newEnv(t, append(tc.opts, endStreams)...)
 			const version = "2025-06-18"
 			short := e.iss.Mint(t, identitytest.Subject("alice"), identitytest.Scopes("notes:read"), identitytest.ExpiresIn(2*time.Second))
 			sid := e.sessionAt(short, version)
@@ -262,7 +266,7 @@ func TestListenStreamEndsWithItsToken(t *testing.T) {
 		opts []envOption
 	}{{"direct", []envOption{stateless}}, {"gosdk", []envOption{stateless, goSDKTransport}}} {
 		t.Run(tc.name, func(t *testing.T) {
-			e := newEnv(t, tc.opts...)
+			e := newEnv(t, append(tc.opts, endStreams)...)
 			short := e.iss.Mint(t, identitytest.Subject("alice"), identitytest.Scopes("notes:read"), identitytest.ExpiresIn(2*time.Second))
 			body := `{"jsonrpc":"2.0","id":1,"method":"subscriptions/listen","params":{"_meta":` + newMeta + `,"notifications":{"toolsListChanged":true}}}`
 			ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
@@ -284,4 +288,43 @@ func TestListenStreamEndsWithItsToken(t *testing.T) {
 			require.NoError(t, ctx.Err(), "ended by the server, not by the test's deadline")
 		})
 	}
+}
+
+// TestGoSDKClientSurvivesTokenRefreshes: by default (no
+// EndStreamsAtTokenExpiry) a go-sdk client with its standalone stream on,
+// whose token is refreshed before it expires, keeps its session over many
+// token lifetimes. Were the server to end the stream at each expiry, the
+// client would count each reconnect as a retry without progress (no event
+// ids without an EventStore) and fail the session after the sixth.
+func TestGoSDKClientSurvivesTokenRefreshes(t *testing.T) {
+	e := newEnv(t)
+	mint := func() string {
+		return e.iss.Mint(t, identitytest.Subject("alice"), identitytest.Scopes("crm:read"), identitytest.ExpiresIn(time.Second))
+	}
+	tok := &atomic.Pointer[string]{}
+	first := mint()
+	tok.Store(&first)
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() { // a client refreshing ahead of expiry
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(250 * time.Millisecond):
+				s := mint()
+				tok.Store(&s)
+			}
+		}
+	}()
+	client := mcp.NewClient(&mcp.Implementation{Name: "test-client", Version: "1.0.0"}, nil)
+	cs, err := client.Connect(context.Background(), &mcp.StreamableClientTransport{
+		Endpoint:   e.http.URL + "/mcp",
+		HTTPClient: &http.Client{Transport: bearerTransport{token: tok, base: e.http.Client().Transport}},
+	}, nil)
+	require.NoError(t, err)
+	defer cs.Close()
+	time.Sleep(9 * time.Second) // eight token lifetimes (exp is in whole seconds)
+	_, err = cs.CallTool(context.Background(), &mcp.CallToolParams{Name: "salesRead", Arguments: map[string]any{}})
+	require.NoError(t, err, "the session broke while its client kept a valid token")
 }

@@ -318,8 +318,11 @@ func onAuthFailure(r *http.Request, status int, err error) {
 }
 
 // Shutdown closes every session the server holds, as a DELETE would: each
-// once the calls it is handling have returned, its streams ended. Sessions
-// opened afterwards are refused (503). Call it after http.Server.Shutdown
+// once the calls it is handling have returned, its streams ended. Where
+// idgate keeps the session table (the default mode), sessions opened
+// afterwards are refused (503); with go-sdk's (GoSDKTransport, an
+// EventStore, JSON answers) they are not, so stop serving first. Call it
+// after http.Server.Shutdown
 // (which waits for the requests in flight, not for sessions, which outlive
 // them), so that no session keeps its goroutines and idle timer for up to
 // SessionTimeout after the server is gone. It returns ctx's error if ctx
@@ -380,7 +383,7 @@ func (s *Server) afterAuthStepUp(next http.Handler) http.Handler {
 		if !s.admitUser(w, r) {
 			return
 		}
-		if r.Method == http.MethodGet {
+		if r.Method == http.MethodGet && s.cfg.EndStreamsAtTokenExpiry {
 			var end context.CancelFunc
 			if r, end = s.streamUntilExpiry(w, r); r == nil {
 				return
@@ -394,7 +397,7 @@ func (s *Server) afterAuthStepUp(next http.Handler) http.Handler {
 		if !ok {
 			return
 		}
-		if pb != nil && pb.ok && !pb.batch && len(pb.msgs) == 1 && methodIs(pb.msgs[0].method, "subscriptions/listen") {
+		if s.cfg.EndStreamsAtTokenExpiry && pb != nil && pb.ok && !pb.batch && len(pb.msgs) == 1 && methodIs(pb.msgs[0].method, "subscriptions/listen") {
 			// Protocol 2026-07-28's long-lived stream is this POST: it
 			// ends with its token, as a GET stream does.
 			var end context.CancelFunc
@@ -438,7 +441,7 @@ func noOutcome(e *audit.Entry) {
 // carrying tools/call messages.
 type batchKey struct{}
 
-// streamUntilExpiry bounds a GET stream (or a 2026-07-28
+// streamUntilExpiry (Config.EndStreamsAtTokenExpiry) bounds a GET stream (or a 2026-07-28
 // subscriptions/listen POST) by its token: the request's
 // context ends at the token's "exp", so that the stream, which would
 // otherwise deliver the session's messages for as long as the session

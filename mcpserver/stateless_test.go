@@ -324,6 +324,12 @@ func TestStatelessDirectWithoutAuthMatchesGoSDK(t *testing.T) {
 		if strings.Contains(c.body, "chatty") || strings.Contains(c.body, "closer") || strings.Contains(c.body, "acme/") || strings.Contains(c.body, `"gone"`) || strings.Contains(c.body, `"markup"`) {
 			continue // tools and methods statelessPair adds
 		}
+		if c.name == "params too deep" {
+			// Refused by the direct transport (400, nested too deeply:
+			// TestDeepNestingRefused), as the scope check does with
+			// authentication; go-sdk's handler decodes it.
+			continue
+		}
 		t.Run(c.name, func(t *testing.T) { compareStateless(t, direct, plain, c) })
 	}
 	n, _ := mcpserver.StatelessDirectCalls(direct.srv)
