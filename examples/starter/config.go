@@ -15,6 +15,7 @@ import (
 	"strings"
 
 	"github.com/idgate/idgate/mcpserver/redislimit"
+	"github.com/idgate/idgate/scopes"
 )
 
 // Defaults of the configuration.
@@ -290,7 +291,7 @@ func loadConfig(env map[string]string, dev bool) (*config, []string, error) {
 		case sc == "":
 		case sc == "offline_access":
 			warn = append(warn, "OAUTH_SCOPES: offline_access is never advertised in scopes_supported; dropped")
-		case !validScope(sc):
+		case !scopes.ValidScope(sc):
 			return nil, nil, errf("OAUTH_SCOPES", "has an invalid scope %q: list scope names separated by spaces (e.g. OAUTH_SCOPES=\"openid email profile\")", sc)
 		case !slices.Contains(c.ExtraScopes, sc):
 			c.ExtraScopes = append(c.ExtraScopes, sc)
@@ -565,20 +566,6 @@ func splitList(s string) []string {
 		parts[i] = strings.TrimSpace(parts[i])
 	}
 	return parts
-}
-
-// validScope reports whether sc is an RFC 6749 §3.3 scope-token: visible
-// ASCII except the double quote and the backslash.
-func validScope(sc string) bool {
-	if sc == "" {
-		return false
-	}
-	for i := 0; i < len(sc); i++ {
-		if c := sc[i]; c < 0x21 || c > 0x7e || c == '"' || c == '\\' {
-			return false
-		}
-	}
-	return true
 }
 
 // exampleTenant is the placeholder tenant of .env.example's URLs.
