@@ -151,7 +151,7 @@ func TestContextEntryIsTheCallers(t *testing.T) {
 		opts     []envOption
 	}{
 		{"stateful", true, nil},
-		{"stateful, go-sdk transport", true, []envOption{func(c *mcpserver.Config) { c.GoSDKTransport = true }}},
+		{"stateful, go-sdk transport", true, []envOption{goSDKTransport}},
 		{"stateful JSON", true, []envOption{jsonResponse}},
 		{"stateless", false, []envOption{stateless}},
 		{"stateless JSON", false, []envOption{stateless, jsonResponse}},
@@ -194,7 +194,7 @@ func TestAuditBatch(t *testing.T) {
 		{"stateful", true, nil},
 		{"stateless", false, []envOption{stateless}},
 		{"stateless JSON", false, []envOption{stateless, jsonResponse}},
-		{"go-sdk transport", true, []envOption{func(c *mcpserver.Config) { c.GoSDKTransport = true }}},
+		{"go-sdk transport", true, []envOption{goSDKTransport}},
 	} {
 		t.Run(mode.name, func(t *testing.T) {
 			e := newEnv(t, mode.opts...)
@@ -263,7 +263,7 @@ func TestAuditBatchShowsEveryCall(t *testing.T) {
 	}{
 		{"stateful", true, nil},
 		{"stateless", false, []envOption{stateless}},
-		{"go-sdk transport", true, []envOption{func(c *mcpserver.Config) { c.GoSDKTransport = true }}},
+		{"go-sdk transport", true, []envOption{goSDKTransport}},
 	} {
 		t.Run(mode.name, func(t *testing.T) {
 			e := newEnv(t, mode.opts...)
@@ -305,7 +305,7 @@ func TestAuditCallThatNeverRan(t *testing.T) {
 		opts     []envOption
 	}{
 		{"direct", true, nil},
-		{"gosdk", true, []envOption{func(c *mcpserver.Config) { c.GoSDKTransport = true }}},
+		{"gosdk", true, []envOption{goSDKTransport}},
 		{"stateless", false, []envOption{stateless}},
 	} {
 		t.Run(mode.name, func(t *testing.T) {

@@ -349,7 +349,7 @@ func TestHandlerPanicOnGoSDKGoroutine(t *testing.T) {
 	}{
 		{"stateless, first call", false, []envOption{stateless}},
 		{"stateless JSON, first call", false, []envOption{stateless, jsonResponse}},
-		{"go-sdk transport", true, []envOption{func(c *mcpserver.Config) { c.GoSDKTransport = true }}},
+		{"go-sdk transport", true, []envOption{goSDKTransport}},
 		{"stateful JSON", true, []envOption{jsonResponse}},
 	} {
 		t.Run(mode.name, func(t *testing.T) {

@@ -206,7 +206,7 @@ func TestGETStreamEndsWithItsToken(t *testing.T) {
 		opts []envOption
 	}{
 		{"direct", nil},
-		{"gosdk", []envOption{func(c *mcpserver.Config) { c.GoSDKTransport = true }}},
+		{"gosdk", []envOption{goSDKTransport}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newEnv(t, append(tc.opts, endStreams)...)

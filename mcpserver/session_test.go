@@ -146,7 +146,7 @@ func TestContextIdentityIsTheCallers(t *testing.T) {
 		opts []envOption
 	}{
 		{"stateful", nil},
-		{"stateful-gosdk", []envOption{func(c *mcpserver.Config) { c.GoSDKTransport = true }}},
+		{"stateful-gosdk", []envOption{goSDKTransport}},
 		{"stateful-json", []envOption{func(c *mcpserver.Config) { c.JSONResponse = true }}},
 		{"stateless", []envOption{stateless}},
 	} {
@@ -196,7 +196,7 @@ func TestShutdownClosesSessions(t *testing.T) {
 		opts []envOption
 	}{
 		{"direct", nil},
-		{"gosdk", []envOption{func(c *mcpserver.Config) { c.GoSDKTransport = true }}},
+		{"gosdk", []envOption{goSDKTransport}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newEnv(t, tc.opts...)
@@ -279,7 +279,7 @@ func TestContextRequestIDIsTheCallers(t *testing.T) {
 		opts []envOption
 	}{
 		{"stateful", nil},
-		{"stateful-gosdk", []envOption{func(c *mcpserver.Config) { c.GoSDKTransport = true }}},
+		{"stateful-gosdk", []envOption{goSDKTransport}},
 		{"stateful-json", []envOption{func(c *mcpserver.Config) { c.JSONResponse = true }}},
 		{"stateless", []envOption{stateless}},
 	} {
