@@ -186,22 +186,31 @@ type Config struct {
 	// Negative: no bound.
 	MaxSessionsPerUser int
 
-	// EndStreamsAtTokenExpiry ends a long-lived stream (a session's GET
-	// stream; at protocol 2026-07-28 a subscriptions/listen POST) when the
-	// token it was opened with expires, and refuses to open one (401, the
-	// expired token's challenge) with a token already past its "exp",
-	// though within the verifier's leeway. Without it such a stream goes
-	// on delivering the session's messages (notifications, server
-	// requests) after its token has expired, for as long as the session
-	// lives: every other request is verified, but a stream is verified
-	// once. Default false, because of go-sdk's client (v1.8): it counts
-	// a standalone stream the server ends as a retry without progress
-	// unless its events carry ids (an EventStore), and fails its session
-	// after MaxRetries (5) of them, however valid its new tokens; with
-	// five-minute tokens that is a session lost after half an hour. Set
-	// it when your clients reconnect their streams without counting, or
-	// with an EventStore.
-	EndStreamsAtTokenExpiry bool
+	// InsecureStreamsOutliveTokens lets a session's GET stream go on
+	// delivering the session's messages (notifications, server requests)
+	// after the token it was opened with has expired, for as long as the
+	// session lives. Every other request is verified each time, but a
+	// stream is verified once, so by default a GET stream ends when its
+	// token expires, and a token already past its "exp" (though within
+	// the verifier's leeway) opens none: it gets the expired token's
+	// challenge (401), so that the client refreshes first. Each GET stream
+	// opens with a priming event whose id the client sends back as
+	// Last-Event-ID when it reconnects: the new stream carries on from
+	// there (without an EventStore, what was sent between the two streams
+	// is not replayed), and clients that count reconnections without
+	// progress (go-sdk's, after five) see each stream as progress.
+	// Default false.
+	InsecureStreamsOutliveTokens bool
+
+	// EndListenStreamsAtTokenExpiry ends a subscriptions/listen stream
+	// (protocol 2026-07-28, where it replaces the GET stream) when the
+	// token it was opened with expires, as GET streams end, and refuses to
+	// open one with a token past its "exp". Default false, because a
+	// listen stream has no event ids to resume from and go-sdk's client
+	// (v1.8) does not open another when one ends: its subscriptions would
+	// stop for the rest of the session. A listen stream carries only the
+	// notifications the client subscribed to.
+	EndListenStreamsAtTokenExpiry bool
 
 	// EventStore, when set, makes SSE streams resumable (go-sdk's
 	// StreamableHTTPOptions.EventStore): the events sent on each stream

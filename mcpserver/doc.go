@@ -48,7 +48,11 @@
 // (status 0, the request's id), besides the request's one event.
 //
 // Sessions are bound to the user who opened them (issuer and subject);
-// another user's token on that session is refused. With Config.EventStore,
+// another user's token on that session is refused. A GET stream, verified
+// once, ends when its token expires (Config.InsecureStreamsOutliveTokens
+// lets it outlive the token); it opens with a priming event whose id the
+// client sends back as Last-Event-ID to open the next stream with a fresh
+// token. With Config.EventStore,
 // a client resumes a lost stream (Last-Event-ID) within its session, so
 // only its user can. Stateless mode serves several replicas behind a load
 // balancer.

@@ -1,9 +1,11 @@
 package mcpserver_test
 
 import (
+	"bufio"
 	"context"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -129,11 +131,15 @@ func TestResumableStreams(t *testing.T) {
 			[]string{"Mcp-Session-Id", aliceSID, "Accept", "text/event-stream", "Last-Event-ID", lastID})...)
 		require.Equal(t, http.StatusOK, r.Status, r.Body)
 		events := parseSSE(r.Body)
-		require.Len(t, events, 1, "%q", r.Body)
-		require.NotEmpty(t, events[0].id)
-		require.NotEqual(t, lastID, events[0].id)
-		require.Contains(t, events[0].data, `"id":2`)
-		require.Contains(t, events[0].data, resumedText)
+		require.Len(t, events, 2, "%q", r.Body)
+		// The GET stream ends with alice's token: it opens with a priming
+		// event, whose id resumes from where this GET did.
+		require.Equal(t, "prime", events[0].name)
+		require.Equal(t, "."+lastID, events[0].id[strings.Index(events[0].id, "."):])
+		require.NotEmpty(t, events[1].id)
+		require.NotEqual(t, lastID, events[1].id)
+		require.Contains(t, events[1].data, `"id":2`)
+		require.Contains(t, events[1].data, resumedText)
 	})
 
 	// The refused attempts are audited as such.
@@ -174,8 +180,8 @@ func TestResumableStreamsWithClient(t *testing.T) {
 	require.True(t, resumed, "the answer came on a resumed GET stream")
 }
 
-// Without an EventStore (the default), streams carry no event ids and a
-// GET with Last-Event-ID is refused.
+// Without an EventStore (the default), POST streams carry no event ids and
+// a GET with a Last-Event-ID of go-sdk's form is refused.
 func TestStreamsNotResumableByDefault(t *testing.T) {
 	const version = "2025-11-25"
 	e := newEnv(t)
@@ -191,15 +197,95 @@ func TestStreamsNotResumableByDefault(t *testing.T) {
 	require.Equal(t, http.StatusBadRequest, r.Status, r.Body)
 }
 
-// endStreams sets Config.EndStreamsAtTokenExpiry.
-func endStreams(c *mcpserver.Config) { c.EndStreamsAtTokenExpiry = true }
+// endListen sets Config.EndListenStreamsAtTokenExpiry.
+func endListen(c *mcpserver.Config) { c.EndListenStreamsAtTokenExpiry = true }
 
-// TestGETStreamEndsWithItsToken: with EndStreamsAtTokenExpiry a GET stream
-// lasts no longer than the
-// token it was opened with, so that a client whose access has ended stops
-// receiving the session's messages; and a token past its exp (within the
-// verifier's leeway, which a POST still gets) opens no stream, but gets
-// the expired token's challenge, so that the client refreshes first.
+// outlive sets Config.InsecureStreamsOutliveTokens.
+func outlive(c *mcpserver.Config) { c.InsecureStreamsOutliveTokens = true }
+
+// sseReader reads the events of a stream one at a time.
+type sseReader struct {
+	t    *testing.T
+	resp *http.Response
+	evs  chan sseEvent
+}
+
+// openGET opens the GET stream of session sid with token and reads its
+// events as they come; lastEventID, if set, is sent as Last-Event-ID.
+func (e *env) openGET(t *testing.T, token, sid, version, lastEventID string) *sseReader {
+	req, err := http.NewRequest(http.MethodGet, e.http.URL+"/mcp", nil)
+	require.NoError(t, err)
+	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("Accept", "text/event-stream")
+	req.Header.Set("Mcp-Session-Id", sid)
+	req.Header.Set("Mcp-Protocol-Version", version)
+	if lastEventID != "" {
+		req.Header.Set("Last-Event-ID", lastEventID)
+	}
+	resp, err := e.http.Client().Do(req)
+	require.NoError(t, err)
+	t.Cleanup(func() { resp.Body.Close() }) // should the stream not end
+	s := &sseReader{t: t, resp: resp, evs: make(chan sseEvent, 16)}
+	go func() {
+		defer close(s.evs)
+		br := bufio.NewReader(resp.Body)
+		var block strings.Builder
+		for {
+			line, err := br.ReadString('\n')
+			if err != nil {
+				return
+			}
+			if line != "\n" {
+				block.WriteString(line)
+				continue
+			}
+			if evs := parseSSE(block.String()); len(evs) == 1 && evs[0] != (sseEvent{}) {
+				s.evs <- evs[0] // not a comment
+			}
+			block.Reset()
+		}
+	}()
+	return s
+}
+
+// next returns the stream's next event, failing the test if none comes
+// within d or the stream ends.
+func (s *sseReader) next(d time.Duration) sseEvent {
+	s.t.Helper()
+	select {
+	case ev, ok := <-s.evs:
+		require.True(s.t, ok, "the stream ended")
+		return ev
+	case <-time.After(d):
+		s.t.Fatal("no event")
+	}
+	return sseEvent{}
+}
+
+// ends reports whether the stream ends within d, its remaining events
+// read and discarded.
+func (s *sseReader) ends(d time.Duration) bool {
+	deadline := time.After(d)
+	for {
+		select {
+		case _, ok := <-s.evs:
+			if !ok {
+				return true
+			}
+		case <-deadline:
+			return false
+		}
+	}
+}
+
+// TestGETStreamEndsWithItsToken: by default a GET stream lasts no longer
+// than the token it was opened with, so that a client whose access has
+// ended stops receiving the session's messages; and a token past its exp
+// (within the verifier's leeway, which a POST still gets) opens no stream,
+// but gets the expired token's challenge, so that the client refreshes
+// first. Each stream opens with a priming event whose id, sent back as
+// Last-Event-ID with a fresh token, opens the next stream (go-sdk alone
+// refuses a Last-Event-ID without an EventStore), under an id of its own.
 func TestGETStreamEndsWithItsToken(t *testing.T) {
 	for _, tc := range []struct {
 		name string
@@ -209,64 +295,126 @@ func TestGETStreamEndsWithItsToken(t *testing.T) {
 		{"gosdk", []envOption{goSDKTransport}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			e := newEnv(t, append(tc.opts, endStreams)...)
+			e := newEnv(t, tc.opts...)
 			const version = "2025-06-18"
 			short := e.iss.Mint(t, identitytest.Subject("alice"), identitytest.Scopes("notes:read"), identitytest.ExpiresIn(2*time.Second))
 			sid := e.sessionAt(short, version)
-			get := func(token string) *http.Response {
-				req, err := http.NewRequest(http.MethodGet, e.http.URL+"/mcp", nil)
-				require.NoError(t, err)
-				req.Header.Set("Authorization", "Bearer "+token)
-				req.Header.Set("Accept", "text/event-stream")
-				req.Header.Set("Mcp-Session-Id", sid)
-				req.Header.Set("Mcp-Protocol-Version", version)
-				resp, err := e.http.Client().Do(req)
-				require.NoError(t, err)
-				return resp
-			}
 
-			resp := get(short)
-			t.Cleanup(func() { resp.Body.Close() }) // should the stream not end
-			require.Equal(t, http.StatusOK, resp.StatusCode)
-			ended := make(chan struct{})
-			go func() {
-				_, _ = io.Copy(io.Discard, resp.Body)
-				close(ended)
-			}()
-			select {
-			case <-ended:
-			case <-time.After(10 * time.Second):
-				t.Fatal("the stream outlived its token")
-			}
+			s := e.openGET(t, short, sid, version, "")
+			require.Equal(t, http.StatusOK, s.resp.StatusCode)
+			prime := s.next(5 * time.Second)
+			require.Equal(t, "prime", prime.name)
+			require.True(t, strings.HasPrefix(prime.id, "idgate-"), "%+v", prime)
+			require.Empty(t, prime.data)
+			require.True(t, s.ends(10*time.Second), "the stream outlived its token")
 
 			// Past exp, within the default leeway: a POST is served, a GET
 			// stream is not opened.
 			r := e.do(http.MethodPost, "/mcp", callBody(7, "whoami"), with(bearer(short), []string{"Mcp-Session-Id", sid, "Mcp-Protocol-Version", version})...)
 			require.Equal(t, http.StatusOK, r.Status, r.Body)
-			expired := get(short)
-			expired.Body.Close()
-			require.Equal(t, http.StatusUnauthorized, expired.StatusCode)
+			expired := e.openGET(t, short, sid, version, prime.id)
+			require.Equal(t, http.StatusUnauthorized, expired.resp.StatusCode)
 			require.Equal(t, `Bearer resource_metadata="`+prmURL+`", scope="`+wantScopes+`", error="invalid_token", error_description="token expired"`,
-				expired.Header.Get("WWW-Authenticate"))
+				expired.resp.Header.Get("WWW-Authenticate"))
 
-			// A fresh token of the same user opens a stream again.
-			fresh := get(e.iss.Mint(t, identitytest.Subject("alice"), identitytest.Scopes("notes:read")))
-			fresh.Body.Close()
-			require.Equal(t, http.StatusOK, fresh.StatusCode)
+			// A fresh token of the same user resumes from the priming id:
+			// a new stream, with an id of its own, that delivers the
+			// session's messages.
+			fresh := e.openGET(t, e.iss.Mint(t, identitytest.Subject("alice"), identitytest.Scopes("notes:read")), sid, version, prime.id)
+			require.Equal(t, http.StatusOK, fresh.resp.StatusCode)
+			again := fresh.next(5 * time.Second)
+			require.Equal(t, "prime", again.name)
+			require.True(t, strings.HasPrefix(again.id, "idgate-"), "%+v", again)
+			require.NotEqual(t, prime.id, again.id)
+			addListedTool(e.srv, "added")
+			msg := fresh.next(5 * time.Second)
+			require.Contains(t, msg.data, "notifications/tools/list_changed")
+
+			// Another user's token on the session is refused as before,
+			// priming id or not.
+			bob := e.openGET(t, e.bob, sid, version, again.id)
+			require.Equal(t, http.StatusForbidden, bob.resp.StatusCode)
 		})
 	}
 }
 
+// addListedTool adds a public tool named name, which makes go-sdk notify
+// every session that the tool list changed.
+func addListedTool(srv *mcpserver.Server, name string) {
+	mcpserver.AddTool(srv, &mcp.Tool{Name: name, Description: "added by the test"}, scopes.Public(),
+		func(context.Context, *mcp.CallToolRequest, empty) (*mcp.CallToolResult, any, error) {
+			return &mcp.CallToolResult{}, nil, nil
+		})
+}
+
+// TestGETStreamOutlivesTokenWhenAllowed: with
+// Config.InsecureStreamsOutliveTokens a GET stream goes on past its
+// token's expiry, as before, and carries no priming event.
+func TestGETStreamOutlivesTokenWhenAllowed(t *testing.T) {
+	e := newEnv(t, outlive)
+	const version = "2025-06-18"
+	short := e.iss.Mint(t, identitytest.Subject("alice"), identitytest.Scopes("notes:read"), identitytest.ExpiresIn(time.Second))
+	sid := e.sessionAt(short, version)
+	s := e.openGET(t, short, sid, version, "")
+	require.Equal(t, http.StatusOK, s.resp.StatusCode)
+	time.Sleep(2500 * time.Millisecond) // past exp (whole seconds)
+	addListedTool(e.srv, "added")
+	msg := s.next(5 * time.Second)
+	require.Contains(t, msg.data, "notifications/tools/list_changed", "the first event is the message: no priming event")
+}
+
+// TestGETStreamResumesWithEventStore: with an EventStore go-sdk numbers
+// the GET stream's events itself; a priming id carries the Last-Event-ID
+// its stream was opened with, so that a client resuming from it is
+// replayed exactly what it missed: nothing twice.
+func TestGETStreamResumesWithEventStore(t *testing.T) {
+	e := newEnv(t, withEventStore)
+	const version = "2025-11-25"
+	sid := e.sessionAt(e.alice, version)
+
+	s1 := e.openGET(t, e.alice, sid, version, "")
+	p1 := s1.next(5 * time.Second)
+	require.Equal(t, "prime", p1.name)
+	addListedTool(e.srv, "first")
+	m1 := s1.next(5 * time.Second)
+	require.Contains(t, m1.data, "notifications/tools/list_changed")
+	require.NotEmpty(t, m1.id, "go-sdk's id")
+	s1.resp.Body.Close()
+	require.True(t, s1.ends(5*time.Second))
+
+	// Resuming from go-sdk's id: nothing missed, a priming id that
+	// carries it.
+	s2 := e.openGET(t, e.alice, sid, version, m1.id)
+	require.Equal(t, http.StatusOK, s2.resp.StatusCode)
+	p2 := s2.next(5 * time.Second)
+	require.Equal(t, "prime", p2.name)
+	require.True(t, strings.HasSuffix(p2.id, "."+m1.id), "%q carries %q", p2.id, m1.id)
+	s2.resp.Body.Close()
+	require.True(t, s2.ends(5*time.Second))
+
+	// A message sent while no stream is open is stored; resuming from
+	// the priming id replays it, and only it.
+	addListedTool(e.srv, "second")
+	time.Sleep(200 * time.Millisecond) // past go-sdk's 10 ms notification delay
+	s3 := e.openGET(t, e.alice, sid, version, p2.id)
+	require.Equal(t, http.StatusOK, s3.resp.StatusCode)
+	p3 := s3.next(5 * time.Second)
+	require.Equal(t, "prime", p3.name)
+	m2 := s3.next(5 * time.Second)
+	require.Contains(t, m2.data, "notifications/tools/list_changed")
+	require.NotEqual(t, m1.id, m2.id, "the event already delivered is not replayed")
+}
+
 // TestListenStreamEndsWithItsToken: at protocol 2026-07-28 the long-lived
-// stream is a subscriptions/listen POST; it too ends when its token
-// expires.
+// stream is a subscriptions/listen POST; with
+// EndListenStreamsAtTokenExpiry it too ends when its token expires.
 func TestListenStreamEndsWithItsToken(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		opts []envOption
 	}{{"direct", []envOption{stateless}}, {"gosdk", []envOption{stateless, goSDKTransport}}} {
 		t.Run(tc.name, func(t *testing.T) {
-			e := newEnv(t, append(tc.opts, endStreams)...)
+			e := newEnv(t, append(tc.opts, endListen)...)
 			short := e.iss.Mint(t, identitytest.Subject("alice"), identitytest.Scopes("notes:read"), identitytest.ExpiresIn(2*time.Second))
 			body := `{"jsonrpc":"2.0","id":1,"method":"subscriptions/listen","params":{"_meta":` + newMeta + `,"notifications":{"toolsListChanged":true}}}`
 			ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
@@ -290,16 +438,31 @@ func TestListenStreamEndsWithItsToken(t *testing.T) {
 	}
 }
 
-// TestGoSDKClientSurvivesTokenRefreshes: by default (no
-// EndStreamsAtTokenExpiry) a go-sdk client with its standalone stream on,
-// whose token is refreshed before it expires, keeps its session over many
-// token lifetimes. Were the server to end the stream at each expiry, the
-// client would count each reconnect as a retry without progress (no event
-// ids without an EventStore) and fail the session after the sixth.
+// countingTransport counts the GET requests a client makes.
+type countingTransport struct {
+	base http.RoundTripper
+	gets *atomic.Int32
+}
+
+func (c countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	if r.Method == http.MethodGet {
+		c.gets.Add(1)
+	}
+	return c.base.RoundTrip(r)
+}
+
+// TestGoSDKClientSurvivesTokenRefreshes: a go-sdk client with its
+// standalone stream on, whose token is refreshed before it expires, keeps
+// its session over many token lifetimes, though the server ends its GET
+// stream at each expiry: the client counts a stream that ends without a
+// new event id as a retry without progress and fails the session after
+// MaxRetries+1 of them (six by default), and each stream's priming event
+// is that progress. Messages
+// still reach the client on its latest stream.
 func TestGoSDKClientSurvivesTokenRefreshes(t *testing.T) {
 	e := newEnv(t)
 	mint := func() string {
-		return e.iss.Mint(t, identitytest.Subject("alice"), identitytest.Scopes("crm:read"), identitytest.ExpiresIn(time.Second))
+		return e.iss.Mint(t, identitytest.Subject("alice"), identitytest.Scopes("crm:read"), identitytest.ExpiresIn(1500*time.Millisecond))
 	}
 	tok := &atomic.Pointer[string]{}
 	first := mint()
@@ -311,20 +474,47 @@ func TestGoSDKClientSurvivesTokenRefreshes(t *testing.T) {
 			select {
 			case <-stop:
 				return
-			case <-time.After(250 * time.Millisecond):
+			case <-time.After(100 * time.Millisecond): // so the token held has 0.4 s left or more
 				s := mint()
 				tok.Store(&s)
 			}
 		}
 	}()
-	client := mcp.NewClient(&mcp.Implementation{Name: "test-client", Version: "1.0.0"}, nil)
+	gets := &atomic.Int32{}
+	changed := make(chan struct{}, 1)
+	client := mcp.NewClient(&mcp.Implementation{Name: "test-client", Version: "1.0.0"}, &mcp.ClientOptions{
+		ToolListChangedHandler: func(context.Context, *mcp.ToolListChangedRequest) {
+			select {
+			case changed <- struct{}{}:
+			default:
+			}
+		},
+	})
 	cs, err := client.Connect(context.Background(), &mcp.StreamableClientTransport{
 		Endpoint:   e.http.URL + "/mcp",
-		HTTPClient: &http.Client{Transport: bearerTransport{token: tok, base: e.http.Client().Transport}},
+		HTTPClient: &http.Client{Transport: countingTransport{gets: gets, base: bearerTransport{token: tok, base: e.http.Client().Transport}}},
+		MaxRetries: 2,
 	}, nil)
 	require.NoError(t, err)
 	defer cs.Close()
-	time.Sleep(9 * time.Second) // eight token lifetimes (exp is in whole seconds)
+	// go-sdk reconnects about a second after a stream ends, and a stream
+	// lasts until its token's exp (whole seconds, 0.4 to 1.5 s here): 10 s
+	// are four or five streams, past the third end, which fails the
+	// session (MaxRetries 2) when streams carry no event ids.
+	time.Sleep(10 * time.Second)
 	_, err = cs.CallTool(context.Background(), &mcp.CallToolParams{Name: "salesRead", Arguments: map[string]any{}})
 	require.NoError(t, err, "the session broke while its client kept a valid token")
+	require.GreaterOrEqual(t, gets.Load(), int32(4), "the server ended the client's stream at each token's expiry")
+
+	// The latest stream delivers: go-sdk reconnects about a second after
+	// a stream ends, so the notification is sent until one arrives.
+	for i := 0; ; i++ {
+		addListedTool(e.srv, "added"+strconv.Itoa(i))
+		select {
+		case <-changed:
+			return
+		case <-time.After(500 * time.Millisecond):
+			require.Less(t, i, 10, "no notification reached the client's stream")
+		}
+	}
 }

@@ -383,9 +383,9 @@ func (s *Server) afterAuthStepUp(next http.Handler) http.Handler {
 		if !s.admitUser(w, r) {
 			return
 		}
-		if r.Method == http.MethodGet && s.cfg.EndStreamsAtTokenExpiry {
+		if r.Method == http.MethodGet && !s.cfg.InsecureStreamsOutliveTokens {
 			var end context.CancelFunc
-			if r, end = s.streamUntilExpiry(w, r); r == nil {
+			if w, r, end = s.getStreamUntilExpiry(w, r); r == nil {
 				return
 			}
 			defer end()
@@ -397,7 +397,7 @@ func (s *Server) afterAuthStepUp(next http.Handler) http.Handler {
 		if !ok {
 			return
 		}
-		if s.cfg.EndStreamsAtTokenExpiry && pb != nil && pb.ok && !pb.batch && len(pb.msgs) == 1 && methodIs(pb.msgs[0].method, "subscriptions/listen") {
+		if s.cfg.EndListenStreamsAtTokenExpiry && pb != nil && pb.ok && !pb.batch && len(pb.msgs) == 1 && methodIs(pb.msgs[0].method, "subscriptions/listen") {
 			// Protocol 2026-07-28's long-lived stream is this POST: it
 			// ends with its token, as a GET stream does.
 			var end context.CancelFunc
@@ -441,8 +441,10 @@ func noOutcome(e *audit.Entry) {
 // carrying tools/call messages.
 type batchKey struct{}
 
-// streamUntilExpiry (Config.EndStreamsAtTokenExpiry) bounds a GET stream (or a 2026-07-28
-// subscriptions/listen POST) by its token: the request's
+// streamUntilExpiry bounds a GET stream (unless
+// Config.InsecureStreamsOutliveTokens) or a 2026-07-28
+// subscriptions/listen POST (with Config.EndListenStreamsAtTokenExpiry) by
+// its token: the request's
 // context ends at the token's "exp", so that the stream, which would
 // otherwise deliver the session's messages for as long as the session
 // lives, stops when the access it was opened with does (the client opens

@@ -32,6 +32,7 @@ const (
 // policy, JWT verification against an identitytest issuer, rate limits,
 // step-up), over real HTTP.
 type demo struct {
+	srv    *mcpserver.Server
 	url    string // Config.PublicURL: the httptest URL + "/mcp"
 	prmURL string // the path-aware protected-resource metadata URL
 	iss    *identitytest.Issuer
@@ -120,6 +121,7 @@ func newDemo(t *testing.T, stateless bool, opts ...func(*mcpserver.Config)) *dem
 	}
 	srv, err := mcpserver.New(cfg)
 	require.NoError(t, err)
+	d.srv = srv
 
 	mcpserver.AddTool(srv, &mcp.Tool{Name: "whoami", Description: "Who the server thinks you are."}, scopes.Public(),
 		func(_ context.Context, req *mcp.CallToolRequest, _ struct{}) (*mcp.CallToolResult, whoamiOut, error) {

@@ -1,32 +1,43 @@
 package interop_test
 
 import (
+	"context"
 	"encoding/json"
+	"fmt"
+	"io"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/modelcontextprotocol/go-sdk/mcp"
 	"github.com/stretchr/testify/require"
 
+	"github.com/idgate/idgate/identity/identitytest"
 	"github.com/idgate/idgate/internal/interop"
 	"github.com/idgate/idgate/mcpserver"
+	"github.com/idgate/idgate/scopes"
 )
 
 // tsSpec is the input of ts-client.mjs.
 type tsSpec struct {
-	URL     string   `json:"url"`
-	Token   string   `json:"token,omitempty"`
-	Browser string   `json:"browser,omitempty"`
-	Steps   []tsStep `json:"steps"`
+	URL     string `json:"url"`
+	Token   string `json:"token,omitempty"`
+	Browser string `json:"browser,omitempty"`
+	// TokenURL, when set, is where the driver fetches a fresh token every
+	// 100 ms (instead of Token).
+	TokenURL string   `json:"tokenUrl,omitempty"`
+	Steps    []tsStep `json:"steps"`
 }
 
 type tsStep struct {
 	Op   string         `json:"op"`
 	Name string         `json:"name,omitempty"`
 	Args map[string]any `json:"args,omitempty"`
+	MS   int            `json:"ms,omitempty"` // "wait"
 }
 
 // tsLine is one line of ts-client.mjs output: the outcome of one step.
@@ -357,4 +368,71 @@ func requireFetched(t *testing.T, exchanges []tsExchange, method, url string, st
 		}
 	}
 	t.Fatalf("no %s %s answered %d among %+v", method, url, status, exchanges)
+}
+
+// TestTypeScriptSDKStreamAcrossTokens: the server ends a session's GET
+// stream when its token expires; the TypeScript SDK client, refreshing its
+// token ahead of expiry, reconnects each time with the priming event's id
+// as Last-Event-ID (which go-sdk alone would refuse without an
+// EventStore), gets a new stream every time, and still receives the
+// session's notifications on the latest one.
+func TestTypeScriptSDKStreamAcrossTokens(t *testing.T) {
+	d := newDemo(t, false)
+	tokens := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		tok, err := d.iss.MintToken(identitytest.Subject("alice"), identitytest.Scopes(scopeEcho), identitytest.ExpiresIn(1500*time.Millisecond))
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		_, _ = io.WriteString(w, tok)
+	}))
+	defer tokens.Close()
+
+	// After several streams have ended, the tool list changes every 300
+	// ms (a notification sent between two streams is lost: there is no
+	// EventStore).
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() {
+		select {
+		case <-stop:
+			return
+		case <-time.After(5500 * time.Millisecond):
+		}
+		for i := 0; ; i++ {
+			mcpserver.AddTool(d.srv, &mcp.Tool{Name: fmt.Sprintf("added%d", i)}, scopes.Public(),
+				func(context.Context, *mcp.CallToolRequest, struct{}) (*mcp.CallToolResult, any, error) {
+					return &mcp.CallToolResult{}, nil, nil
+				})
+			select {
+			case <-stop:
+				return
+			case <-time.After(300 * time.Millisecond):
+			}
+		}
+	}()
+
+	lines := runTS(t, tsSpec{URL: d.url, TokenURL: tokens.URL, Steps: []tsStep{
+		{Op: "wait", MS: 8000},
+		{Op: "call", Name: "echo", Args: map[string]any{"message": "still here"}},
+	}})
+	require.Len(t, lines, 3)
+	require.True(t, lines[0].OK, "connect: %s", lines[0].Error)
+	wait := lines[1]
+	require.True(t, wait.OK, "wait: %s", wait.Error)
+	var got struct {
+		ListChanged int `json:"listChanged"`
+	}
+	require.NoError(t, json.Unmarshal(wait.Result, &got))
+	require.Positive(t, got.ListChanged, "a notification reached the client's latest stream")
+	gets := 0
+	for _, e := range wait.HTTP {
+		if e.Method == http.MethodGet && e.URL == d.url {
+			require.Equal(t, http.StatusOK, e.Status, "every reconnection opens a stream: %+v", wait.HTTP)
+			gets++
+		}
+	}
+	require.GreaterOrEqual(t, gets, 3, "the stream ended with each token and the client reconnected: %+v", wait.HTTP)
+	echo := lines[2].call(t)
+	require.Equal(t, map[string]any{"message": "still here", "user": "alice"}, echo.StructuredContent)
 }

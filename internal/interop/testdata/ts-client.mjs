@@ -9,8 +9,13 @@
 //   "clientId": "idgate-interop",   // the provider's pre-registered client (default shown)
 //   "redirectUrl": "http://127.0.0.1:1/callback", // its redirect URI (default shown)
 //   "browser": "http://127.0.0.1:PORT/browser",   // optional, see below
-//   "steps": [ {"op":"list"}, {"op":"call","name":"echo","args":{"message":"hi"}}, {"op":"ping"} ]
+//   "tokenUrl": "http://127.0.0.1:PORT/token", // optional: a fresh token is fetched
+//                                   // from it every 100 ms, as a client refreshing early
+//   "steps": [ {"op":"list"}, {"op":"call","name":"echo","args":{"message":"hi"}}, {"op":"ping"},
+//              {"op":"wait","ms":5000} ]
 // }
+// "wait" waits, then reports how many notifications/tools/list_changed the
+// client has received so far ({"listChanged": n}).
 // Each step prints one JSON line: {"op":..., "ok":true, "result":...} or
 // {"op":..., "ok":false, "error":..., "status":..., "redirect":...}, both with
 // "http": the HTTP exchanges the SDK made for the step (method, url, status,
@@ -28,6 +33,7 @@
 // once; the line then has "reauthorized": true.
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+import { ToolListChangedNotificationSchema } from "@modelcontextprotocol/sdk/types.js";
 
 const spec = JSON.parse(process.argv[2]);
 const redirectUrl = spec.redirectUrl ?? "http://127.0.0.1:1/callback";
@@ -76,8 +82,22 @@ async function recordingFetch(input, init) {
   return res;
 }
 
+// A client refreshing its token ahead of expiry: the token source is the
+// test's, outside the SDK's own recovery.
+async function refresh() {
+  const r = await fetch(spec.tokenUrl);
+  if (!r.ok) throw new Error(`token endpoint answered ${r.status}`);
+  store.tokens = { access_token: await r.text(), token_type: "Bearer" };
+}
+if (spec.tokenUrl) {
+  await refresh();
+  setInterval(() => refresh().catch(() => {}), 100);
+}
+
 const transport = new StreamableHTTPClientTransport(new URL(spec.url), { authProvider: provider, fetch: recordingFetch });
 const client = new Client({ name: "idgate-interop-ts", version: "1.0.0" });
+let listChanged = 0;
+client.setNotificationHandler(ToolListChangedNotificationSchema, () => { listChanged++; });
 
 function out(obj) { process.stdout.write(JSON.stringify({ ...obj, http: exchanges }) + "\n"); }
 
@@ -90,6 +110,7 @@ async function run(step) {
     case "list": return client.listTools();
     case "call": return client.callTool({ name: step.name, arguments: step.args ?? {} });
     case "ping": await client.ping(); return {};
+    case "wait": await new Promise((resolve) => setTimeout(resolve, step.ms)); return { listChanged };
     default: throw new Error(`unknown op ${step.op}`);
   }
 }
