@@ -37,11 +37,12 @@ type asMirror struct {
 	ttl    time.Duration
 	logger *slog.Logger
 
-	mu       sync.Mutex // held during a fetch: one fetch at a time
+	mu       sync.Mutex // guards the fields below; never held during a fetch
 	body     []byte
 	fetched  time.Time
-	failedAt time.Time // of the last failed fetch; zero after a success
-	lastErr  error     // of the last failed fetch
+	failedAt time.Time     // of the last failed fetch; zero after a success
+	lastErr  error         // of the last failed fetch
+	fetching chan struct{} // non-nil while a fetch is under way, closed when it ends
 }
 
 func newASMirror(issuer string, client HTTPDoer, ttl time.Duration, logger *slog.Logger) *asMirror {
@@ -96,31 +97,77 @@ func (m *asMirror) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // document returns the cached document, fetching it when missing or older
-// than ttl. A failed refresh falls back to the stale copy.
+// than ttl. One fetch runs at a time, without the mutex held: while it
+// runs, other requests get the stale copy at once, or, when there is no
+// copy, wait for that fetch. A failed refresh falls back to the stale copy.
 func (m *asMirror) document(ctx context.Context) ([]byte, error) {
 	m.mu.Lock()
-	defer m.mu.Unlock()
 	if m.body != nil && time.Since(m.fetched) < m.ttl {
-		return m.body, nil
+		body := m.body
+		m.mu.Unlock()
+		return body, nil
 	}
 	if !m.failedAt.IsZero() && time.Since(m.failedAt) < mirrorRetryInterval {
-		if m.body != nil {
-			return m.body, nil
-		}
-		return nil, m.lastErr
-	}
-	body, err := m.fetch(ctx)
-	if err != nil {
-		m.failedAt, m.lastErr = time.Now(), err
-		m.logger.LogAttrs(ctx, slog.LevelWarn, "mcpserver: fetching authorization server metadata",
-			slog.String("issuer", m.issuer), slog.Bool("stale_copy", m.body != nil), slog.String("error", err.Error()))
-		if m.body != nil {
-			return m.body, nil
+		body, err := m.body, m.lastErr
+		m.mu.Unlock()
+		if body != nil {
+			return body, nil
 		}
 		return nil, err
 	}
-	m.body, m.fetched, m.failedAt, m.lastErr = body, time.Now(), time.Time{}, nil
-	return body, nil
+	if done := m.fetching; done != nil {
+		body := m.body
+		m.mu.Unlock()
+		if body != nil {
+			return body, nil // stale, while another request refreshes it
+		}
+		select {
+		case <-done:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+		m.mu.Lock()
+		body, err := m.body, m.lastErr
+		m.mu.Unlock()
+		if body != nil {
+			return body, nil
+		}
+		if err == nil {
+			err = errors.New("fetch of authorization server metadata abandoned")
+		}
+		return nil, err
+	}
+	done := make(chan struct{})
+	m.fetching = done
+	m.mu.Unlock()
+	return m.refresh(ctx, done)
+}
+
+// refresh runs the one fetch under way and records its outcome; done is
+// closed when it ends, even by a panic of the HTTP client.
+func (m *asMirror) refresh(ctx context.Context, done chan struct{}) (body []byte, err error) {
+	defer func() {
+		m.mu.Lock()
+		m.fetching = nil
+		m.mu.Unlock()
+		close(done)
+	}()
+	body, err = m.fetch(ctx)
+	m.mu.Lock()
+	if err == nil {
+		m.body, m.fetched, m.failedAt, m.lastErr = body, time.Now(), time.Time{}, nil
+		m.mu.Unlock()
+		return body, nil
+	}
+	m.failedAt, m.lastErr = time.Now(), err
+	stale := m.body
+	m.mu.Unlock()
+	m.logger.LogAttrs(ctx, slog.LevelWarn, "mcpserver: fetching authorization server metadata",
+		slog.String("issuer", m.issuer), slog.Bool("stale_copy", stale != nil), slog.String("error", err.Error()))
+	if stale != nil {
+		return stale, nil
+	}
+	return nil, err
 }
 
 // fetch gets the document from the first URL that has one and checks that
