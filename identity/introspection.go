@@ -264,6 +264,9 @@ func (v *IntrospectionVerifier) Verify(ctx context.Context, token string) (*Iden
 	if err != nil {
 		return nil, err
 	}
+	// A copy, as in JWTVerifier.Verify: token may be a slice of a much
+	// longer header.
+	token = strings.Clone(token)
 	id, err := v.identity(resp, token, now)
 	if err != nil {
 		return nil, err

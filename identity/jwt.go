@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -118,6 +119,10 @@ func (v *JWTVerifier) Verify(ctx context.Context, token string) (*Identity, erro
 	if err != nil {
 		return nil, classifyJWTError(err)
 	}
+	// The Identity and the cache keep a copy: token may be a slice of a
+	// much longer string, such as an Authorization header padded with
+	// spaces after "Bearer", which keeping token would keep whole.
+	token = strings.Clone(token)
 	id, err := v.identity(claims, token)
 	if err != nil {
 		return nil, err
@@ -177,7 +182,7 @@ func (v *JWTVerifier) cached(token string, now time.Time) (*Identity, bool) {
 		return nil, false
 	}
 	if b != e.bound {
-		v.cache.putBound(token, e.id, e.until, b)
+		v.cache.putBound(e.token, e.id, e.until, b) // the entry's copy, not token (see Verify)
 	}
 	return e.id, true
 }
