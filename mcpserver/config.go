@@ -32,6 +32,10 @@ const DefaultSessionTimeout = time.Hour
 // DefaultMaxSessionsPerUser is the default for Config.MaxSessionsPerUser.
 const DefaultMaxSessionsPerUser = 64
 
+// DefaultMaxListenStreamsPerUser is the default for
+// Config.MaxListenStreamsPerUser.
+const DefaultMaxListenStreamsPerUser = 64
+
 // Default rate limits (see RateLimitConfig).
 const (
 	// DefaultUserRate is the default number of requests a user may make per
@@ -211,6 +215,23 @@ type Config struct {
 	// stop for the rest of the session. A listen stream carries only the
 	// notifications the client subscribed to.
 	EndListenStreamsAtTokenExpiry bool
+
+	// MaxListenStreamsPerUser bounds the subscriptions/listen streams
+	// (protocol 2026-07-28, where they replace a session's GET stream)
+	// one user (issuer and subject) holds open at once: when a user opens
+	// one more, their oldest is ended, as a stream ends at token expiry
+	// (EndListenStreamsAtTokenExpiry). A listen stream costs its user one
+	// rate-limit unit however long it lasts, so without a bound one user
+	// could hold as many as their rate limit lets them open, each with its
+	// connection, goroutines and buffers, until the client goes away.
+	// The oldest goes rather than the newest being refused so that a
+	// client that starts afresh is always served, and the streams of
+	// clients that vanished without closing theirs are the first to go.
+	// go-sdk's client (v1.8) does not open another listen stream when one
+	// ends: a client whose stream was ended gets no more notifications
+	// until it reconnects. The count is kept in each process. Default
+	// (0): DefaultMaxListenStreamsPerUser. Negative: no bound.
+	MaxListenStreamsPerUser int
 
 	// EventStore, when set, makes SSE streams resumable (go-sdk's
 	// StreamableHTTPOptions.EventStore): the events sent on each stream
@@ -454,6 +475,9 @@ func validate(cfg Config) (*config, error) {
 	}
 	if c.MaxSessionsPerUser == 0 {
 		c.MaxSessionsPerUser = DefaultMaxSessionsPerUser
+	}
+	if c.MaxListenStreamsPerUser == 0 {
+		c.MaxListenStreamsPerUser = DefaultMaxListenStreamsPerUser
 	}
 	if c.EventStore != nil && c.Stateless {
 		return nil, errors.New("mcpserver: Config.EventStore needs sessions: a Stateless server has no stream to resume (unset one of them)")

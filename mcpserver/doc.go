@@ -55,7 +55,10 @@
 // token. With Config.EventStore,
 // a client resumes a lost stream (Last-Event-ID) within its session, so
 // only its user can. Stateless mode serves several replicas behind a load
-// balancer.
+// balancer. A user holds a bounded number of sessions
+// (Config.MaxSessionsPerUser) and of protocol 2026-07-28
+// subscriptions/listen streams (Config.MaxListenStreamsPerUser) at once:
+// one more ends their oldest.
 //
 // # Transport
 //

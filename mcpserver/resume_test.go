@@ -224,6 +224,11 @@ func (e *env) openGET(t *testing.T, token, sid, version, lastEventID string) *ss
 	}
 	resp, err := e.http.Client().Do(req)
 	require.NoError(t, err)
+	return readSSE(t, resp)
+}
+
+// readSSE reads the events of resp's stream as they come.
+func readSSE(t *testing.T, resp *http.Response) *sseReader {
 	t.Cleanup(func() { resp.Body.Close() }) // should the stream not end
 	s := &sseReader{t: t, resp: resp, evs: make(chan sseEvent, 16)}
 	go func() {
@@ -516,5 +521,51 @@ func TestGoSDKClientSurvivesTokenRefreshes(t *testing.T) {
 		case <-time.After(500 * time.Millisecond):
 			require.Less(t, i, 10, "no notification reached the client's stream")
 		}
+	}
+}
+
+// openListen opens a 2026-07-28 subscriptions/listen stream with token,
+// subscribed to tools/list changes, and reads its events as they come.
+func (e *env) openListen(t *testing.T, token string) *sseReader {
+	body := `{"jsonrpc":"2.0","id":1,"method":"subscriptions/listen","params":{"_meta":` + newMeta + `,"notifications":{"toolsListChanged":true}}}`
+	req, err := http.NewRequest(http.MethodPost, e.http.URL+"/mcp", strings.NewReader(body))
+	require.NoError(t, err)
+	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "application/json, text/event-stream")
+	req.Header.Set("Mcp-Protocol-Version", "2026-07-28")
+	req.Header.Set("Mcp-Method", "subscriptions/listen")
+	resp, err := e.http.Client().Do(req)
+	require.NoError(t, err)
+	return readSSE(t, resp)
+}
+
+// TestListenStreamsPerUserBounded: a user holds at most
+// MaxListenStreamsPerUser subscriptions/listen streams at once; opening
+// one more ends their oldest, not another user's, and the others go on
+// delivering notifications.
+func TestListenStreamsPerUserBounded(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		opts []envOption
+	}{{"direct", []envOption{stateless}}, {"gosdk", []envOption{stateless, goSDKTransport}}} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t, append(tc.opts, func(c *mcpserver.Config) { c.MaxListenStreamsPerUser = 2 })...)
+			open := func(token string) *sseReader {
+				s := e.openListen(t, token)
+				require.Equal(t, http.StatusOK, s.resp.StatusCode)
+				ack := s.next(5 * time.Second) // the stream is registered
+				require.Contains(t, ack.data, "notifications/subscriptions/acknowledged")
+				return s
+			}
+			bob := open(e.bob)
+			a1, a2 := open(e.alice), open(e.alice)
+			a3 := open(e.alice)
+			require.True(t, a1.ends(10*time.Second), "alice's oldest stream was not ended")
+			addListedTool(e.srv, "added")
+			for _, s := range []*sseReader{a2, a3, bob} {
+				require.Contains(t, s.next(5*time.Second).data, "notifications/tools/list_changed")
+			}
+		})
 	}
 }

@@ -39,6 +39,9 @@ type Server struct {
 		relate(context.Context, mcp.Request) context.Context
 	}
 	limiter *limiter
+	// listens bounds each user's subscriptions/listen streams (nil: no
+	// bound).
+	listens *listenStreams
 	mirror  *asMirror
 	handler http.Handler
 
@@ -75,7 +78,7 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	warnAudience(c)
-	s := &Server{cfg: c, policy: scopes.NewPolicy(c.Hierarchy)}
+	s := &Server{cfg: c, policy: scopes.NewPolicy(c.Hierarchy), listens: newListenStreams(c.MaxListenStreamsPerUser)}
 
 	var opts mcp.ServerOptions
 	if c.ServerOptions != nil {
@@ -405,6 +408,15 @@ func (s *Server) afterAuthStepUp(next http.Handler) http.Handler {
 				return
 			}
 			defer end()
+		}
+		if s.listens != nil && pb != nil && pb.ok && carriesListen(pb.msgs) {
+			// A listen stream lasts as long as the client keeps it: each
+			// user holds a bounded number (Config.MaxListenStreamsPerUser).
+			if id, ok := identity.FromContext(r.Context()); ok {
+				var done func()
+				r, done = s.listens.open(r, userKey(id))
+				defer done()
+			}
 		}
 		if pb != nil && pb.batch && pb.calls > 0 && s.cfg.Audit != nil {
 			// Each call of the batch is audited by an event of its own
