@@ -305,7 +305,11 @@ type Config struct {
 	// ServerOptions are passed to mcp.NewServer (instructions, capabilities,
 	// handlers). idgate adds its own receiving middleware after creating
 	// the server, so that tools/list stays filtered and private whatever
-	// SetCacheable says. A GetSessionID set here must return ids of at
+	// SetCacheable says. A resources/read result whose cacheScope neither
+	// its handler nor SetCacheable set is marked "private" rather than
+	// go-sdk's "public": its handler sees the caller and may answer each
+	// user differently; one whose answer is the same for all sets
+	// "public" itself. A GetSessionID set here must return ids of at
 	// least 128 random bits in visible ASCII (go-sdk's default does).
 	// Default nil.
 	ServerOptions *mcp.ServerOptions

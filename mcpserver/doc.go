@@ -41,6 +41,10 @@
 // with the challenge's). Only then does go-sdk see the request. Inside MCP,
 // tools/list shows each user only the tools they may call, and every call
 // is checked once more with the identity of the request that carried it.
+// Results that may differ per caller are marked cacheScope "private", so
+// that no shared cache serves one user's answer to another: tools/list,
+// and resources/read unless its handler (or ServerOptions.SetCacheable)
+// marks the result "public" itself.
 //
 // A JSON-RPC batch (protocol 2025-03-26) carrying several tools/call
 // messages costs the caller's rate limit one unit per call, as many

@@ -22,6 +22,31 @@ import (
 // caller.
 const cacheScopePrivate = "private"
 
+// privateReads returns the ServerOptions.SetCacheable idgate gives
+// go-sdk: set (the program's own, may be nil) first, then a
+// resources/read result whose scope is still unset is marked private.
+//
+// Such a result is produced per call by the resource's handler, which
+// sees the caller (identity.FromContext) and may well answer each user
+// differently; go-sdk would mark it "public", which lets a shared cache
+// (a gateway) serve one user's answer to another. idgate cannot tell, so
+// it takes the safe side; a handler (or set) whose answer is the same
+// for everyone says "public" itself. The lists, prompts/list,
+// resources/list and resources/templates/list, and server/discover are
+// the same for every caller (idgate filters tools/list alone, which
+// filterTools marks private), and keep go-sdk's "public". Tool results
+// carry no cache fields.
+func privateReads(set func(context.Context, mcp.Request, *mcp.Cacheable)) func(context.Context, mcp.Request, *mcp.Cacheable) {
+	return func(ctx context.Context, req mcp.Request, c *mcp.Cacheable) {
+		if set != nil {
+			set(ctx, req, c)
+		}
+		if _, read := req.(*mcp.ReadResourceRequest); read && c.CacheScope == "" {
+			c.CacheScope = cacheScopePrivate
+		}
+	}
+}
+
 // receiving is the go-sdk receiving middleware idgate installs on its
 // mcp.Server. It works on every message, whatever HTTP path it came by:
 //

@@ -84,6 +84,7 @@ func New(cfg Config) (*Server, error) {
 	if c.ServerOptions != nil {
 		opts = *c.ServerOptions
 	}
+	opts.SetCacheable = privateReads(opts.SetCacheable)
 	impl := &mcp.Implementation{Name: c.Name, Version: c.Version}
 	s.mcp = mcp.NewServer(impl, &opts)
 	switch {
