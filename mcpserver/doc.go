@@ -64,6 +64,28 @@
 // subscriptions/listen streams (Config.MaxListenStreamsPerUser) at once:
 // one more ends their oldest.
 //
+// # Multi round-trip requests
+//
+// From protocol 2026-07-28 on (SEP-2322) a tool, prompt or resource
+// handler that needs the user's input returns a result with InputRequests
+// and, optionally, an opaque RequestState; the client retries the request
+// with InputResponses and the RequestState echoed back. The retry is a
+// request like any other: its token is verified, its tools/call checked
+// against the caller's scopes and audited, and IdentityFrom
+// (identity.FromContext in a prompt or resource handler) gives the retry's
+// caller. But neither go-sdk nor idgate looks at RequestState or
+// InputResponses: they reach the handler as the client sent them, from any
+// client, and nothing ties them to the user whose call produced them. A
+// handler must treat both as input from the caller, as it treats the
+// arguments. One whose RequestState carries or names anything it relies on
+// (a step reached, an approval given, the key of state kept on the server)
+// must make it unforgeable and bind it to the caller: for instance an
+// HMAC, under a key the replicas share, over the state, the caller (its
+// Issuer and Subject), the tool and an expiry, checked on the retry before
+// the state is used. Otherwise a user who obtains another's RequestState,
+// or makes one up, can have the handler go on from a state that is not
+// theirs.
+//
 // # Transport
 //
 // In the default mode (sessions, SSE answers, no EventStore, no
