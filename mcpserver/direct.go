@@ -54,6 +54,11 @@ import (
 //     it. An unknown method therefore gets the server's JSON-RPC "method
 //     not found" where go-sdk's handler answers 400: the one difference by
 //     design;
+//   - a server/discover (one message) goes to go-sdk's own stateful
+//     handler (serveDiscover), which alone can tell its transport the
+//     request's protocol version: a 2026-07-28 client's discover, which
+//     go-sdk's client sends first to every server, is answered 200 with
+//     the versions a stateful server speaks, and opens no session;
 //   - everything else (initialize, notifications, the client's responses,
 //     batches, GET streams, other standard methods, anything unusual) goes
 //     to the session's StreamableServerTransport, which handles it exactly
@@ -116,6 +121,10 @@ type directTable struct {
 	// bindSession when authentication is on, which puts the caller's
 	// auth.TokenInfo where go-sdk reads it).
 	slow http.Handler
+	// discover is go-sdk's stateful handler (behind bindSession when
+	// authentication is on), which serves server/discover (see
+	// servePOST).
+	discover http.Handler
 	// tokenInfo returns the auth.TokenInfo of a request's caller (nil
 	// without authentication), for the calls answered directly on a
 	// session bound to user.
@@ -140,9 +149,10 @@ type directTable struct {
 
 // newDirectTable returns the direct transport of srv, dispatching
 // tools/call through fast. authOn says whether requests reach it with an
-// identity.
-func newDirectTable(srv *mcp.Server, opts *mcp.ServerOptions, timeout time.Duration, authOn bool, fast *dispatcher) *directTable {
-	t := &directTable{srv: srv, timeout: timeout, sessions: make(map[string]*directSession), byUser: make(map[string][]*directSession), fast: fast}
+// identity. discover is go-sdk's stateful handler of srv, configured as
+// the direct transport is, for server/discover.
+func newDirectTable(srv *mcp.Server, opts *mcp.ServerOptions, timeout time.Duration, authOn bool, fast *dispatcher, discover http.Handler) *directTable {
+	t := &directTable{srv: srv, timeout: timeout, sessions: make(map[string]*directSession), byUser: make(map[string][]*directSession), fast: fast, discover: discover}
 	t.versions = serverVersions(opts)
 	for _, v := range t.versions {
 		if v < protocolVersionNew {
@@ -153,6 +163,7 @@ func newDirectTable(srv *mcp.Server, opts *mcp.ServerOptions, timeout time.Durat
 	t.tokenInfo = func(*http.Request, string) *auth.TokenInfo { return nil }
 	if authOn {
 		slow = bindSession(slow)
+		t.discover = bindSession(discover)
 		t.tokenInfo = func(r *http.Request, user string) *auth.TokenInfo {
 			ti, err := passThroughAs(r.Context(), user)
 			if err != nil {
@@ -300,6 +311,10 @@ func (t *directTable) servePOST(w http.ResponseWriter, r *http.Request) {
 	if !read {
 		return
 	}
+	if ok && !batch && methodIs(msgs[0].method, "server/discover") {
+		t.serveDiscover(w, r, s)
+		return
+	}
 	version := r.Header.Get(headerProtocolVersion)
 	if ok && !t.versionAllows(w, msgs, batch, version) {
 		return
@@ -325,6 +340,34 @@ func (t *directTable) servePOST(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	t.toSlow(w, r, s)
+}
+
+// serveDiscover serves a server/discover (one message) on go-sdk's own
+// stateful handler: go-sdk's transport checks such a request against the
+// Mcp-Protocol-Version header, which it reads from a context value only
+// go-sdk's handler sets (a session's transport, without it, refuses a
+// 2026-07-28 client's discover with -32020); go-sdk's handler answers it
+// with the versions a stateful server speaks. The handler serves it on a
+// session of its own, which it closes at once: a discover initializes no
+// session on a stateful server (go-sdk's Server.discover). A discover on
+// a session (s not nil; its user checked) is served the same way, without
+// the session's id: its answer does not depend on the session (unless
+// ServerOptions.SetCacheable reads it), and go-sdk's handler would not
+// find the session in its own table. After Server.Shutdown it is refused
+// as a session would be (503).
+func (t *directTable) serveDiscover(w http.ResponseWriter, r *http.Request, s *directSession) {
+	t.mu.Lock()
+	shut := t.shut
+	t.mu.Unlock()
+	if shut {
+		http.Error(w, "Service Unavailable: the server is shutting down", http.StatusServiceUnavailable)
+		return
+	}
+	if s != nil {
+		r = r.Clone(r.Context())
+		r.Header.Del(headerSessionID)
+	}
+	t.discover.ServeHTTP(w, r)
 }
 
 // scanBody returns r's body, scanned (msgs, batch and ok are what

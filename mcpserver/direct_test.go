@@ -325,6 +325,16 @@ var directCases = func() []directCase {
 		{name: "batch 2025-03-26, refused first", body: `[{"jsonrpc":"2.0","id":29,"method":"tools/call"},{"jsonrpc":"2.0","id":30,"method":"ping","params":{"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28"}}}]`, version: vOld},
 		{name: "batch 2025-06-18 malformed", body: `[{"id":1,"method":"ping"}]`},
 		{name: "2026-07-28 notification", body: `{"jsonrpc":"2.0","method":"notifications/roots/list_changed"}`, version: vNew},
+		// server/discover from a 2026-07-28 client, which go-sdk's client
+		// sends first to every server: a stateful server answers it with
+		// the versions it speaks (none of them 2026-07-28) and opens no
+		// session; on a session too.
+		{name: "2026-07-28 discover", body: `{"jsonrpc":"2.0","id":1,"method":"server/discover","params":{"_meta":` + newMeta + `}}`, version: vNew, session: "none", headers: []string{"Mcp-Method", "server/discover"}},
+		{name: "2026-07-28 discover on a session", body: `{"jsonrpc":"2.0","id":2,"method":"server/discover","params":{"_meta":` + newMeta + `}}`, version: vNew, headers: []string{"Mcp-Method", "server/discover"}},
+		{name: "2026-07-28 discover, no _meta", body: `{"jsonrpc":"2.0","id":3,"method":"server/discover","params":{}}`, version: vNew, session: "none", headers: []string{"Mcp-Method", "server/discover"}},
+		{name: "2026-07-28 discover, no params", body: `{"jsonrpc":"2.0","id":4,"method":"server/discover"}`, version: vNew, session: "none"},
+		{name: "2025-11-25 discover", body: `{"jsonrpc":"2.0","id":5,"method":"server/discover","params":{}}`, version: "2025-11-25", session: "none"},
+		{name: "discover, _meta 2026-07-28, header 2025-11-25", body: `{"jsonrpc":"2.0","id":6,"method":"server/discover","params":{"_meta":` + newMeta + `}}`, version: "2025-11-25", session: "none"},
 		{name: "_meta protocol version", body: `{"jsonrpc":"2.0","id":23,"method":"tools/call","params":{"name":"whoami","arguments":{},"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28"}}}`},
 		{name: "Last-Event-ID", body: call, headers: []string{"Last-Event-ID", "x_1"}},
 		{name: "content type", body: call, headers: []string{"Content-Type", "text/plain"}},

@@ -91,7 +91,7 @@ func New(cfg Config) (*Server, error) {
 	case c.direct():
 		d := newDispatcher(opts.Logger)
 		s.mcp.AddReceivingMiddleware(d.middleware(s.receiving))
-		s.direct = newDirectTable(s.mcp, &opts, c.SessionTimeout, !c.InsecureDisableAuth, d)
+		s.direct = newDirectTable(s.mcp, &opts, c.SessionTimeout, !c.InsecureDisableAuth, d, s.sdkHandler())
 		s.direct.maxPerUser = c.MaxSessionsPerUser
 		s.sdk, s.relater = s.direct, s.direct
 	case c.statelessDirect():
