@@ -179,8 +179,9 @@ type Config struct {
 
 	// MaxSessionsPerUser bounds the sessions one user (issuer and
 	// subject) holds at once: when a user opens one more, their oldest
-	// session is closed (a client still using it gets 404 and starts
-	// another, as MCP prescribes). Without a bound, one user could hold as
+	// session is closed (a client still using it gets 404 at once, even
+	// while one of its calls is still running, and starts another, as MCP
+	// prescribes). Without a bound, one user could hold as
 	// many sessions as their rate limit lets them open in SessionTimeout
 	// (36 000 at the defaults), each with its goroutines and buffers. It
 	// applies where idgate keeps the session table (the default mode, see

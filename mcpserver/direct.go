@@ -595,6 +595,12 @@ func (t *directTable) open(w http.ResponseWriter, r *http.Request) {
 		if t.sessions[s.id] == s {
 			evicted = t.addForUser(s)
 		}
+		if evicted != nil && t.sessions[evicted.id] == evicted {
+			// Out of the table now, not once closed: closing waits for
+			// its handlers, which may never return, and until then the
+			// session would still be served, past its user's bound.
+			delete(t.sessions, evicted.id)
+		}
 		t.mu.Unlock()
 		if evicted != nil {
 			go evicted.close() // waits for its calls: not in this request
@@ -639,7 +645,8 @@ func (t *directTable) closed(s *directSession) {
 
 // addForUser lists s among its user's sessions and returns the user's
 // oldest session when that makes one more than maxPerUser, no longer
-// listed, for the caller to close. t.mu must be held.
+// listed, for the caller to take out of the table and close. t.mu must be
+// held.
 func (t *directTable) addForUser(s *directSession) (evicted *directSession) {
 	if t.maxPerUser <= 0 || s.user == "" {
 		return nil

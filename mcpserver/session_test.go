@@ -3,6 +3,7 @@ package mcpserver_test
 import (
 	"context"
 	"encoding/base32"
+	"io"
 	"net/http"
 	"runtime"
 	"strings"
@@ -267,6 +268,48 @@ func TestSessionsPerUserBounded(t *testing.T) {
 	for _, sid := range alices[3:] {
 		require.Equal(t, http.StatusOK, ping(e.alice, sid))
 	}
+}
+
+// TestEvictedStuckSessionLeaves: a session evicted by MaxSessionsPerUser
+// leaves the table at once, even while a handler of it never returns
+// (closing it waits for that handler): its user gets 404 on it as soon as
+// the session that evicted it is open, and it no longer holds one of the
+// user's places.
+func TestEvictedStuckSessionLeaves(t *testing.T) {
+	e := newEnv(t, func(c *mcpserver.Config) { c.MaxSessionsPerUser = 1 })
+	started, release := make(chan struct{}), make(chan struct{})
+	mcpserver.AddTool(e.srv, newTool("stuck"), scopes.Public(),
+		func(context.Context, *mcp.CallToolRequest, empty) (*mcp.CallToolResult, summaryOut, error) {
+			close(started)
+			<-release // ignores its context: it returns when the test ends
+			return nil, summaryOut{}, nil
+		})
+	t.Cleanup(func() { close(release) })
+	ping := func(sid string) int {
+		return e.do(http.MethodPost, "/mcp", `{"jsonrpc":"2.0","id":9,"method":"ping"}`,
+			with(bearer(e.alice), []string{"Mcp-Session-Id", sid, "Mcp-Protocol-Version", "2025-06-18"})...).Status
+	}
+	first := e.session(e.alice)
+	go func() {
+		req, _ := http.NewRequest(http.MethodPost, e.http.URL+"/mcp", strings.NewReader(callBody(1, "stuck")))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Accept", "application/json, text/event-stream")
+		req.Header.Set("Authorization", "Bearer "+e.alice)
+		req.Header.Set("Mcp-Session-Id", first)
+		req.Header.Set("Mcp-Protocol-Version", "2025-06-18")
+		if resp, err := e.http.Client().Do(req); err == nil {
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+		}
+	}()
+	<-started
+
+	second := e.session(e.alice) // evicts first
+	require.Equal(t, http.StatusNotFound, ping(first), "the evicted session is still served")
+	require.Equal(t, http.StatusOK, ping(second))
+	third := e.session(e.alice) // evicts second: first holds no place
+	require.Equal(t, http.StatusNotFound, ping(second))
+	require.Equal(t, http.StatusOK, ping(third))
 }
 
 // TestContextRequestIDIsTheCallers: on a session, audit.RequestID in a
