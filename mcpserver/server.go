@@ -57,6 +57,8 @@ type Server struct {
 	gated atomic.Pointer[gatedChains]
 	// bodies are the buffers the step-up check reads bodies into.
 	bodies bodyPool
+	// shut is set by Shutdown: no session is opened any more (toSDK).
+	shut atomic.Bool
 }
 
 // gatedChains are the inner chains behind one identity middleware.
@@ -322,11 +324,17 @@ func onAuthFailure(r *http.Request, status int, err error) {
 }
 
 // Shutdown closes every session the server holds, as a DELETE would: each
-// once the calls it is handling have returned, its streams ended. Where
-// idgate keeps the session table (the default mode), sessions opened
-// afterwards are refused (503); with go-sdk's (GoSDKTransport, an
-// EventStore, JSON answers) they are not, so stop serving first. Call it
-// after http.Server.Shutdown
+// once the calls it is handling have returned, its streams ended. From
+// then on the MCP endpoint opens no session: a POST without
+// Mcp-Session-Id is refused with 503, in every mode, whether idgate keeps
+// the session table (the default mode) or go-sdk does (GoSDKTransport, an
+// EventStore, JSON answers, ServerOptions.GetSessionID); a request on a
+// closed session gets 404. Stateless, every POST is refused with 503:
+// each is a session of its own, and one (a 2026-07-28
+// subscriptions/listen stream) may last as long as its client keeps it
+// open, which nothing would end after Shutdown. A session whose opening
+// request was under way as Shutdown began is closed when that request
+// ends. Call it after http.Server.Shutdown
 // (which waits for the requests in flight, not for sessions, which outlive
 // them), so that no session keeps its goroutines and idle timer for up to
 // SessionTimeout after the server is gone. It returns ctx's error if ctx
@@ -334,6 +342,7 @@ func onAuthFailure(r *http.Request, status int, err error) {
 // leaves the Verifier, the audit trail and the rate-limit store, which
 // the caller owns, open.
 func (s *Server) Shutdown(ctx context.Context) error {
+	s.shut.Store(true)
 	var closers []func()
 	direct := map[*mcp.ServerSession]bool{}
 	if s.direct != nil {
@@ -543,8 +552,10 @@ func (s *Server) admitBody(w http.ResponseWriter, r *http.Request) bool {
 
 // toSDK is the end of the chain, in one handler (one frame on the stack
 // while go-sdk serves the request, as in outer): it protects against DNS
-// rebinding, then hands the request to go-sdk and records in the audit
-// entry how go-sdk ended it.
+// rebinding, refuses a request that would open a session once Shutdown
+// has begun (503, in every mode: go-sdk's handler has no such check),
+// then hands the request to go-sdk and records in the audit entry how
+// go-sdk ended it.
 //
 // DNS rebinding: a request that reached a loopback address must name a
 // loopback host or the public host. (go-sdk's own check, turned off, would
@@ -568,7 +579,17 @@ func (s *Server) toSDK(next http.Handler) http.Handler {
 			return
 		}
 		d0, reason0 := entry.Decision()
-		next.ServeHTTP(w, r)
+		if s.shut.Load() && s.opensSession(r) {
+			http.Error(w, "Service Unavailable: the server is shutting down", http.StatusServiceUnavailable)
+		} else {
+			next.ServeHTTP(w, r)
+			if s.shut.Load() && s.direct == nil && s.opensSession(r) {
+				// Shutdown began while this request opened a session in
+				// go-sdk's table, and may not have seen it (the direct
+				// table closes its own, see directTable.open).
+				s.closeSDKSessions()
+			}
+		}
 		if entry == nil {
 			return
 		}
@@ -588,6 +609,20 @@ func (s *Server) toSDK(next http.Handler) http.Handler {
 			entry.SetDecision(audit.Error, "mcp_error")
 		}
 	})
+}
+
+// opensSession reports whether r would open a session on the MCP
+// endpoint: a POST without Mcp-Session-Id, or any POST when stateless.
+func (s *Server) opensSession(r *http.Request) bool {
+	return r.Method == http.MethodPost && (s.cfg.Stateless || r.Header.Get(headerSessionID) == "")
+}
+
+// closeSDKSessions closes the sessions of go-sdk's server, for a server
+// whose session table go-sdk keeps.
+func (s *Server) closeSDKSessions() {
+	for ss := range s.mcp.Sessions() {
+		_ = ss.Close()
+	}
 }
 
 // serveHealth answers GET /healthz.

@@ -2,10 +2,12 @@ package mcpserver_test
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/base32"
 	"io"
 	"net/http"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -190,7 +192,8 @@ func TestContextIdentityIsTheCallers(t *testing.T) {
 
 // TestShutdownClosesSessions: Shutdown closes every session, which would
 // otherwise keep its goroutines and idle timer for SessionTimeout after
-// the HTTP server is gone, and refuses new ones.
+// the HTTP server is gone, and refuses new ones (503), whichever keeps
+// the session table: idgate (direct) or go-sdk (the other modes).
 func TestShutdownClosesSessions(t *testing.T) {
 	for _, tc := range []struct {
 		name string
@@ -198,6 +201,11 @@ func TestShutdownClosesSessions(t *testing.T) {
 	}{
 		{"direct", nil},
 		{"gosdk", []envOption{goSDKTransport}},
+		{"json", []envOption{func(c *mcpserver.Config) { c.JSONResponse = true }}},
+		{"eventstore", []envOption{withEventStore}},
+		{"getsessionid", []envOption{func(c *mcpserver.Config) {
+			c.ServerOptions = &mcp.ServerOptions{GetSessionID: func() string { return "s-" + rand.Text() }}
+		}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newEnv(t, tc.opts...)
@@ -221,10 +229,31 @@ func TestShutdownClosesSessions(t *testing.T) {
 					with(bearer(e.alice), []string{"Mcp-Session-Id", sid, "Mcp-Protocol-Version", "2025-06-18"})...)
 				require.Equal(t, http.StatusNotFound, r.Status, r.Body)
 			}
-			if tc.name == "direct" {
-				r := e.do(http.MethodPost, "/mcp", initializeBody, bearer(e.alice)...)
-				require.Equal(t, http.StatusServiceUnavailable, r.Status, r.Body)
+			r := e.do(http.MethodPost, "/mcp", initializeBody, bearer(e.alice)...)
+			require.Equal(t, http.StatusServiceUnavailable, r.Status, r.Body)
+			require.Empty(t, r.Header.Get("Mcp-Session-Id"))
+			require.Empty(t, slices.Collect(e.srv.MCPServer().Sessions()), "a session was opened after Shutdown")
+		})
+	}
+}
+
+// TestShutdownStateless: after Shutdown a stateless server serves no
+// request (503), on either transport: each request is a session of its
+// own, and one (a 2026-07-28 subscriptions/listen) may last as long as
+// its client keeps it open, with nothing left to close it.
+func TestShutdownStateless(t *testing.T) {
+	for _, tc := range bothTransports {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t, append([]envOption{stateless}, tc.opts...)...)
+			call := func() rawResponse {
+				return e.do(http.MethodPost, "/mcp", callBody(1, "whoami"), with(bearer(e.alice), []string{"Mcp-Protocol-Version", "2025-06-18"})...)
 			}
+			r := call()
+			require.Equal(t, http.StatusOK, r.Status, r.Body)
+			require.NoError(t, e.srv.Shutdown(context.Background()))
+			r = call()
+			require.Equal(t, http.StatusServiceUnavailable, r.Status, r.Body)
+			require.NotContains(t, r.Body, "whoami")
 		})
 	}
 }
