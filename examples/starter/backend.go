@@ -128,8 +128,11 @@ func newBackend(ctx context.Context, cfg *config, st store.Store, log *slog.Logg
 		// backend alone, valid for a minute, never the user's.
 		InsecureAllowHTTP: true,
 		Timeout:           backendTimeout,
-		RequestID:         audit.RequestID,
-		UserAgent:         "idgate-starter",
+		// listMyNotes answers every note a user may keep: more than
+		// proxy's default of 1 MiB.
+		MaxResponseBytes: demoapi.MaxResponseBytes,
+		RequestID:        audit.RequestID,
+		UserAgent:        "idgate-starter",
 	})
 	if err != nil {
 		return nil, fmt.Errorf("DEMO_API_URL: %w", err)

@@ -25,6 +25,11 @@ const (
 const (
 	// MaxBodyBytes is the largest request body accepted (413 beyond).
 	MaxBodyBytes = 64 << 10
+	// MaxResponseBytes bounds the answers the backend writes, for the
+	// client that reads them: the largest is listMyNotes for a user with
+	// store.MaxListNotes notes of store.MaxNoteBytes each, all written as
+	// characters JSON escapes to six bytes ("\u0001").
+	MaxResponseBytes = store.MaxListNotes*(6*store.MaxNoteBytes+256) + 64<<10
 	// MaxEchoBytes is the longest echo message, in bytes.
 	MaxEchoBytes = 4096
 	// DefaultSeedCount is how many notes seedMyNotes adds when no count is
