@@ -20,7 +20,8 @@ import (
 type IntrospectionConfig struct {
 	// Endpoint is the authorization server's RFC 7662 introspection
 	// endpoint, an absolute https URL (plain http for a loopback host, or
-	// with InsecureAllowHTTP). Required.
+	// with InsecureAllowHTTP). Required. Errors show a password in its
+	// user info as "***".
 	Endpoint string
 
 	// InsecureAllowHTTP allows a plain http Endpoint on a host that is not
@@ -131,6 +132,7 @@ const (
 // It is safe for concurrent use.
 type IntrospectionVerifier struct {
 	endpoint    string
+	shown       string   // endpoint for errors (shownURL)
 	basicAuth   string   // "Basic ..." header value
 	issuer      string   // normalised; empty: not checked (InsecureSkipIssuerCheck)
 	audiences   []string // trimmed of one trailing "/"
@@ -158,7 +160,7 @@ func NewIntrospectionVerifier(cfg IntrospectionConfig) (*IntrospectionVerifier, 
 		return nil, fmt.Errorf("identity: IntrospectionConfig.Endpoint: %w", err)
 	}
 	if err := checkFetchURL(cfg.Endpoint, cfg.InsecureAllowHTTP); err != nil {
-		return nil, fmt.Errorf("identity: IntrospectionConfig.Endpoint %q: %w", cfg.Endpoint, err)
+		return nil, fmt.Errorf("identity: IntrospectionConfig.Endpoint %q: %w", shownURL(cfg.Endpoint), err)
 	}
 	if cfg.ClientID == "" || cfg.ClientSecret == "" {
 		return nil, errors.New("identity: IntrospectionConfig.ClientID and ClientSecret are required (RFC 7662: the resource server authenticates to the endpoint)")
@@ -186,6 +188,7 @@ func NewIntrospectionVerifier(cfg IntrospectionConfig) (*IntrospectionVerifier, 
 	}
 	v := &IntrospectionVerifier{
 		endpoint:    cfg.Endpoint,
+		shown:       shownURL(cfg.Endpoint),
 		basicAuth:   introspectionBasicAuth(cfg.ClientID, cfg.ClientSecret),
 		issuer:      normaliseIssuer(cfg.Issuer),
 		configured:  slices.Clone(cfg.Audiences),
@@ -296,27 +299,27 @@ func (v *IntrospectionVerifier) introspect(ctx context.Context, token string) (m
 	req.Header.Set("Authorization", v.basicAuth)
 	res, err := v.client.Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("identity: introspect at %s: %w: %w", v.endpoint, ErrVerifierUnavailable, err)
+		return nil, fmt.Errorf("identity: introspect at %s: %w: %w", v.shown, ErrVerifierUnavailable, err)
 	}
 	defer res.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(res.Body, v.maxBody+1))
 	if err != nil {
-		return nil, fmt.Errorf("identity: introspect at %s: read response: %w: %w", v.endpoint, ErrVerifierUnavailable, err)
+		return nil, fmt.Errorf("identity: introspect at %s: read response: %w: %w", v.shown, ErrVerifierUnavailable, err)
 	}
 	if res.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("identity: introspect at %s: status %d: %w", v.endpoint, res.StatusCode, ErrVerifierUnavailable)
+		return nil, fmt.Errorf("identity: introspect at %s: status %d: %w", v.shown, res.StatusCode, ErrVerifierUnavailable)
 	}
 	if int64(len(body)) > v.maxBody {
-		return nil, fmt.Errorf("identity: introspect at %s: response larger than %d bytes: %w", v.endpoint, v.maxBody, ErrVerifierUnavailable)
+		return nil, fmt.Errorf("identity: introspect at %s: response larger than %d bytes: %w", v.shown, v.maxBody, ErrVerifierUnavailable)
 	}
 	var resp map[string]any
 	dec := json.NewDecoder(bytes.NewReader(body))
 	if err := dec.Decode(&resp); err != nil || resp == nil {
-		return nil, fmt.Errorf("identity: introspect at %s: response is not a JSON object: %w", v.endpoint, ErrVerifierUnavailable)
+		return nil, fmt.Errorf("identity: introspect at %s: response is not a JSON object: %w", v.shown, ErrVerifierUnavailable)
 	}
 	active, ok := resp["active"].(bool)
 	if !ok {
-		return nil, fmt.Errorf("identity: introspect at %s: response lacks a boolean \"active\": %w", v.endpoint, ErrVerifierUnavailable)
+		return nil, fmt.Errorf("identity: introspect at %s: response lacks a boolean \"active\": %w", v.shown, ErrVerifierUnavailable)
 	}
 	if !active {
 		return nil, fmt.Errorf("identity: introspection: %w", ErrInactive)

@@ -258,7 +258,7 @@ func (ks *keySet) fetch(jwksURL string) (idx *keyIndex, discovered string, err e
 	}
 	idx, err = parseJWKS(body)
 	if err != nil {
-		return nil, discovered, fmt.Errorf("JWKS %s: %w", jwksURL, err)
+		return nil, discovered, fmt.Errorf("JWKS %s: %w", shownURL(jwksURL), err)
 	}
 	return idx, discovered, nil
 }

@@ -47,19 +47,20 @@ func (ks *keySet) metadataJWKSURI(docURL string) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	shown := shownURL(docURL)
 	var md serverMetadata
 	if err := json.Unmarshal(body, &md); err != nil {
-		return "", fmt.Errorf("%s: not JSON metadata: %w", docURL, err)
+		return "", fmt.Errorf("%s: not JSON metadata: %w", shown, err)
 	}
 	if normaliseIssuer(md.Issuer) != normaliseIssuer(ks.cfg.Issuer) {
-		return "", fmt.Errorf("%s: issuer %q is not %q", docURL, md.Issuer, ks.cfg.Issuer)
+		return "", fmt.Errorf("%s: issuer %q is not %q", shown, md.Issuer, ks.cfg.Issuer)
 	}
 	if err := checkFetchURL(md.JWKSURI, ks.cfg.InsecureAllowHTTP); err != nil {
-		return "", fmt.Errorf("%s: jwks_uri %q: %w", docURL, md.JWKSURI, err)
+		return "", fmt.Errorf("%s: jwks_uri %q: %w", shown, shownURL(md.JWKSURI), err)
 	}
 	if strings.HasPrefix(docURL, "https:") && !strings.HasPrefix(md.JWKSURI, "https:") {
 		// Keys fetched in the clear could be substituted on the way.
-		return "", fmt.Errorf("%s: jwks_uri %q: must use https, as the issuer does", docURL, md.JWKSURI)
+		return "", fmt.Errorf("%s: jwks_uri %q: must use https, as the issuer does", shown, shownURL(md.JWKSURI))
 	}
 	return md.JWKSURI, nil
 }

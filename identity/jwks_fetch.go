@@ -14,27 +14,27 @@ func (ks *keySet) get(url string) ([]byte, error) {
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
-		return nil, fmt.Errorf("GET %s: %w", url, err)
+		return nil, fmt.Errorf("GET %s: %w", shownURL(url), err)
 	}
 	req.Header.Set("Accept", "application/json")
 	resp, err := ks.cfg.HTTPClient.Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("GET %s: %w", url, err)
+		return nil, fmt.Errorf("GET %s: %w", shownURL(url), err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("GET %s: status %d", url, resp.StatusCode)
+		return nil, fmt.Errorf("GET %s: status %d", shownURL(url), resp.StatusCode)
 	}
 	limit := ks.cfg.MaxResponseBytes
 	if resp.ContentLength > limit {
-		return nil, fmt.Errorf("GET %s: %w: %d bytes, limit %d", url, errResponseTooLarge, resp.ContentLength, limit)
+		return nil, fmt.Errorf("GET %s: %w: %d bytes, limit %d", shownURL(url), errResponseTooLarge, resp.ContentLength, limit)
 	}
 	body, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
 	if err != nil {
-		return nil, fmt.Errorf("GET %s: read body: %w", url, err)
+		return nil, fmt.Errorf("GET %s: read body: %w", shownURL(url), err)
 	}
 	if int64(len(body)) > limit {
-		return nil, fmt.Errorf("GET %s: %w: more than %d bytes", url, errResponseTooLarge, limit)
+		return nil, fmt.Errorf("GET %s: %w: more than %d bytes", shownURL(url), errResponseTooLarge, limit)
 	}
 	return body, nil
 }

@@ -61,7 +61,8 @@ type JWTConfig struct {
 	// the RFC 8414 "/.well-known/oauth-authorization-server<issuer path>";
 	// the document's "issuer" must match Issuer. Keys are taken from this
 	// one URL only: "jku", "x5u", "jwk" and "x5c" token headers are never
-	// followed.
+	// followed. HTTP Basic credentials in its user info are sent; errors
+	// show the password as "***".
 	JWKSURL string
 
 	// Algorithms is the allow-list of JWS algorithms. A token whose "alg"
@@ -185,10 +186,10 @@ func (c JWTConfig) settings() (*jwtSettings, error) {
 	}
 	if c.JWKSURL == "" {
 		if err := checkFetchURL(c.Issuer, c.InsecureAllowHTTP); err != nil {
-			return nil, fmt.Errorf("JWTConfig.Issuer %q: %w (or set JWTConfig.JWKSURL)", c.Issuer, err)
+			return nil, fmt.Errorf("JWTConfig.Issuer %q: %w (or set JWTConfig.JWKSURL)", shownURL(c.Issuer), err)
 		}
 	} else if err := checkFetchURL(c.JWKSURL, c.InsecureAllowHTTP); err != nil {
-		return nil, fmt.Errorf("JWTConfig.JWKSURL %q: %w", c.JWKSURL, err)
+		return nil, fmt.Errorf("JWTConfig.JWKSURL %q: %w", shownURL(c.JWKSURL), err)
 	}
 
 	if len(c.Audiences) == 0 {
@@ -324,6 +325,27 @@ func displayFetchURL(u *url.URL) string {
 	v := *u
 	v.User, v.RawQuery, v.ForceQuery, v.Fragment = nil, "", false, ""
 	return v.String()
+}
+
+// shownURL returns s for an error message: with the password of its user
+// info replaced by "***", as net/http's client writes a URL in the errors
+// it returns. A URL may carry HTTP Basic credentials there (the client
+// sends them), and the errors of a fetch reach the logs on every request
+// it fails. s is returned as it is when it has no password, or does not
+// parse (a configured URL that does not parse is refused before any
+// fetch).
+func shownURL(s string) string {
+	if !strings.Contains(s, "@") {
+		return s
+	}
+	u, err := url.Parse(s)
+	if err != nil {
+		return s
+	}
+	if _, ok := u.User.Password(); !ok {
+		return s
+	}
+	return strings.Replace(u.String(), u.User.String()+"@", u.User.Username()+":***@", 1)
 }
 
 // normaliseIssuer applies the one issuer normalisation: remove a single

@@ -207,10 +207,10 @@ func checkAbsoluteURL(s string) error {
 		return fmt.Errorf("must be an absolute http(s) URL: %w", err)
 	}
 	if u.Scheme != "https" && u.Scheme != "http" || u.Host == "" {
-		return fmt.Errorf("must be an absolute http(s) URL, got %q", s)
+		return fmt.Errorf("must be an absolute http(s) URL, got %q", shownURL(s))
 	}
 	if u.Fragment != "" || strings.Contains(s, "#") {
-		return fmt.Errorf("must not have a fragment, got %q", s)
+		return fmt.Errorf("must not have a fragment, got %q", shownURL(s))
 	}
 	return nil
 }
