@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"runtime/debug"
 	"slices"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -86,7 +87,9 @@ func (n *node) HoldIdentity(r *http.Request, id any) bool {
 //     challenge in WWW-Authenticate ("missing_token" for a 401 challenge
 //     without one); for a 429 it is "rate_limited".
 //   - Panics: a panic in next is recovered and logged at slog.LevelError
-//     with its stack (the stack is not in the event); the event says
+//     with its stack (the stack is not in the event), JWT-shaped text and
+//     the credential of the request's Authorization header redacted from
+//     both (a panic value may quote the request); the event says
 //     Decision Error, reason "panic". If next had not written the header
 //     yet, the client gets a 500 with a short JSON body; otherwise the
 //     response is aborted (panic(http.ErrAbortHandler)) so that the client
@@ -168,9 +171,9 @@ func (a *Auditor) recovered(ctx context.Context, rq *request, r *http.Request, p
 	a.logger.LogAttrs(ctx, slog.LevelError, "panic recovered",
 		slog.String("request_id", rq.id),
 		slog.String("http_method", r.Method),
-		slog.String("path", textcut.At(redact(r.URL.Path), maxPanicText)),
-		slog.String("panic", textcut.At(redact(fmt.Sprint(p)), maxPanicText)),
-		slog.String("stack", textcut.At(redact(string(debug.Stack())), maxPanicStack)),
+		slog.String("path", textcut.At(redactCredentials(redact(r.URL.Path), r.Header), maxPanicText)),
+		slog.String("panic", textcut.At(redactCredentials(redact(fmt.Sprint(p)), r.Header), maxPanicText)),
+		slog.String("stack", textcut.At(redactCredentials(redact(string(debug.Stack())), r.Header), maxPanicStack)),
 	)
 	if rq.w.wroteHeader {
 		return true
@@ -184,6 +187,29 @@ func (a *Auditor) recovered(ctx context.Context, rq *request, r *http.Request, p
 	rq.w.WriteHeader(http.StatusInternalServerError)
 	_, _ = rq.w.Write([]byte(panicBody))
 	return false
+}
+
+// minCredential is the shortest credential redactCredentials replaces:
+// replacing a shorter one wherever it occurs would garble the text more
+// than it hides.
+const minCredential = 8
+
+// redactCredentials returns s with the credential of each Authorization
+// header in h (what follows the scheme, or the whole value if it has no
+// scheme) replaced by "[redacted]". A panic value may quote the request
+// (its headers, or the request itself), and redact recognises JWTs only,
+// not an opaque token or Basic credentials.
+func redactCredentials(s string, h http.Header) string {
+	for _, v := range h["Authorization"] {
+		cred := strings.TrimSpace(v)
+		if i := strings.IndexAny(cred, " \t"); i >= 0 {
+			cred = strings.TrimSpace(cred[i:])
+		}
+		if len(cred) >= minCredential {
+			s = strings.ReplaceAll(s, cred, redacted)
+		}
+	}
+	return s
 }
 
 // event builds the Event of a finished request.

@@ -748,3 +748,36 @@ func TestMiddlewareAllocations(t *testing.T) {
 	allocs := testing.AllocsPerRun(100, func() { h.ServeHTTP(w, r) })
 	require.Equal(t, 2.0, allocs)
 }
+
+// A panic value that quotes the request (its headers, or the request
+// itself) carries the caller's credential; an opaque token is not shaped
+// like a JWT, yet the panic log line must not hold it either.
+func TestMiddlewarePanicRedactsOpaqueCredential(t *testing.T) {
+	const opaque = "opq_7hG2kLm9PqR4sT8vW1xY3zA5bC6dE0fH"
+	for _, tc := range []struct {
+		name   string
+		header string
+		value  func(*http.Request) any
+	}{
+		{"headers", "Bearer " + opaque, func(r *http.Request) any { return r.Header }},
+		{"request", "Bearer " + opaque, func(r *http.Request) any { return fmt.Sprintf("unexpected request %+v", r) }},
+		{"odd scheme casing and blanks", "bEaReR   " + opaque + " ", func(r *http.Request) any { return r.Header }},
+		{"basic", "Basic " + opaque, func(r *http.Request) any { return r.Header }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			a, sink := newAuditor(t, audit.Config{})
+			srv := serve(t, a, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				panic(tc.value(r))
+			}))
+			resp, _ := do(t, http.MethodPost, srv.URL+"/mcp", http.Header{"Authorization": {tc.header}})
+			require.Equal(t, http.StatusInternalServerError, resp.StatusCode)
+			line := <-sink.lines
+			p := decodeLine(t, line)
+			require.Equal(t, "panic recovered", p["msg"])
+			require.Contains(t, p["panic"], "Authorization", "the panic value is logged")
+			require.NotContains(t, string(line), opaque)
+			require.NotContains(t, string(line), opaque[:16], "no piece of it either")
+			sink.next(t) // the event
+		})
+	}
+}
