@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"runtime/debug"
+	"strings"
 	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
@@ -112,11 +113,36 @@ func (s *Server) handlerPanicked(ctx context.Context, method string, req mcp.Req
 		out.Tool = toolName(creq)
 	}
 	entry.SetOutcome(out)
+	tok := callerToken(ctx, req)
 	s.cfg.Logger.LogAttrs(ctx, slog.LevelError, "mcpserver: handler panicked",
 		slog.String("mcp_method", textcut.At(method, 1<<10)),
-		slog.String("panic", textcut.At(audit.Redact(fmt.Sprint(p)), 1<<10)),
-		slog.String("stack", textcut.At(audit.Redact(string(debug.Stack())), 32<<10)))
+		slog.String("panic", textcut.At(redactToken(audit.Redact(fmt.Sprint(p)), tok), 1<<10)),
+		slog.String("stack", textcut.At(redactToken(audit.Redact(string(debug.Stack())), tok), 32<<10)))
 	return &jsonrpc.Error{Code: jsonrpc.CodeInternalError, Message: "internal error"}
+}
+
+// callerToken returns the raw token of the caller of req ("" when none).
+func callerToken(ctx context.Context, req mcp.Request) string {
+	id := identityOf(req)
+	if id == nil {
+		id, _ = identity.FromContext(ctx)
+	}
+	if id == nil {
+		return ""
+	}
+	return id.Token()
+}
+
+// redactToken returns s with every copy of tok replaced by "[redacted]",
+// for the text of a panic, which may quote the request (its headers, or
+// the token itself): audit.Redact recognises JWTs only, not an opaque
+// token. A token shorter than 8 bytes is left: replacing it wherever it
+// occurs would garble the text more than it hides.
+func redactToken(s, tok string) string {
+	if len(tok) < 8 {
+		return s
+	}
+	return strings.ReplaceAll(s, tok, "[redacted]")
 }
 
 // withCaller returns ctx with the identity of the token that came with req
