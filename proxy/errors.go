@@ -76,7 +76,8 @@ type ExchangeError struct {
 	Code string
 	// Description is the endpoint's "error_description", bounded, with the
 	// subject token and the client secret redacted should the endpoint
-	// have echoed them.
+	// have echoed them, as they are or as they were sent (form-encoded,
+	// or in the Basic header).
 	Description string
 	// Err is the underlying transport or decoding error, if any.
 	Err error

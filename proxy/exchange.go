@@ -5,6 +5,7 @@ import (
 	"cmp"
 	"context"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -104,16 +105,19 @@ type ExchangeConfig struct {
 // serves one backend (one Audience/Resource), so the audience is part of
 // the cache key by construction. An Exchange is safe for concurrent use.
 type Exchange struct {
-	tokenURL  string
-	clientID  string
-	secret    string
-	authStyle AuthStyle
-	form      url.Values // the fixed parameters
-	client    *http.Client
-	timeout   time.Duration
-	minTTL    time.Duration
-	cache     *tokenCache
-	now       func() time.Time
+	tokenURL string
+	clientID string
+	secret   string
+	// secretForms are the forms of secret the token endpoint may echo:
+	// the Basic credential, form-encoded, as configured.
+	secretForms []string
+	authStyle   AuthStyle
+	form        url.Values // the fixed parameters
+	client      *http.Client
+	timeout     time.Duration
+	minTTL      time.Duration
+	cache       *tokenCache
+	now         func() time.Time
 }
 
 // NewExchange checks cfg and returns an Exchange.
@@ -168,6 +172,13 @@ func NewExchange(cfg ExchangeConfig) (*Exchange, error) {
 		timeout:   cmp.Or(cfg.Timeout, DefaultExchangeTimeout),
 		minTTL:    cmp.Or(cfg.MinTTL, DefaultExchangeMinTTL),
 		now:       time.Now,
+	}
+	if e.secret != "" {
+		if e.authStyle == AuthStyleBasic {
+			e.secretForms = append(e.secretForms,
+				base64.StdEncoding.EncodeToString([]byte(url.QueryEscape(e.clientID)+":"+url.QueryEscape(e.secret))))
+		}
+		e.secretForms = append(e.secretForms, url.QueryEscape(e.secret), e.secret)
 	}
 	// The cache reads the clock through e, so that tests can set it.
 	e.cache = newTokenCache(cmp.Or(cfg.CacheSize, DefaultExchangeCacheSize), func() time.Time { return e.now() }, e.exchange)
@@ -256,7 +267,10 @@ func (e *Exchange) exchange(ctx context.Context, subject string) (cachedToken, e
 		xe := &ExchangeError{Status: resp.StatusCode}
 		if decodeErr == nil {
 			xe.Code = oauthErrorCode(tr.Error)
-			xe.Description = snippet(redact([]byte(tr.ErrorDescription), subject, e.secret), errorSnippetLen)
+			// The endpoint may echo what it was sent: the subject token
+			// and the secret form-encoded, or the Basic header.
+			secrets := append([]string{url.QueryEscape(subject), subject}, e.secretForms...)
+			xe.Description = snippet(redact([]byte(tr.ErrorDescription), secrets...), errorSnippetLen)
 		}
 		return cachedToken{}, xe
 	}
