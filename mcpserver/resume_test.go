@@ -569,3 +569,58 @@ func TestListenStreamsPerUserBounded(t *testing.T) {
 		})
 	}
 }
+
+// TestResumedCallStreamEndsWithAnID: a GET that resumes a call's stream
+// (Last-Event-ID of go-sdk's form, with an EventStore) is a GET stream:
+// it ends with its token. go-sdk writes nothing on a resumed call stream
+// until the call sends something, so a stream that ended at its token's
+// expiry before the call answered must still give the client an id to
+// resume from (the priming event): without one go-sdk's client fails the
+// call ("request terminated without response"). Resuming from that id
+// with a fresh token gets the answer.
+func TestResumedCallStreamEndsWithAnID(t *testing.T) {
+	const version = "2025-11-25"
+	e := newEnv(t, withEventStore)
+	release := make(chan struct{})
+	mcpserver.AddTool(e.srv, &mcp.Tool{Name: "slow", Description: "closes its stream, answers when released"}, scopes.Public(),
+		func(ctx context.Context, req *mcp.CallToolRequest, _ empty) (*mcp.CallToolResult, any, error) {
+			req.Extra.CloseSSEStream(mcp.CloseSSEStreamArgs{RetryAfter: time.Millisecond})
+			select {
+			case <-release:
+			case <-ctx.Done():
+			}
+			return &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: resumedText}}}, nil, nil
+		})
+	sid := e.sessionAt(e.alice, version)
+	r := e.do(http.MethodPost, "/mcp", callBody(2, "slow"), with(bearer(e.alice), []string{"Mcp-Protocol-Version", version, "Mcp-Session-Id", sid})...)
+	require.Equal(t, http.StatusOK, r.Status, r.Body)
+	events := parseSSE(r.Body)
+	require.NotEmpty(t, events, "%q", r.Body)
+	callID := events[0].id
+	require.NotEmpty(t, callID, "go-sdk's priming event: %q", r.Body)
+
+	short := e.iss.Mint(t, identitytest.Subject("alice"), identitytest.Scopes("notes:read"), identitytest.ExpiresIn(2*time.Second))
+	s := e.openGET(t, short, sid, version, callID)
+	require.Equal(t, http.StatusOK, s.resp.StatusCode)
+	var got []sseEvent
+	for ev := range s.evs { // until the stream ends, at the token's expiry
+		got = append(got, ev)
+	}
+	require.NotEmpty(t, got, "the stream ended with nothing to resume from")
+	prime := got[len(got)-1]
+	require.Equal(t, "prime", prime.name)
+	require.True(t, strings.HasPrefix(prime.id, "idgate-") && strings.HasSuffix(prime.id, "."+callID), "%+v", prime)
+
+	close(release)
+	fresh := e.openGET(t, e.alice, sid, version, prime.id)
+	require.Equal(t, http.StatusOK, fresh.resp.StatusCode)
+	for {
+		ev := fresh.next(5 * time.Second)
+		if ev.name == "prime" {
+			continue
+		}
+		require.Contains(t, ev.data, `"id":2`)
+		require.Contains(t, ev.data, resumedText)
+		break
+	}
+}

@@ -3,6 +3,7 @@ package mcpserver
 import (
 	"context"
 	"crypto/rand"
+	"errors"
 	"io"
 	"net/http"
 	"strings"
@@ -24,8 +25,9 @@ const primingIDPrefix = "idgate-"
 // id in Last-Event-ID, a client reconnecting after the stream ended, is
 // served as a new stream (the header, which go-sdk would refuse or look up
 // in its EventStore, is removed). It returns the writer and request to
-// serve and the function that releases the deadline, or a nil request
-// having answered.
+// serve and the function to call once it has been served, which releases
+// the deadline (and writes the priming event if the stream ended with its
+// token having written nothing), or a nil request having answered.
 func (s *Server) getStreamUntilExpiry(w http.ResponseWriter, r *http.Request) (http.ResponseWriter, *http.Request, context.CancelFunc) {
 	last := r.Header.Get(headerLastEventID)
 	if strings.HasPrefix(last, primingIDPrefix) {
@@ -53,7 +55,20 @@ func (s *Server) getStreamUntilExpiry(w http.ResponseWriter, r *http.Request) (h
 	if last != "" && !strings.ContainsAny(last, "\r\n\x00") {
 		prime += "." + last
 	}
-	return &primingWriter{ResponseWriter: w, id: prime}, r, end
+	pw := &primingWriter{ResponseWriter: w, id: prime}
+	ctx := r.Context()
+	return pw, r, func() {
+		// go-sdk writes nothing on a stream it resumes for a call (a
+		// Last-Event-ID of a POST stream) until the call sends something:
+		// one that ended with its token before then would leave the
+		// client no id to resume from (go-sdk's client then fails the
+		// call). go-sdk has released the writer by now.
+		if !pw.written && errors.Is(ctx.Err(), context.DeadlineExceeded) &&
+			baseMediaType(pw.Header().Get("Content-Type")) == "text/event-stream" {
+			pw.WriteHeader(http.StatusOK)
+		}
+		end()
+	}
 }
 
 // primingWriter writes a priming event (an event with an id and no data,
