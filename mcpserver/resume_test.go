@@ -624,3 +624,54 @@ func TestResumedCallStreamEndsWithAnID(t *testing.T) {
 		break
 	}
 }
+
+// TestGoSDKClientCallOutlastsItsTokens: go-sdk's client resumes a call
+// whose stream the tool closed with GET streams; the call lasts longer
+// than the client's tokens (refreshed ahead of expiry), so the first
+// resumed stream ends with its token before the answer. Without an id
+// on that stream the client fails the call ("request terminated without
+// response"); with the priming id it resumes again and gets the answer.
+func TestGoSDKClientCallOutlastsItsTokens(t *testing.T) {
+	e := newEnv(t, withEventStore)
+	mcpserver.AddTool(e.srv, &mcp.Tool{Name: "long", Description: "closes its stream, answers after 4 s"}, scopes.Public(),
+		func(ctx context.Context, req *mcp.CallToolRequest, _ empty) (*mcp.CallToolResult, any, error) {
+			req.Extra.CloseSSEStream(mcp.CloseSSEStreamArgs{RetryAfter: time.Millisecond})
+			select {
+			case <-time.After(4 * time.Second): // past the 1.5 s tokens' exp
+			case <-ctx.Done():
+			}
+			return &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: resumedText}}}, nil, nil
+		})
+	mint := func() string {
+		return e.iss.Mint(t, identitytest.Subject("alice"), identitytest.Scopes("crm:read"), identitytest.ExpiresIn(1500*time.Millisecond))
+	}
+	tok := &atomic.Pointer[string]{}
+	first := mint()
+	tok.Store(&first)
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() { // a client refreshing ahead of expiry
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(100 * time.Millisecond):
+				s := mint()
+				tok.Store(&s)
+			}
+		}
+	}()
+	gets := &atomic.Int32{}
+	client := mcp.NewClient(&mcp.Implementation{Name: "test-client", Version: "1.0.0"}, nil)
+	cs, err := client.Connect(context.Background(), &mcp.StreamableClientTransport{
+		Endpoint:             e.http.URL + "/mcp",
+		HTTPClient:           &http.Client{Transport: countingTransport{gets: gets, base: bearerTransport{token: tok, base: e.http.Client().Transport}}},
+		DisableStandaloneSSE: true, // every GET resumes the call
+	}, nil)
+	require.NoError(t, err)
+	defer cs.Close()
+	res, err := cs.CallTool(context.Background(), &mcp.CallToolParams{Name: "long", Arguments: map[string]any{}})
+	require.NoError(t, err)
+	require.Equal(t, resumedText, res.Content[0].(*mcp.TextContent).Text)
+	require.GreaterOrEqual(t, gets.Load(), int32(2), "a resumed stream ended with its token before the answer")
+}
