@@ -203,8 +203,9 @@ type Config struct {
 	// Last-Event-ID when it reconnects: the new stream carries on from
 	// there (without an EventStore, what was sent between the two streams
 	// is not replayed), and clients that count reconnections without
-	// progress (go-sdk's, after five) see each stream as progress.
-	// Default false.
+	// progress (go-sdk's, after five) see each stream as progress. A token
+	// with no "exp" (introspection may answer none) bounds no stream, and
+	// its streams get no priming event. Default false.
 	InsecureStreamsOutliveTokens bool
 
 	// EndListenStreamsAtTokenExpiry ends a subscriptions/listen stream
