@@ -137,6 +137,10 @@ type directTable struct {
 	// (Config.MaxSessionsPerUser) bounds them (> 0).
 	byUser     map[string][]*directSession
 	maxPerUser int
+	// evicted are the sessions maxPerUser evicted that are still closing
+	// (waiting for their calls): out of sessions, but Shutdown waits for
+	// them as for the others.
+	evicted map[*directSession]struct{}
 
 	// calls maps the *mcp.RequestExtra of each call answered directly to
 	// its *directCall, for the receiving middleware (relate).
@@ -599,7 +603,12 @@ func (t *directTable) open(w http.ResponseWriter, r *http.Request) {
 			// Out of the table now, not once closed: closing waits for
 			// its handlers, which may never return, and until then the
 			// session would still be served, past its user's bound.
+			// Shutdown still waits for it (evicted, until closed).
 			delete(t.sessions, evicted.id)
+			if t.evicted == nil {
+				t.evicted = make(map[*directSession]struct{})
+			}
+			t.evicted[evicted] = struct{}{}
 		}
 		t.mu.Unlock()
 		if evicted != nil {
@@ -611,15 +620,19 @@ func (t *directTable) open(w http.ResponseWriter, r *http.Request) {
 	t.toSlow(w, r, s)
 }
 
-// shutdown refuses new sessions and returns those open, for
-// Server.Shutdown to close. A session being opened meanwhile is closed by
+// shutdown refuses new sessions and returns those open, and those evicted
+// that are still closing, for Server.Shutdown to close (closing one twice
+// is harmless) and wait for. A session being opened meanwhile is closed by
 // open, which checks again as it registers it.
 func (t *directTable) shutdown() []*directSession {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.shut = true
-	open := make([]*directSession, 0, len(t.sessions))
+	open := make([]*directSession, 0, len(t.sessions)+len(t.evicted))
 	for _, s := range t.sessions {
+		open = append(open, s)
+	}
+	for s := range t.evicted {
 		open = append(open, s)
 	}
 	return open
@@ -639,6 +652,7 @@ func (t *directTable) closed(s *directSession) {
 	if t.sessions[s.id] == s {
 		delete(t.sessions, s.id)
 	}
+	delete(t.evicted, s)
 	t.removeForUser(s)
 	t.mu.Unlock()
 }

@@ -423,3 +423,48 @@ type tokenInfoOut struct {
 	UserID string   `json:"userID"`
 	Scopes []string `json:"scopes"`
 }
+
+// TestShutdownWaitsForEvictedSessionCall: Shutdown returns only once the
+// calls of every session have returned, those of a session that
+// MaxSessionsPerUser evicted (out of the table, still closing) included:
+// with a call of such a session still running, Shutdown ends with its
+// context's error instead of reporting every session closed.
+func TestShutdownWaitsForEvictedSessionCall(t *testing.T) {
+	e := newEnv(t, func(c *mcpserver.Config) { c.MaxSessionsPerUser = 1 })
+	started, release := make(chan struct{}), make(chan struct{})
+	mcpserver.AddTool(e.srv, newTool("stuck"), scopes.Public(),
+		func(context.Context, *mcp.CallToolRequest, empty) (*mcp.CallToolResult, summaryOut, error) {
+			close(started)
+			<-release
+			return nil, summaryOut{}, nil
+		})
+	released := false
+	t.Cleanup(func() {
+		if !released {
+			close(release)
+		}
+	})
+	first := e.session(e.alice)
+	go func() {
+		req, _ := http.NewRequest(http.MethodPost, e.http.URL+"/mcp", strings.NewReader(callBody(1, "stuck")))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Accept", "application/json, text/event-stream")
+		req.Header.Set("Authorization", "Bearer "+e.alice)
+		req.Header.Set("Mcp-Session-Id", first)
+		req.Header.Set("Mcp-Protocol-Version", "2025-06-18")
+		if resp, err := e.http.Client().Do(req); err == nil {
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+		}
+	}()
+	<-started
+	e.session(e.alice) // evicts first, whose call still runs
+
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	require.ErrorIs(t, e.srv.Shutdown(ctx), context.DeadlineExceeded,
+		"Shutdown reported every session closed while an evicted session's call still ran")
+	released = true
+	close(release)
+	require.NoError(t, e.srv.Shutdown(context.Background()))
+}
