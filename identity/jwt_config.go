@@ -274,7 +274,7 @@ func (c JWTConfig) settings() (*jwtSettings, error) {
 func checkFetchURL(s string, allowHTTP bool) error {
 	u, err := url.Parse(s)
 	if err != nil {
-		return fmt.Errorf("not a URL: %w", err)
+		return fmt.Errorf("not a URL: %w", urlParseError(s, err))
 	}
 	if (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
 		return fmt.Errorf("not an absolute http or https URL")
@@ -331,21 +331,58 @@ func displayFetchURL(u *url.URL) string {
 // info replaced by "***", as net/http's client writes a URL in the errors
 // it returns. A URL may carry HTTP Basic credentials there (the client
 // sends them), and the errors of a fetch reach the logs on every request
-// it fails. s is returned as it is when it has no password, or does not
-// parse (a configured URL that does not parse is refused before any
-// fetch).
+// it fails. s is returned as it is when it has no password. A URL that does
+// not parse (refused by the constructors, whose error quotes it) has what
+// lies between the first ":" after "//" and the last "@" before any "?"
+// or "#" masked, as the password it would be.
 func shownURL(s string) string {
 	if !strings.Contains(s, "@") {
 		return s
 	}
 	u, err := url.Parse(s)
 	if err != nil {
-		return s
+		return maskUnparsedPassword(s)
 	}
 	if _, ok := u.User.Password(); !ok {
 		return s
 	}
 	return strings.Replace(u.String(), u.User.String()+"@", u.User.Username()+":***@", 1)
+}
+
+// maskUnparsedPassword is shownURL for a URL that does not parse: a
+// password with a raw "%" or "/" is often why.
+func maskUnparsedPassword(s string) string {
+	i := strings.Index(s, "//")
+	if i < 0 {
+		return s
+	}
+	start := i + 2
+	end := len(s)
+	if j := strings.IndexAny(s[start:], "?#"); j >= 0 {
+		end = start + j
+	}
+	at := strings.LastIndex(s[start:end], "@")
+	if at < 0 {
+		return s
+	}
+	colon := strings.Index(s[start:start+at], ":")
+	if colon < 0 {
+		return s
+	}
+	return s[:start+colon+1] + "***" + s[start+at:]
+}
+
+// urlParseError is err, url.Parse's error for s, fit for an error
+// message: url.Parse quotes s whole, password included, so that error is
+// replaced by one that quotes shownURL(s); and when s has a password, the
+// detail (which may quote a piece of it, such as a bad "%" escape) is left
+// out.
+func urlParseError(s string, err error) error {
+	shown := shownURL(s)
+	if shown == s {
+		return err
+	}
+	return fmt.Errorf("parse %q: malformed URL (detail withheld: it may quote the password)", shown)
 }
 
 // normaliseIssuer applies the one issuer normalisation: remove a single

@@ -204,7 +204,7 @@ func newGate(v Verifier, cfg MiddlewareConfig) (*gate, error) {
 func checkAbsoluteURL(s string) error {
 	u, err := url.Parse(s)
 	if err != nil {
-		return fmt.Errorf("must be an absolute http(s) URL: %w", err)
+		return fmt.Errorf("must be an absolute http(s) URL: %w", urlParseError(s, err))
 	}
 	if u.Scheme != "https" && u.Scheme != "http" || u.Host == "" {
 		return fmt.Errorf("must be an absolute http(s) URL, got %q", shownURL(s))

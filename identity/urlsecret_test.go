@@ -126,3 +126,42 @@ func TestIntrospectionEndpointPasswordNotInErrors(t *testing.T) {
 	require.Error(t, err)
 	require.NotContains(t, err.Error(), urlSecret)
 }
+
+// A URL that does not parse is refused by the constructors, and that
+// refusal must not quote its password either: url.Parse's own error holds
+// the whole URL, and a password with a raw "%" (not written as "%25") or a
+// bad port are typing slips a configuration makes.
+func TestUnparsableURLPasswordNotInErrors(t *testing.T) {
+	for _, bad := range []string{
+		"https://keys:" + urlSecret + "%zz@idp.example.com/jwks",  // raw "%" in the password
+		"https://keys:" + urlSecret + "@idp.example.com:44x/jwks", // bad port
+		"https://keys:" + urlSecret + "/x@idp.example.com/jwks",   // raw "/" in the password
+	} {
+		_, err := identity.NewJWTVerifier(context.Background(), identity.JWTConfig{
+			Issuer:    "https://idp.example.com",
+			Audiences: []string{"https://mcp.example.com/mcp"},
+			JWKSURL:   bad,
+		})
+		require.Error(t, err, bad)
+		require.NotContains(t, err.Error(), urlSecret, "JWKSURL")
+		require.Contains(t, err.Error(), "keys:***@", "the URL is still shown, masked")
+
+		_, err = identity.NewJWTVerifier(context.Background(), identity.JWTConfig{
+			Issuer:    bad,
+			Audiences: []string{"https://mcp.example.com/mcp"},
+		})
+		require.Error(t, err, bad)
+		require.NotContains(t, err.Error(), urlSecret, "Issuer")
+
+		_, err = identity.NewIntrospectionVerifier(identity.IntrospectionConfig{
+			Endpoint:     bad,
+			ClientID:     "rs",
+			ClientSecret: "rs-secret",
+			Issuer:       "https://idp.example.com",
+			Audiences:    []string{"https://mcp.example.com/mcp"},
+		})
+		require.Error(t, err, bad)
+		require.NotContains(t, err.Error(), urlSecret, "Endpoint")
+		require.Contains(t, err.Error(), "keys:***@", "the URL is still shown, masked")
+	}
+}
