@@ -294,13 +294,24 @@ func hasBody(method string, status int) bool {
 }
 
 // trimSecretStart drops from the end of b the longest suffix that is how
-// one of secrets starts.
+// one of secrets starts, as it is or escaped (redactEscaped; the read,
+// bounded by the secrets' own lengths, stops inside an escaped one that
+// starts near the bound).
 func trimSecretStart(b []byte, secrets ...string) []byte {
 	cut := len(b)
 	for _, sec := range secrets {
 		for n := min(len(sec)-1, len(b)); n > 0; n-- {
 			if bytes.HasSuffix(b, []byte(sec[:n])) {
 				cut = min(cut, len(b)-n)
+				break
+			}
+		}
+		if sec == "" || !hasEscapable(sec) {
+			continue
+		}
+		for i := max(0, len(b)-maxEscapedLen*len(sec)); i < cut; i++ {
+			if escapedPrefix(b[i:], sec) {
+				cut = i
 				break
 			}
 		}

@@ -34,7 +34,8 @@ var (
 
 // Error is a non-2xx answer from the backend. Body holds the start of the
 // backend's body, at most Config.MaxErrorBodyBytes, with any credential sent
-// on the request redacted, so that a caller (say, a tool telling the model
+// on the request redacted (also where the body writes it escaped, as JSON
+// or percent-encoding does), so that a caller (say, a tool telling the model
 // what went wrong) can read it.
 type Error struct {
 	// Status is the HTTP status code.
@@ -77,7 +78,7 @@ type ExchangeError struct {
 	// Description is the endpoint's "error_description", bounded, with the
 	// subject token and the client secret redacted should the endpoint
 	// have echoed them, as they are or as they were sent (form-encoded,
-	// or in the Basic header).
+	// or in the Basic header), escaped or not (JSON, percent-encoding).
 	Description string
 	// Err is the underlying transport or decoding error, if any.
 	Err error

@@ -344,12 +344,17 @@ func isTokenChars(s string) bool {
 }
 
 // redact replaces every occurrence of each non-empty secret in b with
-// "[redacted]". It returns b itself when nothing matched.
+// "[redacted]", as it is or written with escapes (redactEscaped). It
+// returns b itself when nothing matched.
 func redact(b []byte, secrets ...string) []byte {
 	for _, s := range secrets {
-		if s != "" && bytes.Contains(b, []byte(s)) {
+		if s == "" {
+			continue
+		}
+		if bytes.Contains(b, []byte(s)) {
 			b = bytes.ReplaceAll(b, []byte(s), []byte("[redacted]"))
 		}
+		b = redactEscaped(b, s)
 	}
 	return b
 }

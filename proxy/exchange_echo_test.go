@@ -40,6 +40,9 @@ func TestExchangeErrorRedactsEncodedCredentials(t *testing.T) {
 		{"authorization header", proxy.AuthStyleBasic, func(r *http.Request, _ []byte) string {
 			return "bad client " + r.Header.Get("Authorization")
 		}},
+		{"body re-encoded, lower-case escapes", proxy.AuthStyleInBody, func(_ *http.Request, body []byte) string {
+			return "cannot parse " + strings.ToLower(string(body))
+		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -62,6 +65,7 @@ func TestExchangeErrorRedactsEncodedCredentials(t *testing.T) {
 			for _, s := range forbidden {
 				require.NotContains(t, err.Error(), s)
 				require.NotContains(t, xe.Description, s)
+				require.NotContains(t, strings.ToLower(xe.Description), strings.ToLower(url.QueryEscape(s)))
 			}
 		})
 	}
