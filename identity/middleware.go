@@ -86,6 +86,9 @@ type MiddlewareConfig struct {
 //   - bad token (malformed, bad signature, expired, wrong issuer or
 //     audience, inactive…): 401 with error="invalid_token" and a fixed
 //     error_description;
+//   - the Verifier refused the token for its scopes (an error wrapping a
+//     *scopes.InsufficientScopeError): 403 with error="insufficient_scope"
+//     and scope="…" naming the error's Required scopes;
 //   - keys or introspection unavailable: 503 with Retry-After and no
 //     challenge, so that the client keeps its token.
 //
@@ -129,6 +132,9 @@ type gate struct {
 	onFailure  func(*http.Request, int, error)
 	optional   bool
 	retryAfter string
+	// realm and resourceMetadata build the one challenge that is not
+	// precomputed: a 403 names the scopes its error requires.
+	realm, resourceMetadata string
 	// answers[i] answers failureAt(i).
 	answers [len(failures) + 2]answer
 }
@@ -163,12 +169,14 @@ func newGate(v Verifier, cfg MiddlewareConfig) (*gate, error) {
 	}
 	memory, _ := v.(tokenMemory)
 	g := &gate{
-		v:          v,
-		memory:     memory,
-		log:        cfg.Logger,
-		onFailure:  cfg.OnFailure,
-		optional:   cfg.Optional,
-		retryAfter: strconv.FormatInt(int64((retry+time.Second-1)/time.Second), 10),
+		v:                v,
+		memory:           memory,
+		log:              cfg.Logger,
+		onFailure:        cfg.OnFailure,
+		optional:         cfg.Optional,
+		realm:            cfg.Realm,
+		resourceMetadata: cfg.ResourceMetadata,
+		retryAfter:       strconv.FormatInt(int64((retry+time.Second-1)/time.Second), 10),
 	}
 	if g.log == nil {
 		g.log = slog.New(slog.DiscardHandler)
@@ -186,7 +194,7 @@ func newGate(v Verifier, cfg MiddlewareConfig) (*gate, error) {
 			if f.code == "" || f.code == ErrorCodeInvalidToken {
 				// The scopes to ask for when (re)authorizing. A 400 is
 				// not an invitation to authorize; a 403 names the
-				// operation's scopes, which only the caller knows.
+				// scopes its error requires (insufficientScopeChallenge).
 				c.Scope = cfg.Scopes
 			}
 			if f.code == "" {
@@ -271,7 +279,12 @@ func withIdentity(r *http.Request, id *Identity) *http.Request {
 
 // refuse answers a refused request and reports it.
 func (h *gatedHandler) refuse(w http.ResponseWriter, r *http.Request, tok string, err error) {
-	a := &h.answers[failureIndex(err)]
+	i := failureIndex(err)
+	a := &h.answers[i]
+	challenge := a.challenge
+	if i == len(failures) {
+		challenge = h.insufficientScopeChallenge(err)
+	}
 	err = redact(err, tok)
 	if h.onFailure != nil {
 		h.onFailure(r, a.status, err)
@@ -289,13 +302,37 @@ func (h *gatedHandler) refuse(w http.ResponseWriter, r *http.Request, tok string
 			slog.String("error", err.Error()))
 	}
 	hdr := w.Header()
-	if a.challenge != "" {
-		hdr.Set("WWW-Authenticate", a.challenge)
+	if challenge != "" {
+		hdr.Set("WWW-Authenticate", challenge)
 	}
 	if a.status == http.StatusServiceUnavailable {
 		hdr.Set("Retry-After", h.retryAfter)
 	}
 	writeErrorBody(w, a.status, a.body)
+}
+
+// insufficientScopeChallenge returns the challenge of a 403 for err, a
+// *scopes.InsufficientScopeError: its scope parameter names every scope the
+// operation requires (SPEC 10), those that are valid scope tokens, so that
+// the client knows what to ask for when it re-authorizes.
+func (g *gate) insufficientScopeChallenge(err error) string {
+	c := Challenge{
+		Realm:            g.realm,
+		ResourceMetadata: g.resourceMetadata,
+		Error:            insufficientScopeFailure.code,
+		ErrorDescription: insufficientScopeFailure.description,
+	}
+	var ise *scopes.InsufficientScopeError
+	if errors.As(err, &ise) {
+		var valid []string
+		for _, s := range ise.Required {
+			if scopes.ValidScope(s) {
+				valid = append(valid, s)
+			}
+		}
+		c.Scope = scopes.Of(valid...).List()
+	}
+	return c.String()
 }
 
 // redactedError hides a token that a verifier's error text contains, while

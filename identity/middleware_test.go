@@ -529,3 +529,44 @@ func BenchmarkMiddleware(b *testing.B) {
 	b.Run("no-token", func(b *testing.B) { bench(b, cached, "") })
 	b.Run("invalid-token", func(b *testing.B) { bench(b, failing, "Bearer eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJhbGljZSJ9.c2ln") })
 }
+
+// TestMiddlewareInsufficientScopeNamesScopes: a Verifier may refuse a
+// token for its scopes with a *scopes.InsufficientScopeError (Describe
+// answers it with 403). SPEC 10: the 403 challenge names every scope the
+// operation needs, so that the client knows what to re-authorize for; it
+// used to carry no scope parameter at all.
+func TestMiddlewareInsufficientScopeNamesScopes(t *testing.T) {
+	base := scopes.All("mcp:use", "crm:read")
+	v := identity.VerifierFunc(func(_ context.Context, tok string) (*identity.Identity, error) {
+		granted := map[string]string{"reader": "crm:read", "user": "crm:read mcp:use"}[tok]
+		id := identity.Identity{Subject: "alice", Scopes: scopes.Parse(granted)}.WithToken(tok)
+		if err := base.Check(id.Scopes, nil); err != nil {
+			return nil, fmt.Errorf("verifier: %w", err)
+		}
+		return id, nil
+	})
+	srv := httptest.NewServer(identity.Middleware(v, identity.MiddlewareConfig{
+		ResourceMetadata: prm,
+		Realm:            "api",
+		Scopes:           []string{"mcp:use", "crm:read", "notes"},
+	})(echoIdentity()))
+	defer srv.Close()
+
+	got := do(t, srv, http.MethodPost, "/", "Authorization", "Bearer reader")
+	require.Equal(t, http.StatusForbidden, got.status)
+	require.Equal(t, errorBody("insufficient_scope", "insufficient scope"), got.body)
+	require.Equal(t, []string{`Bearer realm="api", resource_metadata="` + prm + `", scope="crm:read mcp:use", error="insufficient_scope", error_description="insufficient scope"`}, got.challenges)
+
+	// A scope that is not a scope token never reaches the header.
+	bad := identity.VerifierFunc(func(context.Context, string) (*identity.Identity, error) {
+		return nil, &scopes.InsufficientScopeError{Required: []string{"ok", "a\"b", "c d", ""}}
+	})
+	srv2 := httptest.NewServer(identity.Middleware(bad, identity.MiddlewareConfig{ResourceMetadata: prm})(echoIdentity()))
+	defer srv2.Close()
+	got = do(t, srv2, http.MethodGet, "/", "Authorization", "Bearer x")
+	require.Equal(t, http.StatusForbidden, got.status)
+	require.Equal(t, []string{`Bearer resource_metadata="` + prm + `", scope="ok", error="insufficient_scope", error_description="insufficient scope"`}, got.challenges)
+
+	got = do(t, srv, http.MethodGet, "/", "Authorization", "Bearer user")
+	require.Equal(t, http.StatusOK, got.status)
+}
