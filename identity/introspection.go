@@ -69,7 +69,8 @@ type IntrospectionConfig struct {
 	InsecureAcceptBoundTokens bool
 
 	// ScopeClaims names the response members whose union is the Identity's
-	// scopes: a space-separated string or an array of strings each.
+	// scopes: a space-separated string (only spaces separate, as in
+	// JWTConfig.ScopeClaims) or an array of strings each.
 	// Default: "scope", "scp", "permissions".
 	ScopeClaims []string
 
@@ -403,7 +404,7 @@ func (v *IntrospectionVerifier) identity(resp map[string]any, token string, now 
 			return nil, err
 		}
 		for _, s := range list {
-			all = append(all, strings.Fields(s)...)
+			all = appendScopeTokens(all, s)
 		}
 	}
 	id.Scopes = scopes.Of(all...)

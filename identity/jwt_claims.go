@@ -128,7 +128,7 @@ func (v *JWTVerifier) scopesOf(claims jwt.MapClaims) (scopes.Set, error) {
 		switch val := claims[name].(type) {
 		case nil:
 		case string:
-			all = append(all, strings.Fields(val)...)
+			all = appendScopeTokens(all, val)
 		case []any:
 			for _, e := range val {
 				s, ok := e.(string)
@@ -142,6 +142,25 @@ func (v *JWTVerifier) scopesOf(claims jwt.MapClaims) (scopes.Set, error) {
 		}
 	}
 	return scopes.Of(all...), nil
+}
+
+// appendScopeTokens appends to all the scopes of s, a scope claim's string
+// form: scope tokens separated by spaces (RFC 6749 §3.3: scope-token *( SP
+// scope-token )). Only SP separates: any other byte, tabs, line breaks and
+// Unicode spaces included, belongs to the scope it is in, which is then no
+// valid scope token and meets no requirement. Splitting there too (as
+// strings.Fields does) would read "notes:x\u00a0admin", one scope an
+// authorization server may issue verbatim for a free-form or dynamic scope
+// request, as granting "admin".
+func appendScopeTokens(all []string, s string) []string {
+	for s != "" {
+		var f string
+		f, s, _ = strings.Cut(s, " ")
+		if f != "" {
+			all = append(all, f)
+		}
+	}
+	return all
 }
 
 // stringClaim returns claims[name] if it is a string, else "".

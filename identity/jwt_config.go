@@ -86,8 +86,9 @@ type JWTConfig struct {
 	RequireType string
 
 	// ScopeClaims are the claims read into Identity.Scopes, as their union.
-	// Each may be a space-separated string or an array of strings; any
-	// other type makes the token malformed. Default (empty): "scope"
+	// Each may be a space-separated string (only spaces separate: a tab,
+	// a line break or a Unicode space is part of the scope it is in) or an
+	// array of strings; any other type makes the token malformed. Default (empty): "scope"
 	// (RFC 9068), "scp" (Entra ID, Okta) and "permissions" (Auth0).
 	ScopeClaims []string
 

@@ -275,7 +275,7 @@ func TestJWTVerifierScopeClaims(t *testing.T) {
 		want   []string
 	}{
 		{"scope string", nil, []identitytest.TokenOption{identitytest.Scopes("a", "b")}, []string{"a", "b"}},
-		{"scope string with extra spaces", nil, []identitytest.TokenOption{identitytest.ScopeClaim("scope", "  a \t b ")}, []string{"a", "b"}},
+		{"scope string with extra spaces", nil, []identitytest.TokenOption{identitytest.ScopeClaim("scope", "  a   b ")}, []string{"a", "b"}},
 		{"scp string", nil, []identitytest.TokenOption{identitytest.ScopeClaim("scp", "a b")}, []string{"a", "b"}},
 		{"scp array", nil, []identitytest.TokenOption{identitytest.ScopeClaim("scp", []string{"a", "b"})}, []string{"a", "b"}},
 		{"permissions array", nil, []identitytest.TokenOption{identitytest.ScopeClaim("permissions", []string{"read:x", "write:x"})}, []string{"read:x", "write:x"}},
