@@ -18,7 +18,8 @@ func TestParse(t *testing.T) {
 		{"   ", nil},
 		{"a", []string{"a"}},
 		{"b a", []string{"a", "b"}},
-		{"a  a\tb ", []string{"a", "b"}},
+		{"a  a b ", []string{"a", "b"}},
+		{"a  a\tb ", []string{"a", "a\tb"}}, // only spaces separate
 		{"crm:read crm:*", []string{"crm:*", "crm:read"}},
 	}
 	for _, tt := range tests {
@@ -269,4 +270,18 @@ func BenchmarkParse(b *testing.B) {
 	for b.Loop() {
 		_ = Parse("openid profile email notes crm:read")
 	}
+}
+
+// TestParseSplitsOnSpaceOnly: scopes are separated by spaces (RFC 6749
+// §3.3: scope-token *( SP scope-token )). Any other byte, tabs, line
+// breaks and Unicode spaces included, is part of its scope, so that a
+// scope string an authorization server issued verbatim for a free-form
+// request never grants a scope its client slipped in after such a byte.
+func TestParseSplitsOnSpaceOnly(t *testing.T) {
+	for _, sep := range []string{"\t", "\n", "\r", "\v", "\f", "\u0085", "\u00a0", "\u2003", "\u3000"} {
+		s := Parse("notes:x" + sep + "admin")
+		require.Equal(t, []string{"notes:x" + sep + "admin"}, s.List(), "%q", sep)
+		require.Error(t, All("admin").Check(s, nil), "%q", sep)
+	}
+	require.Equal(t, []string{"a", "b"}, Parse("  b   a a ").List())
 }

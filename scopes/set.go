@@ -15,12 +15,23 @@ type Set struct {
 
 // Parse returns the set of scopes in s, a space-separated list as carried by
 // the OAuth "scope" parameter and JWT claim (RFC 6749 §3.3). Runs of spaces
-// and tabs are treated as one separator.
+// are treated as one separator. Only the space (U+0020) separates: a tab,
+// a line break or a Unicode space is part of the scope it is in (which is
+// then not a valid scope token, and meets no requirement), so that
+// "notes:x\u00a0admin" never grants "admin".
 func Parse(s string) Set {
 	if s == "" {
 		return Set{}
 	}
-	return Of(strings.Fields(s)...)
+	list := make([]string, 0, strings.Count(s, " ")+1)
+	for s != "" {
+		var f string
+		f, s, _ = strings.Cut(s, " ")
+		if f != "" {
+			list = append(list, f)
+		}
+	}
+	return Of(list...)
 }
 
 // Of returns the set of the given scopes. Empty strings are dropped and
