@@ -26,7 +26,9 @@ import (
 //     so foreign tokens cause no JWKS fetch);
 //   - the issuer's JWKS holds its "kid", for that algorithm and key type;
 //   - the signature verifies;
-//   - "exp", "nbf" and "iat" hold, within the leeway;
+//   - "exp", "nbf" and "iat" are numbers of at most 2^53 seconds either
+//     way (a larger one would overflow the conversion to a time) and
+//     hold, within the leeway;
 //   - "sub" is present and "aud" names a configured audience.
 //
 // Verified tokens are cached until they expire, or until the issuer's
@@ -108,6 +110,9 @@ func (v *JWTVerifier) Verify(ctx context.Context, token string) (*Identity, erro
 			return nil, jwtErrorf(ErrMalformedToken, "header read two ways")
 		}
 		if err := v.checkIssuer(claims); err != nil {
+			return nil, err
+		}
+		if err := checkTimeClaims(claims); err != nil {
 			return nil, err
 		}
 		k, idx, err := v.keys.key(ctx, h.Kid, h.Alg)

@@ -24,6 +24,26 @@ func (v *JWTVerifier) checkIssuer(claims jwt.MapClaims) error {
 	return nil
 }
 
+// maxNumericDate bounds the magnitude of a NumericDate ("exp", "nbf",
+// "iat"), in seconds: 2^53, the largest integer a float64 holds exactly,
+// some 285 million years. Beyond it, converting the value to a time
+// overflows (golang-jwt converts a float64 to int64 unchecked, and
+// time.Unix wraps), so that "nbf": 1e300 would read as a date long past
+// and the token be accepted as valid already.
+const maxNumericDate = 1 << 53
+
+// checkTimeClaims refuses an "exp", "nbf" or "iat" that is a number too
+// large (or too negative) to be a time: see maxNumericDate. Other types
+// are left to the parser, which refuses them.
+func checkTimeClaims(claims jwt.MapClaims) error {
+	for _, name := range [...]string{"exp", "nbf", "iat"} {
+		if f, ok := claims[name].(float64); ok && (f > maxNumericDate || f < -maxNumericDate) {
+			return jwtErrorf(ErrMalformedToken, "%s is out of range", name)
+		}
+	}
+	return nil
+}
+
 // identity checks the claims that remain once the signature and times
 // hold ("sub", "aud", the scope claims) and builds the Identity.
 func (v *JWTVerifier) identity(claims jwt.MapClaims, token string) (*Identity, error) {
