@@ -530,12 +530,17 @@ func introspectedStrings(m map[string]any, name string) ([]string, error) {
 	}
 }
 
-// introspectedTime returns the NumericDate member name of m; zero when absent.
+// introspectedTime returns the NumericDate member name of m; zero when
+// absent. A number beyond maxNumericDate either way is no time (converted,
+// it would overflow into one long past) and makes the response malformed.
 func introspectedTime(m map[string]any, name string) (time.Time, error) {
 	switch x := m[name].(type) {
 	case nil:
 		return time.Time{}, nil
 	case float64:
+		if x > maxNumericDate || x < -maxNumericDate {
+			return time.Time{}, fmt.Errorf("identity: introspection: %q is out of range: %w", name, ErrVerifierUnavailable)
+		}
 		sec := int64(x)
 		return time.Unix(sec, int64((x-float64(sec))*1e9)), nil
 	default:

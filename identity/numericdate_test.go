@@ -3,7 +3,9 @@ package identity_test
 import (
 	"context"
 	"fmt"
+	"net/http/httptest"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -44,4 +46,33 @@ func TestJWTTimeClaimOutOfRange(t *testing.T) {
 	require.NoError(t, err)
 	_, err = v.Verify(context.Background(), iss.Mint(t, identitytest.Claim("nbf", 1e15)))
 	requireVerifyError(t, err, identity.ErrNotYetValid, "")
+}
+
+// TestIntrospectionTimeOutOfRange is TestJWTTimeClaimOutOfRange for an
+// introspection response: a malformed answer, so the token cannot be
+// judged (fail closed), rather than a token valid since long ago.
+func TestIntrospectionTimeOutOfRange(t *testing.T) {
+	fake := &fakeIntrospection{}
+	srv := httptest.NewServer(fake)
+	defer srv.Close()
+	const aud = "https://mcp.example.com/mcp"
+	v := newIntrospectionVerifier(t, identity.IntrospectionConfig{
+		Endpoint: srv.URL + "/introspect", ClientID: "c", ClientSecret: "s",
+		Issuer: "https://idp.example", Audiences: []string{aud}, CacheTTL: -1,
+	})
+	now := time.Now().Unix()
+	for i, c := range outOfRangeDates {
+		t.Run(fmt.Sprintf("%s %g", c.claim, c.value), func(t *testing.T) {
+			claims := fmt.Sprintf(`"active":true,"sub":"a","aud":%q,"iss":"https://idp.example"`, aud)
+			if c.claim != "exp" {
+				claims += fmt.Sprintf(`,"exp":%d`, now+3600)
+			}
+			fake.set(0, fmt.Sprintf(`{%s,%q:%g}`, claims, c.claim, c.value))
+			_, err := v.Verify(context.Background(), fmt.Sprintf("opaque-token-%d", i))
+			require.ErrorIs(t, err, identity.ErrVerifierUnavailable)
+		})
+	}
+	fake.set(0, fmt.Sprintf(`{"active":true,"sub":"a","aud":%q,"iss":"https://idp.example","nbf":1e15}`, aud))
+	_, err := v.Verify(context.Background(), "opaque-token-far")
+	require.ErrorIs(t, err, identity.ErrNotYetValid)
 }
