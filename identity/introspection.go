@@ -403,9 +403,13 @@ func (v *IntrospectionVerifier) identity(resp map[string]any, token string, now 
 		if err != nil {
 			return nil, err
 		}
-		for _, s := range list {
+		if s, ok := resp[name].(string); ok {
+			// A string is a space-separated list; an array's items
+			// are scopes each, as the JWT verifier reads them.
 			all = appendScopeTokens(all, s)
+			continue
 		}
+		all = append(all, list...)
 	}
 	id.Scopes = scopes.Of(all...)
 	id.UserID = id.Subject
