@@ -24,11 +24,11 @@ import (
 //     not "alg") and a header that repeats a member is malformed;
 //   - its "iss" is the configured issuer (checked before any key lookup,
 //     so foreign tokens cause no JWKS fetch);
+//   - its "exp", "nbf" and "iat", when numbers, are at most 2^53 seconds
+//     either way (a larger one would overflow the conversion to a time);
 //   - the issuer's JWKS holds its "kid", for that algorithm and key type;
 //   - the signature verifies;
-//   - "exp", "nbf" and "iat" are numbers of at most 2^53 seconds either
-//     way (a larger one would overflow the conversion to a time) and
-//     hold, within the leeway;
+//   - "exp", "nbf" and "iat" hold, within the leeway;
 //   - "sub" is present and "aud" names a configured audience.
 //
 // Verified tokens are cached until they expire, or until the issuer's
