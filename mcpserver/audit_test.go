@@ -413,3 +413,53 @@ func TestAuditBoundsCallerChosenNames(t *testing.T) {
 		})
 	}
 }
+
+// TestAuditBatchCallThatNeverRan: a batch whose second call go-sdk
+// refuses before any handler runs (params it cannot decode, a JSON-RPC
+// error in the 200) has an event for that call too, and the request's
+// event does not say the batch was allowed.
+func TestAuditBatchCallThatNeverRan(t *testing.T) {
+	for _, mode := range []struct {
+		name     string
+		stateful bool
+		opts     []envOption
+	}{
+		{"stateful", true, nil},
+		{"stateless", false, []envOption{stateless}},
+		{"go-sdk transport", true, []envOption{goSDKTransport}},
+	} {
+		t.Run(mode.name, func(t *testing.T) {
+			e := newEnv(t, mode.opts...)
+			hdr := with(bearer(e.alice), []string{"Mcp-Protocol-Version", "2025-03-26"})
+			if mode.stateful {
+				hdr = with(hdr, []string{"Mcp-Session-Id", e.session(e.alice)})
+			}
+			before := len(e.logs.events(t))
+			bad := `{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"_meta":5,"name":"salesWrite","arguments":{"account":"a","secret":"s"}}}`
+			r := e.do(http.MethodPost, "/mcp", "["+callBody(1, "salesRead")+","+bad+"]", hdr...)
+			require.Equal(t, http.StatusOK, r.Status, r.Body)
+			require.Contains(t, r.Body, `"code":-32602`, "go-sdk refuses the second call: invalid params")
+			require.Eventually(t, func() bool { return len(e.logs.events(t)) >= before+3 }, 2*time.Second, 10*time.Millisecond,
+				"one event for the request, one for each call: %v", e.logs.events(t)[before:])
+			var req map[string]any
+			var calls []map[string]any
+			for _, ev := range e.logs.events(t)[before:] {
+				if ev["status"] == float64(0) {
+					calls = append(calls, ev)
+				} else {
+					require.Nil(t, req)
+					req = ev
+				}
+			}
+			require.Len(t, calls, 2)
+			got := map[string][2]string{}
+			for _, ev := range calls {
+				got[stringOr(ev["tool"])] = [2]string{stringOr(ev["decision"]), stringOr(ev["reason"])}
+			}
+			require.Equal(t, map[string][2]string{"salesRead": {"allow", ""}, "salesWrite": {"deny", "no_outcome"}}, got)
+			require.NotNil(t, req)
+			require.Equal(t, [3]string{"deny", "no_outcome", "salesWrite"},
+				[3]string{stringOr(req["decision"]), stringOr(req["reason"]), stringOr(req["tool"])}, "%v", req)
+		})
+	}
+}

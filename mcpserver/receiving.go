@@ -207,9 +207,10 @@ func (s *Server) call(ctx context.Context, method string, req *mcp.CallToolReque
 		entry = audit.EntryFrom(ctx)
 	}
 	out := audit.Outcome{MCPMethod: method, Tool: toolName(req)}
-	if inBatch(req) {
+	if b := batchOf(req); b != nil {
 		// The request's one event would name one call of the batch: each
 		// call gets an event of its own besides.
+		b.start(out.Tool)
 		start := time.Now()
 		defer func() { s.recordBatchCall(ctx, &out, start) }()
 	}

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -428,12 +429,17 @@ func (s *Server) afterAuthStepUp(next http.Handler) http.Handler {
 				defer done()
 			}
 		}
+		var batch *batchCalls
 		if pb != nil && pb.batch && pb.calls > 0 && s.cfg.Audit != nil {
 			// Each call of the batch is audited by an event of its own
 			// (recordBatchCall).
-			r = r.WithContext(context.WithValue(r.Context(), batchKey{}, true))
+			batch = new(batchCalls)
+			r = r.WithContext(context.WithValue(r.Context(), batchKey{}, batch))
 		}
 		next.ServeHTTP(w, r)
+		if batch != nil {
+			s.recordCallsNeverRun(r.Context(), pb.msgs, pb.calls, batch)
+		}
 		if pb != nil && pb.calls > 0 {
 			noOutcome(audit.EntryFrom(r.Context()))
 		}
@@ -460,8 +466,55 @@ func noOutcome(e *audit.Entry) {
 }
 
 // batchKey is the context key marking a request that is a JSON-RPC batch
-// carrying tools/call messages.
+// carrying tools/call messages; its value is the request's *batchCalls.
 type batchKey struct{}
+
+// batchCalls are the tools/call messages of a JSON-RPC batch that reached
+// the server's handler (Server.call), each of which writes an event of its
+// own: the others, which go-sdk refused before any handler ran (params it
+// cannot decode, answered with a JSON-RPC error in the 200), are audited
+// by recordCallsNeverRun once the request is done.
+type batchCalls struct {
+	mu      sync.Mutex
+	started []string // the tools of the calls that reached the handler
+}
+
+// start records that a call of tool reached the handler.
+func (b *batchCalls) start(tool string) {
+	b.mu.Lock()
+	b.started = append(b.started, tool)
+	b.mu.Unlock()
+}
+
+// recordCallsNeverRun writes, for each tools/call of the batch msgs (calls
+// of them) that never reached the handler (batch.start), the event a call
+// would have written, saying it had no outcome (reasonNoOutcome), and records that in
+// the request's entry (audit.Entry.SetOutcome), so that the request's
+// event does not say "allow" for a batch one of whose calls was refused.
+// A call go-sdk starts after the request ended (its client gone) is
+// audited here and again by its own event.
+func (s *Server) recordCallsNeverRun(ctx context.Context, msgs []peeked, calls int, batch *batchCalls) {
+	batch.mu.Lock()
+	started := slices.Clone(batch.started)
+	batch.mu.Unlock()
+	if len(started) >= calls {
+		return // every call ran: the usual case, which costs no name
+	}
+	entry := audit.EntryFrom(ctx)
+	for i := range msgs {
+		tool, ok := callee(&msgs[i])
+		if !ok {
+			continue
+		}
+		if j := slices.Index(started, tool); j >= 0 {
+			started = slices.Delete(started, j, j+1)
+			continue
+		}
+		out := audit.Outcome{MCPMethod: "tools/call", Tool: tool, Decision: audit.Deny, Reason: reasonNoOutcome}
+		entry.SetOutcome(out)
+		s.recordBatchCall(ctx, &out, time.Now())
+	}
+}
 
 // streamUntilExpiry bounds a GET stream (unless
 // Config.InsecureStreamsOutliveTokens) or a 2026-07-28

@@ -21,8 +21,9 @@ const (
 	// that of the request that opened the session, so the entry cannot be
 	// read from it.
 	tokenInfoAuditKey = "idgate.audit"
-	// tokenInfoBatchKey is set (true) when the message came in a JSON-RPC
-	// batch carrying tool calls, each of which is audited apart.
+	// tokenInfoBatchKey holds the request's *batchCalls when the message
+	// came in a JSON-RPC batch carrying tool calls, each of which is
+	// audited apart.
 	tokenInfoBatchKey = "idgate.batch"
 )
 
@@ -94,8 +95,8 @@ func passThroughAs(ctx context.Context, user string) (*auth.TokenInfo, error) {
 	extra := map[string]any{TokenInfoIdentityKey: id}
 	if e := audit.EntryFrom(ctx); e != nil {
 		extra[tokenInfoAuditKey] = e
-		if ctx.Value(batchKey{}) != nil {
-			extra[tokenInfoBatchKey] = true
+		if b, ok := ctx.Value(batchKey{}).(*batchCalls); ok {
+			extra[tokenInfoBatchKey] = b
 		}
 	}
 	ti := new(tokenInfo)
@@ -217,14 +218,14 @@ func withSDKTokenInfo(ctx context.Context, req mcp.Request) context.Context {
 	return &sdkTokenInfoContext{Context: ctx, ti: extra.TokenInfo}
 }
 
-// inBatch reports whether req came in a JSON-RPC batch carrying tool
-// calls (tokenInfoBatchKey).
-func inBatch(req mcp.Request) bool {
+// batchOf returns the calls of the JSON-RPC batch carrying tool calls in
+// which req came (tokenInfoBatchKey), or nil when it came alone.
+func batchOf(req mcp.Request) *batchCalls {
 	extra := req.GetExtra()
 	if extra == nil || extra.TokenInfo == nil {
-		return false
+		return nil
 	}
-	b, _ := extra.TokenInfo.Extra[tokenInfoBatchKey].(bool)
+	b, _ := extra.TokenInfo.Extra[tokenInfoBatchKey].(*batchCalls)
 	return b
 }
 
