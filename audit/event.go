@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"net/http"
 	"strconv"
 	"time"
 
@@ -29,11 +30,12 @@ const (
 )
 
 // DecisionFromStatus is the decision an HTTP status implies, used when no
-// layer set one: 2xx and 3xx → Allow, 429 → RateLimited, any other 4xx →
-// Deny, 5xx → Error. Anything else (0, 1xx, out of range) → Error.
+// layer set one: 2xx, 3xx and 101 (a protocol switched, the one final
+// 1xx) → Allow, 429 → RateLimited, any other 4xx → Deny, 5xx → Error.
+// Anything else (0, another 1xx, out of range) → Error.
 func DecisionFromStatus(status int) Decision {
 	switch {
-	case status >= 200 && status < 400:
+	case status >= 200 && status < 400, status == http.StatusSwitchingProtocols:
 		return Allow
 	case status == 429:
 		return RateLimited

@@ -269,6 +269,17 @@ func TestEntryStatus(t *testing.T) {
 		}, http.StatusNotFound},
 		{"body", func(w http.ResponseWriter) { io.WriteString(w, "x") }, http.StatusOK},
 		{"flush", func(w http.ResponseWriter) { http.NewResponseController(w).Flush() }, http.StatusOK},
+		// 101 is a final status (net/http writes no other after it), as a
+		// WebSocket library sends it before it hijacks the connection.
+		{"switching protocols", func(w http.ResponseWriter) {
+			w.Header().Set("Connection", "Upgrade")
+			w.Header().Set("Upgrade", "test")
+			w.WriteHeader(http.StatusSwitchingProtocols)
+			conn, _, err := http.NewResponseController(w).Hijack()
+			if err == nil {
+				conn.Close()
+			}
+		}, http.StatusSwitchingProtocols},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			a, sink := newAuditor(t, audit.Config{})
@@ -276,13 +287,13 @@ func TestEntryStatus(t *testing.T) {
 				require.Zero(t, audit.EntryFrom(r.Context()).Status(), "before the handler wrote")
 				tt.write(w)
 			})
-			var got int
+			got := make(chan int, 1) // a hijacked response may end before the handler
 			srv := serve(t, a, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				inner.ServeHTTP(w, r)
-				got = audit.EntryFrom(r.Context()).Status()
+				got <- audit.EntryFrom(r.Context()).Status()
 			}))
 			do(t, http.MethodGet, srv.URL+"/", nil)
-			require.Equal(t, tt.want, got)
+			require.Equal(t, tt.want, <-got)
 			wantEvent := float64(tt.want)
 			if tt.want == 0 {
 				wantEvent = 200 // net/http sends 200 for a handler that wrote nothing
@@ -290,6 +301,26 @@ func TestEntryStatus(t *testing.T) {
 			require.Equal(t, wantEvent, eventFields(t, sink.next(t))["status"])
 		})
 	}
+}
+
+// TestMiddlewareSwitchingProtocols: a protocol switch (101, then the
+// connection hijacked, as a WebSocket library does) is audited as the
+// 101 it was, and allowed.
+func TestMiddlewareSwitchingProtocols(t *testing.T) {
+	a, sink := newAuditor(t, audit.Config{})
+	srv := serve(t, a, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Connection", "Upgrade")
+		w.Header().Set("Upgrade", "test")
+		w.WriteHeader(http.StatusSwitchingProtocols)
+		if conn, _, err := http.NewResponseController(w).Hijack(); err == nil {
+			conn.Close()
+		}
+	}))
+	resp, _ := do(t, http.MethodGet, srv.URL+"/", nil)
+	require.Equal(t, http.StatusSwitchingProtocols, resp.StatusCode)
+	ev := eventFields(t, sink.next(t))
+	require.Equal(t, float64(http.StatusSwitchingProtocols), ev["status"])
+	require.Equal(t, "allow", ev["decision"])
 }
 
 func TestEntryNilSafe(t *testing.T) {

@@ -208,11 +208,11 @@ func TestDecisionFromStatus(t *testing.T) {
 		status int
 		want   audit.Decision
 	}{
-		{200, audit.Allow}, {201, audit.Allow}, {204, audit.Allow}, {302, audit.Allow}, {304, audit.Allow},
+		{101, audit.Allow}, {200, audit.Allow}, {201, audit.Allow}, {204, audit.Allow}, {302, audit.Allow}, {304, audit.Allow},
 		{400, audit.Deny}, {401, audit.Deny}, {403, audit.Deny}, {404, audit.Deny}, {405, audit.Deny}, {415, audit.Deny},
 		{429, audit.RateLimited},
 		{500, audit.Error}, {502, audit.Error}, {503, audit.Error},
-		{0, audit.Error}, {101, audit.Error}, {600, audit.Error},
+		{0, audit.Error}, {100, audit.Error}, {103, audit.Error}, {600, audit.Error},
 	} {
 		require.Equal(t, tc.want, audit.DecisionFromStatus(tc.status), "status %d", tc.status)
 	}

@@ -10,9 +10,10 @@ type statusWriter struct {
 	wroteHeader bool
 }
 
-// WriteHeader records the first final (non-1xx) status and passes it on.
+// WriteHeader records the first final status (not 1xx, but 101, after
+// which net/http sends no other) and passes it on.
 func (w *statusWriter) WriteHeader(code int) {
-	if !w.wroteHeader && code >= 200 {
+	if !w.wroteHeader && (code >= 200 || code == http.StatusSwitchingProtocols) {
 		w.status = code
 		w.wroteHeader = true
 	}
