@@ -3,6 +3,7 @@ package mcpserver_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"strings"
 	"sync/atomic"
@@ -460,6 +461,33 @@ func TestAuditBatchCallThatNeverRan(t *testing.T) {
 			require.NotNil(t, req)
 			require.Equal(t, [3]string{"deny", "no_outcome", "salesWrite"},
 				[3]string{stringOr(req["decision"]), stringOr(req["reason"]), stringOr(req["tool"])}, "%v", req)
+		})
+	}
+}
+
+// TestAuditShutdownRefusal: a request refused because Shutdown has begun
+// (503 before go-sdk sees it) is audited as that, not as an error of
+// go-sdk's ("mcp_error").
+func TestAuditShutdownRefusal(t *testing.T) {
+	for _, mode := range []struct {
+		name string
+		opts []envOption
+	}{
+		{"stateful", nil},
+		{"stateless", []envOption{stateless}},
+	} {
+		t.Run(mode.name, func(t *testing.T) {
+			e := newEnv(t, mode.opts...)
+			require.NoError(t, e.srv.Shutdown(context.Background()))
+			before := len(e.logs.events(t))
+			r := e.do(http.MethodPost, "/mcp", callBody(1, "whoami"), with(bearer(e.alice), []string{"Mcp-Protocol-Version", "2025-06-18"})...)
+			require.Equal(t, http.StatusServiceUnavailable, r.Status, r.Body)
+			require.Eventually(t, func() bool { return len(e.logs.events(t)) > before }, 2*time.Second, 10*time.Millisecond)
+			events := e.logs.events(t)
+			require.Len(t, events, before+1)
+			ev := events[before]
+			require.Equal(t, [3]string{"error", "shutting_down", "503"},
+				[3]string{stringOr(ev["decision"]), stringOr(ev["reason"]), fmt.Sprint(ev["status"])}, "%v", ev)
 		})
 	}
 }

@@ -606,7 +606,8 @@ func (s *Server) admitBody(w http.ResponseWriter, r *http.Request) bool {
 // toSDK is the end of the chain, in one handler (one frame on the stack
 // while go-sdk serves the request, as in outer): it protects against DNS
 // rebinding, refuses a request that would open a session once Shutdown
-// has begun (503, in every mode: go-sdk's handler has no such check),
+// has begun (503, in every mode: go-sdk's handler has no such check;
+// audited with reason "shutting_down"),
 // then hands the request to go-sdk and records in the audit entry how
 // go-sdk ended it.
 //
@@ -633,15 +634,16 @@ func (s *Server) toSDK(next http.Handler) http.Handler {
 		}
 		d0, reason0 := entry.Decision()
 		if s.shut.Load() && s.opensSession(r) {
+			entry.SetDecision(audit.Error, "shutting_down")
 			http.Error(w, "Service Unavailable: the server is shutting down", http.StatusServiceUnavailable)
-		} else {
-			next.ServeHTTP(w, r)
-			if s.shut.Load() && s.direct == nil && s.opensSession(r) {
-				// Shutdown began while this request opened a session in
-				// go-sdk's table, and may not have seen it (the direct
-				// table closes its own, see directTable.open).
-				s.closeSDKSessions()
-			}
+			return
+		}
+		next.ServeHTTP(w, r)
+		if s.shut.Load() && s.direct == nil && s.opensSession(r) {
+			// Shutdown began while this request opened a session in
+			// go-sdk's table, and may not have seen it (the direct
+			// table closes its own, see directTable.open).
+			s.closeSDKSessions()
 		}
 		if entry == nil {
 			return
