@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"strings"
 	"sync/atomic"
@@ -488,6 +490,41 @@ func TestAuditShutdownRefusal(t *testing.T) {
 			ev := events[before]
 			require.Equal(t, [3]string{"error", "shutting_down", "503"},
 				[3]string{stringOr(ev["decision"]), stringOr(ev["reason"]), fmt.Sprint(ev["status"])}, "%v", ev)
+		})
+	}
+}
+
+// TestAuditClientGoneMidBody: a client that closes its connection before
+// it has sent the whole body is audited as gone, not as a request the
+// server refused for a bad body; one that stalls until
+// Config.BodyReadTimeout still is.
+func TestAuditClientGoneMidBody(t *testing.T) {
+	for _, tc := range []struct {
+		name         string
+		close        bool
+		wantDecision [2]string
+	}{
+		{"client closes", true, [2]string{"error", "client_gone"}},
+		{"body read timeout", false, [2]string{"deny", "bad_body"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t, func(c *mcpserver.Config) { c.BodyReadTimeout = 100 * time.Millisecond })
+			before := len(e.logs.events(t))
+			conn, err := net.Dial("tcp", e.http.Listener.Addr().String())
+			require.NoError(t, err)
+			defer conn.Close()
+			_, err = io.WriteString(conn, "POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer "+e.alice+
+				"\r\nContent-Type: application/json\r\nAccept: application/json, text/event-stream\r\nContent-Length: 1000\r\n\r\n"+
+				`{"jsonrpc":"2.0","id":1,`)
+			require.NoError(t, err)
+			if tc.close {
+				require.NoError(t, conn.Close())
+			}
+			require.Eventually(t, func() bool { return len(e.logs.events(t)) > before }, 5*time.Second, 10*time.Millisecond)
+			events := e.logs.events(t)
+			require.Len(t, events, before+1)
+			ev := events[before]
+			require.Equal(t, tc.wantDecision, [2]string{stringOr(ev["decision"]), stringOr(ev["reason"])}, "%v", ev)
 		})
 	}
 }

@@ -3,6 +3,7 @@ package mcpserver
 import (
 	"encoding/json"
 	"errors"
+	"net"
 	"net/http"
 	"strconv"
 
@@ -54,7 +55,16 @@ func (s *Server) admitStepUp(w http.ResponseWriter, r *http.Request) (*pooledBod
 			writeError(w, http.StatusRequestEntityTooLarge, "request body too large")
 			return pb, false
 		}
-		entry.SetDecision(audit.Deny, "bad_body")
+		var ne net.Error
+		if r.Context().Err() != nil && !(errors.As(err, &ne) && ne.Timeout()) {
+			// The client went away before it had sent the whole body
+			// (net/http cancels the context on any read error of the
+			// connection, Config.BodyReadTimeout's too): nobody reads
+			// the answer, and nobody refused the request.
+			entry.SetDecision(audit.Error, "client_gone")
+		} else {
+			entry.SetDecision(audit.Deny, "bad_body")
+		}
 		writeError(w, http.StatusBadRequest, "cannot read request body")
 		return pb, false
 	}
