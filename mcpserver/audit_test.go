@@ -429,6 +429,7 @@ func TestAuditBatchCallThatNeverRan(t *testing.T) {
 	}{
 		{"stateful", true, nil},
 		{"stateless", false, []envOption{stateless}},
+		{"stateless JSON", false, []envOption{stateless, jsonResponse}},
 		{"go-sdk transport", true, []envOption{goSDKTransport}},
 	} {
 		t.Run(mode.name, func(t *testing.T) {
