@@ -80,7 +80,10 @@ func (l *limiter) admit(w http.ResponseWriter, r *http.Request, key string, limi
 		w.Header().Set("Retry-After", "1")
 		return http.StatusServiceUnavailable
 	}
-	setRateLimitHeaders(w.Header(), policy, limit.Rate, res.Remaining, ceilSeconds(res.Reset))
+	// The RateLimit limit is the quota remaining counts down from and
+	// reset refers to: the burst (limit has its defaults applied), which
+	// differs from the rate the policy names when Burst is set.
+	setRateLimitHeaders(w.Header(), policy, limit.Burst, res.Remaining, ceilSeconds(res.Reset))
 	if res.Allowed {
 		return 0
 	}

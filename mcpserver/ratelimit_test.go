@@ -353,3 +353,28 @@ func TestIPRateLimitIPv6Prefix(t *testing.T) {
 		})
 	}
 }
+
+// The RateLimit header's limit is the quota its remaining counts down from
+// and its reset refers to: the burst, which a caller can spend at once,
+// not the rate. With the rate (3) a burst of 6 showed "limit=3,
+// remaining=5", more left than the limit, and a burst of 1 "limit=3,
+// remaining=0" on the first request.
+func TestRateLimitHeaderLimitIsBurst(t *testing.T) {
+	for _, burst := range []int{6, 1} {
+		t.Run(strconv.Itoa(burst), func(t *testing.T) {
+			e := newEnv(t, stateless, func(c *mcpserver.Config) {
+				c.RateLimit.User = mcpserver.Limit{Rate: 3, Period: time.Minute, Burst: burst}
+			})
+			for i := range burst {
+				r := e.do(http.MethodPost, "/mcp", initializeBody, bearer(e.alice)...)
+				require.Equal(t, http.StatusOK, r.Status, r.Body)
+				// One request costs 20s: reset is 20s per request spent.
+				want := fmt.Sprintf("limit=%d, remaining=%d, reset=%d", burst, burst-1-i, 20*(i+1))
+				require.Equal(t, want, r.Header.Get("RateLimit"), "request %d", i)
+			}
+			r := e.do(http.MethodPost, "/mcp", initializeBody, bearer(e.alice)...)
+			require.Equal(t, http.StatusTooManyRequests, r.Status)
+			require.Regexp(t, `^limit=`+strconv.Itoa(burst)+`, remaining=0, reset=\d+$`, r.Header.Get("RateLimit"))
+		})
+	}
+}
