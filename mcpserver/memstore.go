@@ -91,8 +91,10 @@ func (s *MemoryStore) Allow(_ context.Context, key string, limit Limit) (Result,
 			e := v.(*memoryTAT)
 			if old := e.tat.Load(); old != deadTAT {
 				res, newTAT := gcra(s.at(old), now, limit)
-				// A refused request leaves the timestamp as it is.
-				if !res.Allowed || e.tat.CompareAndSwap(old, s.since(newTAT)) {
+				// A refused request leaves the timestamp as it is,
+				// unless gcra brought it back from beyond the burst
+				// (a clock set back).
+				if n := s.since(newTAT); n == old || e.tat.CompareAndSwap(old, n) {
 					return res, nil
 				}
 				continue // another request moved it first: count again

@@ -81,12 +81,20 @@ type RateLimitStore interface {
 
 // gcra applies the generic cell rate algorithm to one key: tat is the
 // key's theoretical arrival time (zero for a new key), now the current
-// time. It returns the result and the new tat (unchanged when refused).
+// time. It returns the result and the new tat: unchanged when refused,
+// unless it lay more than the whole burst ahead of now.
+//
+// A tat never lies further ahead than that while the clock only moves on;
+// it does when the clock was set back, and then counts as a spent burst:
+// kept as it was, it would refuse the caller until the clock had caught
+// up again, for as long as the clock went back.
 func gcra(tat, now time.Time, l Limit) (Result, time.Time) {
 	t := l.interval()
 	tolerance := t * time.Duration(l.Burst) // the whole burst
 	if tat.Before(now) {
 		tat = now
+	} else if limit := now.Add(tolerance); tat.After(limit) {
+		tat = limit
 	}
 	newTAT := tat.Add(t)
 	if used := newTAT.Sub(now); used > tolerance {

@@ -39,9 +39,10 @@ type Harness struct {
 	Store mcpserver.RateLimitStore
 
 	// Advance moves the store's notion of the current time forward by d,
-	// for every key. A store on a clock it does not control may instead
-	// shift the state it keeps d into the past, which GCRA cannot tell
-	// apart. Required.
+	// for every key, or back when d is negative (a server's clock set
+	// back). A store on a clock it does not control may instead shift the
+	// state it keeps d into the past (into the future for a negative d),
+	// which GCRA cannot tell apart. Required.
 	Advance func(t *testing.T, d time.Duration)
 }
 
@@ -56,6 +57,7 @@ func Run(t *testing.T, newHarness func(t *testing.T) Harness) {
 	t.Run("Defaults", s.defaults)
 	t.Run("InvalidLimits", s.invalidLimits)
 	t.Run("Concurrent", s.concurrent)
+	t.Run("ClockSetBack", s.clockSetBack)
 }
 
 // Clock is a manual clock for stores that take the time from a function,
@@ -75,8 +77,8 @@ func (c *Clock) Now() time.Time {
 	return c.now
 }
 
-// Advance moves the clock forward by d; it has the signature of
-// Harness.Advance.
+// Advance moves the clock forward by d (back when d is negative); it has
+// the signature of Harness.Advance.
 func (c *Clock) Advance(_ *testing.T, d time.Duration) {
 	c.mu.Lock()
 	c.now = c.now.Add(d)
@@ -255,4 +257,18 @@ func (s suite) concurrent(t *testing.T) {
 	wg.Wait()
 	require.Empty(t, errs)
 	require.Equal(t, 100, allowed)
+}
+
+// A clock set back (a server's, stepped by NTP or by hand) costs a caller
+// at most its burst: refused for one interval, then served at the rate,
+// not locked out until the clock has caught up with where it was.
+func (s suite) clockSetBack(t *testing.T) {
+	c := s.checker(t)
+	l := mcpserver.Limit{Rate: 60, Period: time.Hour, Burst: 3}
+	c.allow("user:a", l, want{true, 2, 0, time.Minute}, "before")
+	c.h.Advance(t, -time.Hour)
+	c.allow("user:a", l, want{false, 0, time.Minute, 3 * time.Minute}, "after the clock went an hour back")
+	c.h.Advance(t, time.Minute)
+	c.allow("user:a", l, want{true, 0, 0, 3 * time.Minute}, "one interval later")
+	c.allow("user:a", l, want{false, 0, time.Minute, 3 * time.Minute}, "and no more")
 }

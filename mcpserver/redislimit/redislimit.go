@@ -38,7 +38,9 @@ const maxTolerance = 100 * 365 * 24 * time.Hour
 // ARGV[2] the burst. The key holds the theoretical arrival time (TAT) in
 // microseconds since the Unix epoch, in decimal, and expires when the
 // caller's budget has fully recovered, when it carries no information. A
-// refused request writes nothing. The reply is {allowed (0 or 1),
+// refused request writes nothing, unless the TAT lay more than the whole
+// burst ahead of now, which only a clock set back causes: it is brought
+// back to now plus the burst, as mcpserver's GCRA does. The reply is {allowed (0 or 1),
 // remaining, retry after µs, reset µs}, the fields of mcpserver.Result,
 // computed as mcpserver.MemoryStore does.
 const gcraScript = `
@@ -49,6 +51,9 @@ local now = tonumber(time[1]) * 1000000 + tonumber(time[2])
 local tat = tonumber(redis.call('GET', KEYS[1]))
 if tat == nil or tat < now then
   tat = now
+elseif tat > now + tolerance then
+  tat = now + tolerance
+  redis.call('SET', KEYS[1], string.format('%.0f', tat), 'PX', math.ceil(tolerance / 1000))
 end
 local used = tat + interval - now
 if used > tolerance then
