@@ -47,7 +47,15 @@ func policyHeader(l Limit) string {
 // has written the response (429 or 503) and recorded the audit decision.
 // It sets the RateLimit headers on w either way.
 func (l *limiter) allow(w http.ResponseWriter, r *http.Request, key string, limit Limit, policy, kind string) bool {
-	switch status := l.admit(w, r, key, limit, policy, kind); status {
+	return l.allowRest(w, r, key, limit, policy, kind, 0)
+}
+
+// allowRest is allow for a request that needs rest more requests at once
+// after this one (the further calls of a JSON-RPC batch, which is sent
+// again whole): a refusal's Retry-After is then the time until all of
+// them fit, not only the next one.
+func (l *limiter) allowRest(w http.ResponseWriter, r *http.Request, key string, limit Limit, policy, kind string, rest int) bool {
+	switch status := l.admitRest(w, r, key, limit, policy, kind, rest); status {
 	case 0:
 		return true
 	case http.StatusTooManyRequests:
@@ -62,6 +70,11 @@ func (l *limiter) allow(w http.ResponseWriter, r *http.Request, key string, limi
 // may proceed, else the status to answer (429, or 503 when the store
 // failed), with the headers already set and the audit decision recorded.
 func (l *limiter) admit(w http.ResponseWriter, r *http.Request, key string, limit Limit, policy, kind string) int {
+	return l.admitRest(w, r, key, limit, policy, kind, 0)
+}
+
+// admitRest is admit with allowRest's rest.
+func (l *limiter) admitRest(w http.ResponseWriter, r *http.Request, key string, limit Limit, policy, kind string, rest int) int {
 	res, err := l.cfg.Store.Allow(r.Context(), key, limit)
 	if err != nil && r.Context().Err() != nil && errors.Is(err, r.Context().Err()) {
 		// The client went away while the store answered: the store did
@@ -87,7 +100,10 @@ func (l *limiter) admit(w http.ResponseWriter, r *http.Request, key string, limi
 	if res.Allowed {
 		return 0
 	}
-	w.Header().Set("Retry-After", strconv.Itoa(max(1, ceilSeconds(res.RetryAfter))))
+	// Refused, the caller has less than one request left: the first comes
+	// back after RetryAfter, each further one an interval later.
+	retry := res.RetryAfter + time.Duration(rest)*limit.interval()
+	w.Header().Set("Retry-After", strconv.Itoa(max(1, ceilSeconds(retry))))
 	audit.EntryFrom(r.Context()).SetDecision(audit.RateLimited, kind+"_rate_limited")
 	return http.StatusTooManyRequests
 }

@@ -7,14 +7,18 @@ import (
 	"net/http"
 	"net/netip"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/modelcontextprotocol/go-sdk/mcp"
 	"github.com/stretchr/testify/require"
 
 	"github.com/idgate/idgate/mcpserver"
+	"github.com/idgate/idgate/mcpserver/ratelimittest"
+	"github.com/idgate/idgate/scopes"
 )
 
 // Per-user limit: alice is throttled, bob is not.
@@ -377,4 +381,45 @@ func TestRateLimitHeaderLimitIsBurst(t *testing.T) {
 			require.Regexp(t, `^limit=`+strconv.Itoa(burst)+`, remaining=0, reset=\d+$`, r.Header.Get("RateLimit"))
 		})
 	}
+}
+
+// A refused JSON-RPC batch tells its caller to wait until the whole batch
+// fits, not only its next call: with Retry-After the time until one
+// request is allowed, a caller that waited that long and sent the batch
+// again had it charged for the one call that fitted and refused anew, for
+// ever.
+func TestBatchRetryAfterFitsTheBatch(t *testing.T) {
+	clock := ratelimittest.NewClock()
+	e := newEnv(t, stateless, func(c *mcpserver.Config) {
+		c.RateLimit.User = mcpserver.Limit{Rate: 4, Period: time.Hour} // one per 15 minutes, burst 4
+		c.RateLimit.Store = mcpserver.NewMemoryStore(mcpserver.MemoryStoreConfig{Now: clock.Now})
+	})
+	var calls atomic.Int64
+	mcpserver.AddTool(e.srv, &mcp.Tool{Name: "count", Description: "counts"}, scopes.Public(),
+		func(context.Context, *mcp.CallToolRequest, empty) (*mcp.CallToolResult, any, error) {
+			calls.Add(1)
+			return nil, nil, nil
+		})
+	hdr := with(bearer(e.alice), []string{"Mcp-Protocol-Version", "2025-03-26"})
+	batch := func(n int) rawResponse {
+		var msgs []string
+		for i := range n {
+			msgs = append(msgs, callBody(100+i, "count"))
+		}
+		return e.do(http.MethodPost, "/mcp", "["+strings.Join(msgs, ",")+"]", hdr...)
+	}
+	require.Equal(t, http.StatusOK, batch(2).Status) // two of the four spent
+	for attempt := range 3 {
+		r := batch(3)
+		if r.Status == http.StatusOK {
+			require.EqualValues(t, 5, calls.Load())
+			require.Positive(t, attempt, "the first batch of three cannot fit")
+			return
+		}
+		require.Equal(t, http.StatusTooManyRequests, r.Status, r.Body)
+		retry, err := strconv.Atoi(r.Header.Get("Retry-After"))
+		require.NoError(t, err)
+		clock.Advance(t, time.Duration(retry)*time.Second)
+	}
+	t.Fatal("a batch of three, sent again after each Retry-After, was never served")
 }

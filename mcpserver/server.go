@@ -554,7 +554,8 @@ func (s *Server) streamUntilExpiry(w http.ResponseWriter, r *http.Request) (*htt
 // request was charged for, so that a batch of calls costs what as many
 // requests would: one request carries up to peekMaxMessages of them. It
 // reports whether the request goes on, having answered it otherwise, as
-// the per-user limit does.
+// the per-user limit does. A refusal's Retry-After is the time until the
+// whole batch fits, since the caller sends it again whole.
 func (s *Server) chargeBatchCalls(w http.ResponseWriter, r *http.Request, n int) bool {
 	id, ok := identity.FromContext(r.Context())
 	if !ok || s.limiter == nil {
@@ -562,7 +563,7 @@ func (s *Server) chargeBatchCalls(w http.ResponseWriter, r *http.Request, n int)
 	}
 	key := s.limiter.keys.key("user:", id.Issuer, "|", id.Subject)
 	for range n {
-		if !s.limiter.allow(w, r, key, s.cfg.RateLimit.User, s.limiter.userPolicy, "user") {
+		if !s.limiter.allowRest(w, r, key, s.cfg.RateLimit.User, s.limiter.userPolicy, "user", n) {
 			return false
 		}
 	}
