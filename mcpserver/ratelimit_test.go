@@ -423,3 +423,30 @@ func TestBatchRetryAfterFitsTheBatch(t *testing.T) {
 	}
 	t.Fatal("a batch of three, sent again after each Retry-After, was never served")
 }
+
+// A batch with more calls than the burst can never be served: it is
+// refused without charging its calls, instead of spending the caller's
+// whole budget on every attempt (and refusing its other requests).
+func TestBatchBeyondBurstCostsNothing(t *testing.T) {
+	e := newEnv(t, stateless, func(c *mcpserver.Config) {
+		c.RateLimit.User = mcpserver.Limit{Rate: 6, Period: time.Hour}
+	})
+	mcpserver.AddTool(e.srv, &mcp.Tool{Name: "count", Description: "counts"}, scopes.Public(),
+		func(context.Context, *mcp.CallToolRequest, empty) (*mcp.CallToolResult, any, error) {
+			return nil, nil, nil
+		})
+	hdr := with(bearer(e.alice), []string{"Mcp-Protocol-Version", "2025-03-26"})
+	var msgs []string
+	for i := range 7 {
+		msgs = append(msgs, callBody(100+i, "count"))
+	}
+	r := e.do(http.MethodPost, "/mcp", "["+strings.Join(msgs, ",")+"]", hdr...)
+	require.Equal(t, http.StatusTooManyRequests, r.Status, r.Body)
+	require.Empty(t, r.Header.Get("Retry-After"), "no wait lets seven calls through a burst of six")
+	// The refused request itself was charged, as any request that passes
+	// the per-user limit is; its calls were not.
+	for i := range 5 {
+		r := e.do(http.MethodPost, "/mcp", callBody(i, "count"), hdr...)
+		require.Equal(t, http.StatusOK, r.Status, "call %d: %s", i, r.Body)
+	}
+}

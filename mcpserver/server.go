@@ -555,11 +555,18 @@ func (s *Server) streamUntilExpiry(w http.ResponseWriter, r *http.Request) (*htt
 // requests would: one request carries up to peekMaxMessages of them. It
 // reports whether the request goes on, having answered it otherwise, as
 // the per-user limit does. A refusal's Retry-After is the time until the
-// whole batch fits, since the caller sends it again whole.
+// whole batch fits, since the caller sends it again whole. A batch of
+// more calls than the burst never fits: it is refused without charging
+// its calls, and without Retry-After.
 func (s *Server) chargeBatchCalls(w http.ResponseWriter, r *http.Request, n int) bool {
 	id, ok := identity.FromContext(r.Context())
 	if !ok || s.limiter == nil {
 		return true
+	}
+	if n >= s.cfg.RateLimit.User.Burst { // n+1 calls in all
+		audit.EntryFrom(r.Context()).SetDecision(audit.RateLimited, "user_rate_limited")
+		writeError(w, http.StatusTooManyRequests, "rate limit exceeded: the batch holds more calls than the limit's burst")
+		return false
 	}
 	key := s.limiter.keys.key("user:", id.Issuer, "|", id.Subject)
 	for range n {
