@@ -55,6 +55,16 @@ type Config struct {
 	// not written; the "args" attribute then says "[omitted: N bytes]".
 	// Default (0): DefaultMaxArgsBytes. Negative: no limit.
 	MaxArgsBytes int
+
+	// OnWriteError, if set, is called with the error each time an event
+	// could not be written: the logger's handler returned an error (with
+	// JSONHandler: the writer failed, or wrote only part of the line).
+	// The event is lost; the request it describes has been served. Use it
+	// to alert, or to fail a health check, so that a full disk or a
+	// closed pipe does not silently end the audit trail. It is called on
+	// the request's goroutine and must not block. Auditor.WriteErrors
+	// counts these failures either way. Default: nil.
+	OnWriteError func(error)
 }
 
 // An Auditor writes audit events. Create it with New; it is safe for
@@ -74,6 +84,10 @@ type Auditor struct {
 	// indexed by a hash of the subject, read and written without locks.
 	recent     [recentSubjects]atomic.Pointer[hashedSubject]
 	recentSeed maphash.Seed
+	// onWriteError and writeErrors report events that could not be
+	// written (Config.OnWriteError, WriteErrors).
+	onWriteError func(error)
+	writeErrors  atomic.Uint64
 }
 
 // recentSubjects is the number of slots of Auditor.recent (a power of
@@ -98,12 +112,13 @@ func New(cfg Config) (*Auditor, error) {
 		return nil, fmt.Errorf("audit: Config.SubjectKey must be at least %d bytes (got %d); set it to a secret of 32 random bytes", MinSubjectKeyLen, len(cfg.SubjectKey))
 	}
 	a := &Auditor{
-		logger:     cfg.Logger,
-		message:    cfg.Message,
-		level:      cfg.Level,
-		skipPaths:  append([]string(nil), cfg.SkipPaths...),
-		maxArgs:    cfg.MaxArgsBytes,
-		recentSeed: maphash.MakeSeed(),
+		logger:       cfg.Logger,
+		message:      cfg.Message,
+		level:        cfg.Level,
+		skipPaths:    append([]string(nil), cfg.SkipPaths...),
+		maxArgs:      cfg.MaxArgsBytes,
+		recentSeed:   maphash.MakeSeed(),
+		onWriteError: cfg.OnWriteError,
 	}
 	if a.logger == nil {
 		a.logger = slog.Default()
@@ -121,6 +136,18 @@ func New(cfg Config) (*Auditor, error) {
 		return &subjectHasher{mac: hmac.New(sha256.New, key), sum: make([]byte, 0, sha256.Size)}
 	}
 	return a, nil
+}
+
+// WriteErrors returns the number of events that could not be written
+// since a was created (see Config.OnWriteError).
+func (a *Auditor) WriteErrors() uint64 { return a.writeErrors.Load() }
+
+// writeFailed records that an event could not be written.
+func (a *Auditor) writeFailed(err error) {
+	a.writeErrors.Add(1)
+	if a.onWriteError != nil {
+		a.onWriteError(err)
+	}
 }
 
 // HashSubject returns the keyed hash under which the subject sub is written:

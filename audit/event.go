@@ -137,7 +137,9 @@ func (a *Auditor) Record(ctx context.Context, e Event) {
 	}
 	r := slog.NewRecord(t, a.level, a.message, 0)
 	r.AddAttrs(attrs...)
-	_ = h.Handle(ctx, r) // a failing log sink has nowhere better to report to
+	if err := h.Handle(ctx, r); err != nil {
+		a.writeFailed(err)
+	}
 }
 
 // fieldKeys are the keys of eventFields.str, in the order Record writes
