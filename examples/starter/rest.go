@@ -27,7 +27,7 @@ const maxRESTBodyBytes = demoapi.MaxBodyBytes
 const (
 	restAllowMethods  = "POST, OPTIONS"
 	restAllowHeaders  = "Authorization, Content-Type, X-Request-Id"
-	restExposeHeaders = "WWW-Authenticate, Retry-After, RateLimit, X-Request-Id"
+	restExposeHeaders = "WWW-Authenticate, Retry-After, RateLimit, RateLimit-Policy, X-Request-Id"
 )
 
 // restOK is a REST tool call's answer on success, in the TypeScript

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"net/http"
 	"strings"
 	"testing"
 
@@ -196,4 +197,41 @@ func keysOf(m map[string]any) []string {
 	}
 	sortStrings(keys)
 	return keys
+}
+
+// TestRESTExposesItsHeaders: a page on an allowed origin can read every
+// header a REST answer carries for it (the RateLimit pair, Retry-After,
+// WWW-Authenticate, X-Request-Id): a browser hides a response header that
+// Access-Control-Expose-Headers does not name.
+func TestRESTExposesItsHeaders(t *testing.T) {
+	e := newTestEnv(t, map[string]string{"APP_ORIGIN": "https://app.example.com", "RATE_LIMIT_PER_MIN": "1"})
+	tok := e.mint("alice", allScopes...)
+	browser := []string{"Origin", "https://app.example.com"}
+	for _, tc := range []struct {
+		name    string
+		headers []string
+		status  int
+	}{
+		{"ok", append(auth(tok), browser...), 200},
+		{"rate limited", append(auth(tok), browser...), 429},
+		{"no token", browser, 401},
+	} {
+		r := e.do("POST", "/tools/echo", `{"message":"hi"}`, tc.headers...)
+		require.Equal(t, tc.status, r.status, tc.name+": "+r.raw)
+		exposed := map[string]bool{}
+		for _, v := range r.header.Values("Access-Control-Expose-Headers") {
+			for name := range strings.SplitSeq(v, ",") {
+				exposed[http.CanonicalHeaderKey(strings.TrimSpace(name))] = true
+			}
+		}
+		checked := 0
+		for name := range r.header {
+			switch name {
+			case "Ratelimit", "Ratelimit-Policy", "Retry-After", "Www-Authenticate", "X-Request-Id":
+				checked++
+				require.True(t, exposed[name], "%s: %s is not in Access-Control-Expose-Headers %q", tc.name, name, r.header.Get("Access-Control-Expose-Headers"))
+			}
+		}
+		require.NotZero(t, checked, tc.name)
+	}
 }
