@@ -254,3 +254,30 @@ func TestPreflightNewProtocolHeaders(t *testing.T) {
 		require.NotContains(t, allowed, h)
 	}
 }
+
+// The DNS-rebinding check compares hosts as URLs do (RFC 9110 §4.2.3): the
+// scheme's default port is the same host written with or without it, on
+// either side, so a local proxy that forwards "Host: mcp.example.com:443"
+// is not refused, nor a PublicURL written with ":443". Another port is
+// another host.
+func TestHostCheckDefaultPort(t *testing.T) {
+	for _, tc := range []struct {
+		publicURL, host string
+		wantStatus      int
+	}{
+		{"https://mcp.example.com/mcp", "mcp.example.com:443", http.StatusOK},
+		{"https://mcp.example.com/mcp", "MCP.example.com:443", http.StatusOK},
+		{"https://mcp.example.com:443/mcp", "mcp.example.com", http.StatusOK},
+		{"https://mcp.example.com:443/mcp", "mcp.example.com:443", http.StatusOK},
+		{"https://mcp.example.com/mcp", "mcp.example.com:80", http.StatusForbidden},
+		{"https://mcp.example.com/mcp", "mcp.example.com:8443", http.StatusForbidden},
+		{"https://mcp.example.com:8443/mcp", "mcp.example.com", http.StatusForbidden},
+		{"https://mcp.example.com:443/mcp", "evil.example:443", http.StatusForbidden},
+	} {
+		t.Run(tc.publicURL+" "+tc.host, func(t *testing.T) {
+			e := newEnv(t, stateless, func(c *mcpserver.Config) { c.PublicURL = tc.publicURL })
+			r := e.do(http.MethodPost, tc.publicURL[strings.LastIndex(tc.publicURL, "/"):], initializeBody, with(bearer(e.alice), []string{"Host", tc.host})...)
+			require.Equal(t, tc.wantStatus, r.Status, r.Body)
+		})
+	}
+}

@@ -366,6 +366,7 @@ type config struct {
 	mcpPath    string // path the MCP endpoint is mounted at
 	prmPath    string // path-aware protected-resource metadata path
 	prmURL     string // absolute path-aware metadata URL
+	publicHost string // PublicURL's host[:port], lower case, without the scheme's default port
 	allowedOrg map[string]bool
 }
 
@@ -391,6 +392,7 @@ func validate(cfg Config) (*config, error) {
 	}
 	c.publicURL = u
 	c.origin = u.Scheme + "://" + u.Host
+	c.publicHost = stripDefaultPort(strings.ToLower(u.Host), u.Scheme)
 	c.mcpPath = u.EscapedPath()
 	if c.mcpPath == "" {
 		c.mcpPath = "/"
@@ -572,6 +574,24 @@ func canonicalOrigin(o string) string {
 		host += ":" + port
 	}
 	return scheme + "://" + host
+}
+
+// stripDefaultPort returns host, a Host header's value in lower case,
+// without a trailing ":443" (https) or ":80" (http): the same host (RFC
+// 9110 §4.2.3).
+func stripDefaultPort(host, scheme string) string {
+	port := ":443"
+	if scheme == "http" {
+		port = ":80"
+	}
+	return strings.TrimSuffix(host, port)
+}
+
+// isPublicHost reports whether host, a request's Host, names PublicURL's
+// host: compared without case, the scheme's default port written or not.
+func (c *config) isPublicHost(host string) bool {
+	return strings.EqualFold(host, c.publicURL.Host) ||
+		stripDefaultPort(strings.ToLower(host), c.publicURL.Scheme) == c.publicHost
 }
 
 func isLoopbackHost(host string) bool {

@@ -631,11 +631,10 @@ func (s *Server) admitBody(w http.ResponseWriter, r *http.Request) bool {
 // error has an HTTP status of its own (an unknown tool 400, a tool's
 // "method not found" 404), which is not a refusal of the request.
 func (s *Server) toSDK(next http.Handler) http.Handler {
-	public := s.cfg.publicURL.Host
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		entry := audit.EntryFrom(r.Context())
 		if local, ok := r.Context().Value(http.LocalAddrContextKey).(net.Addr); ok &&
-			isLoopbackLocal(local) && !isLoopbackAddr(r.Host) && !strings.EqualFold(r.Host, public) {
+			isLoopbackLocal(local) && !isLoopbackAddr(r.Host) && !s.cfg.isPublicHost(r.Host) {
 			entry.SetDecision(audit.Deny, "host")
 			writeError(w, http.StatusForbidden, "host not allowed")
 			return
