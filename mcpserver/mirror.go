@@ -170,8 +170,11 @@ func (m *asMirror) refresh(ctx context.Context, done chan struct{}) (body []byte
 	return nil, err
 }
 
-// fetch gets the document from the first URL that has one and checks that
-// its "issuer" is the configured issuer exactly (RFC 8414 §3.3).
+// fetch gets the document from the first URL that has the issuer's: a
+// JSON object whose "issuer" is the configured issuer exactly (RFC 8414
+// §3.3). A URL that answers with anything else (a web app's catch-all
+// page, another issuer's document) is passed over, as one that answers
+// 404 is.
 func (m *asMirror) fetch(ctx context.Context) ([]byte, error) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), mirrorFetchTimeout)
 	defer cancel()
@@ -186,10 +189,12 @@ func (m *asMirror) fetch(ctx context.Context) ([]byte, error) {
 			Issuer string `json:"issuer"`
 		}
 		if err := json.Unmarshal(body, &doc); err != nil {
-			return nil, fmt.Errorf("metadata at %s is not a JSON object: %w", u, err)
+			errs = append(errs, fmt.Errorf("metadata at %s is not a JSON object: %w", u, err))
+			continue
 		}
 		if doc.Issuer != m.issuer {
-			return nil, fmt.Errorf("metadata at %s names issuer %q, want %q: not mirrored", u, doc.Issuer, m.issuer)
+			errs = append(errs, fmt.Errorf("metadata at %s names issuer %q, want %q: not mirrored", u, doc.Issuer, m.issuer))
+			continue
 		}
 		return body, nil
 	}

@@ -190,9 +190,10 @@ func TestMirrorRefusesForeignIssuerAndCaches(t *testing.T) {
 	t.Cleanup(as.Close)
 	issuer = as.URL
 	for _, tc := range []struct {
-		path       string
-		wantStatus int
-	}{{"/good", http.StatusOK}, {"/bad", http.StatusBadGateway}} {
+		path        string
+		wantStatus  int
+		wantFetches int32 // the RFC 8414 URL, then, past a foreign issuer, the OpenID Connect one
+	}{{"/good", http.StatusOK, 1}, {"/bad", http.StatusBadGateway, 2}} {
 		t.Run(tc.path, func(t *testing.T) {
 			fetches.Store(0)
 			srv, err := mcpserver.New(mcpserver.Config{
@@ -208,7 +209,7 @@ func TestMirrorRefusesForeignIssuerAndCaches(t *testing.T) {
 			}
 			// A document is cached; so is a failure, for a while, so that
 			// requests do not queue up for fetches of their own.
-			require.Equal(t, int32(1), fetches.Load())
+			require.Equal(t, tc.wantFetches, fetches.Load())
 		})
 	}
 }
@@ -350,4 +351,42 @@ func TestInsecureDisableAuth(t *testing.T) {
 		_, err = cs.CallTool(context.Background(), &mcp.CallToolParams{Name: "salesRead", Arguments: map[string]any{}})
 		require.ErrorContains(t, err, "insufficient scope")
 	})
+}
+
+// An authorization server whose origin answers 200 at the RFC 8414 URL
+// with something that is not its metadata (a web app's catch-all page,
+// another issuer's document) is still mirrored from its OpenID Connect
+// discovery document, as one that answers 404 there is.
+func TestMirrorSkipsWhatIsNotTheIssuersMetadata(t *testing.T) {
+	for _, tc := range []struct{ name, rfc8414 string }{
+		{"HTML page", "<!doctype html><title>app</title>"},
+		{"another issuer", `{"issuer":"https://other.example"}`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			issuer := ""
+			as := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				switch r.URL.Path {
+				case "/.well-known/oauth-authorization-server/tenant":
+					io.WriteString(w, tc.rfc8414)
+				case "/tenant/.well-known/openid-configuration":
+					w.Header().Set("Content-Type", "application/json")
+					io.WriteString(w, `{"issuer":"`+issuer+`","token_endpoint":"x"}`)
+				default:
+					http.NotFound(w, r)
+				}
+			}))
+			t.Cleanup(as.Close)
+			issuer = as.URL + "/tenant"
+			srv, err := mcpserver.New(mcpserver.Config{
+				Name: "crm", PublicURL: publicURL, AuthorizationServers: []string{issuer},
+				Verifier:                          identity.VerifierFunc(func(context.Context, string) (*identity.Identity, error) { return nil, identity.ErrMalformedToken }),
+				MirrorAuthorizationServerMetadata: true,
+			})
+			require.NoError(t, err)
+			e := serve(t, srv.Handler())
+			r := e.do(http.MethodGet, "/.well-known/oauth-authorization-server", "")
+			require.Equal(t, http.StatusOK, r.Status, r.Body)
+			require.Equal(t, `{"issuer":"`+issuer+`","token_endpoint":"x"}`, r.Body)
+		})
+	}
 }
