@@ -62,8 +62,9 @@ type Config struct {
 	// The event is lost; the request it describes has been served. Use it
 	// to alert, or to fail a health check, so that a full disk or a
 	// closed pipe does not silently end the audit trail. It is called on
-	// the request's goroutine and must not block. Auditor.WriteErrors
-	// counts these failures either way. Default: nil.
+	// the request's goroutine and must not block; a panic in it is
+	// recovered and dropped. Auditor.WriteErrors counts these failures
+	// either way. Default: nil.
 	OnWriteError func(error)
 }
 
@@ -142,10 +143,14 @@ func New(cfg Config) (*Auditor, error) {
 // since a was created (see Config.OnWriteError).
 func (a *Auditor) WriteErrors() uint64 { return a.writeErrors.Load() }
 
-// writeFailed records that an event could not be written.
+// writeFailed records that an event could not be written. A panic of the
+// callback is dropped: it would otherwise unwind through the audit
+// middleware's deferred function, after the handler has answered, and
+// net/http would close the connection with the answer still buffered.
 func (a *Auditor) writeFailed(err error) {
 	a.writeErrors.Add(1)
 	if a.onWriteError != nil {
+		defer func() { _ = recover() }()
 		a.onWriteError(err)
 	}
 }

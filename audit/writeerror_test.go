@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"io"
+	"log"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -112,4 +114,35 @@ func TestWriteErrorsReported(t *testing.T) {
 			require.False(t, json.Valid([]byte(lines[1])), "the half line of the lost event stays on its own")
 		})
 	}
+}
+
+// TestWriteErrorCallbackPanicKeepsResponse: Config.OnWriteError runs on
+// the request's goroutine, after the handler has answered; a callback that
+// panics must not cost the client that answer (net/http, recovering the
+// panic, closes the connection with the response still buffered) nor the
+// events that follow.
+func TestWriteErrorCallbackPanicKeepsResponse(t *testing.T) {
+	sink := &flakySink{failing: true}
+	a, err := audit.New(audit.Config{
+		Logger:       slog.New(audit.NewJSONHandler(sink, nil)),
+		SubjectKey:   []byte(testKey),
+		OnWriteError: func(error) { panic("alerting is down") },
+	})
+	require.NoError(t, err)
+	srv := httptest.NewUnstartedServer(a.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = w.Write([]byte("served"))
+	})))
+	srv.Config.ErrorLog = log.New(io.Discard, "", 0)
+	srv.Start()
+	defer srv.Close()
+	for range 2 {
+		resp, err := http.Get(srv.URL + "/x")
+		require.NoError(t, err)
+		body, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		require.NoError(t, err)
+		require.Equal(t, http.StatusOK, resp.StatusCode)
+		require.Equal(t, "served", string(body))
+	}
+	require.Equal(t, uint64(2), a.WriteErrors())
 }
