@@ -16,7 +16,8 @@ var ErrChallengeSyntax = errors.New("malformed WWW-Authenticate header")
 //
 // Parameter names are case-insensitive; values may be tokens or
 // quoted-strings with backslash escapes. realm, resource_metadata, scope
-// (split on spaces), error and error_description fill the Challenge fields;
+// (split on spaces only: a tab or a Unicode space is part of its scope, as
+// in scopes.Parse), error and error_description fill the Challenge fields;
 // other parameters go to Params under their lower-case name. A token68
 // credential (as in "Negotiate abc==") is accepted and ignored. Empty list
 // elements are skipped. A parameter that appears twice in one challenge, an
@@ -110,10 +111,8 @@ func (c *Challenge) set(lower, value string) {
 	case "resource_metadata":
 		c.ResourceMetadata = value
 	case "scope":
-		c.Scope = nil
-		if f := strings.Fields(value); len(f) > 0 {
-			c.Scope = f
-		}
+		// Split as a scope claim is, on spaces only (appendScopeTokens).
+		c.Scope = appendScopeTokens(nil, value)
 	case "error":
 		c.Error = value
 	case "error_description":

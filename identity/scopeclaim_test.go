@@ -76,3 +76,17 @@ func TestScopeClaimSplitsOnSpaceOnly(t *testing.T) {
 		}
 	}
 }
+
+// TestParseChallengesScopeSplitsOnSpaceOnly: a challenge's scope
+// parameter is split as every other scope string is (scopes.Parse, the
+// verifiers' scope claims): on spaces only. A tab or a Unicode space,
+// both allowed in a quoted-string, is part of its scope; splitting there
+// would have a client ask for "admin" where the server named one scope.
+func TestParseChallengesScopeSplitsOnSpaceOnly(t *testing.T) {
+	for _, sep := range []string{"\t", "\u00a0", "\u2003", "\u0085"} {
+		cs, err := identity.ParseChallenges(`Bearer scope=" notes:x` + sep + `admin  crm:read "`)
+		require.NoError(t, err, "%q", sep)
+		require.Len(t, cs, 1)
+		require.Equal(t, []string{"notes:x" + sep + "admin", "crm:read"}, cs[0].Scope, "%q", sep)
+	}
+}
