@@ -6,7 +6,6 @@ import (
 	"net/url"
 	"slices"
 	"strconv"
-	"strings"
 	"time"
 )
 
@@ -131,7 +130,7 @@ func (a *authServer) serveAuthorize(w http.ResponseWriter, r *http.Request) {
 		resource = res[0]
 	}
 
-	requested := strings.Fields(q.Get("scope"))
+	requested := scopeTokens(q.Get("scope"))
 	if len(requested) > maxRequestedScopes {
 		fail("invalid_scope", "too many scopes")
 		return
@@ -203,7 +202,7 @@ func (a *authServer) serveSignIn(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		for _, v := range form["scope"] {
-			for _, s := range strings.Fields(v) {
+			for _, s := range scopeTokens(v) {
 				if !slices.Contains(p.scopes, s) {
 					a.renderError(w, http.StatusBadRequest, "A scope in the form was not requested by the application.")
 					return

@@ -156,7 +156,7 @@ func (a *authServer) serveRefreshTokenGrant(w http.ResponseWriter, r *http.Reque
 	}
 	scopes := g.scopes
 	if form.Has("scope") {
-		scopes = strings.Fields(form.Get("scope"))
+		scopes = scopeTokens(form.Get("scope"))
 	}
 	access, err := a.mintAccessToken(c.id, g.user, scopes, g.resource)
 	if err != nil {
@@ -183,7 +183,7 @@ func (a *authServer) rotateLocked(token string, c *client, form url.Values) (*re
 		return nil, "", badRequest("invalid_target", "resource differs from the original grant")
 	}
 	if form.Has("scope") {
-		for _, s := range strings.Fields(form.Get("scope")) {
+		for _, s := range scopeTokens(form.Get("scope")) {
 			if !slices.Contains(g.scopes, s) {
 				return nil, "", badRequest("invalid_scope", "a requested scope was not granted originally")
 			}

@@ -128,9 +128,9 @@ func (i *Issuer) serveTokenExchange(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	held := strings.Fields(stringClaim(subject["scope"]))
+	held := scopeTokens(stringClaim(subject["scope"]))
 	granted := held
-	if requested := strings.Fields(form.Get("scope")); len(requested) > 0 {
+	if requested := scopeTokens(form.Get("scope")); len(requested) > 0 {
 		granted = slices.DeleteFunc(requested, func(s string) bool { return !slices.Contains(held, s) })
 		if len(granted) == 0 {
 			writeOAuthError(w, http.StatusBadRequest, "invalid_scope", "the subject token holds none of the requested scopes")
@@ -180,4 +180,20 @@ func isTokenType(t string) bool { return t == tokenTypeAccessToken || t == token
 func stringClaim(v any) string {
 	s, _ := v.(string)
 	return s
+}
+
+// scopeTokens returns the scopes of s, a scope string, in order: split on
+// spaces only (RFC 6749 §3.3), as the identity verifiers and scopes.Parse
+// split it. A tab or a Unicode space is part of the scope it is in, so
+// that "notes:x\u00a0admin" never stands for "admin".
+func scopeTokens(s string) []string {
+	var out []string
+	for s != "" {
+		var f string
+		f, s, _ = strings.Cut(s, " ")
+		if f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
 }

@@ -232,7 +232,7 @@ func registerClient(reg *registration) (*client, error) {
 	if len(reg.Scope) > 2000 {
 		return nil, invalidMetadata("scope is too long")
 	}
-	for _, s := range strings.Fields(reg.Scope) {
+	for _, s := range scopeTokens(reg.Scope) {
 		if !validScopeToken(s) {
 			return nil, invalidMetadata("scope holds an invalid scope token")
 		}
