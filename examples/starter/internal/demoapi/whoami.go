@@ -55,7 +55,7 @@ type WhoamiAuthorization struct {
 	Audience any `json:"audience"`
 	// Scope is the space-separated scope the backend was granted.
 	Scope string `json:"scope"`
-	// ScopeList is Scope split, never null.
+	// ScopeList is Scope split on spaces (only), never null.
 	ScopeList []string `json:"scope_list"`
 	// Permissions is the user's "permissions" (Auth0), sent by the gateway
 	// as "user_permissions"; never null.
@@ -109,9 +109,15 @@ func (h *handler) whoami(_ context.Context, c *call) (any, error) {
 	if auth.Scope == "" {
 		auth.Scope = id.Scopes.String()
 	}
-	auth.ScopeList = strings.Fields(auth.Scope)
-	if auth.ScopeList == nil {
-		auth.ScopeList = []string{}
+	// Split as the gateway's verifier splits it, on spaces only: a tab
+	// or a Unicode space is part of the scope it is in.
+	auth.ScopeList = []string{}
+	for rest := auth.Scope; rest != ""; {
+		var f string
+		f, rest, _ = strings.Cut(rest, " ")
+		if f != "" {
+			auth.ScopeList = append(auth.ScopeList, f)
+		}
 	}
 
 	var who string
