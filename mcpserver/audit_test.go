@@ -529,3 +529,26 @@ func TestAuditClientGoneMidBody(t *testing.T) {
 		})
 	}
 }
+
+// TestAuditRefusedBatchHasNoCallEvents: a batch the server refuses whole
+// before go-sdk sees it (503 once Shutdown has begun) is audited by the
+// request's event alone, as a batch refused for its scopes or its rate is:
+// its calls were never let through, so none gets a "no_outcome" event of
+// its own.
+func TestAuditRefusedBatchHasNoCallEvents(t *testing.T) {
+	e := newEnv(t, stateless)
+	require.NoError(t, e.srv.Shutdown(context.Background()))
+	hdr := with(bearer(e.alice), []string{"Mcp-Protocol-Version", "2025-03-26"})
+	before := len(e.logs.events(t))
+	r := e.do(http.MethodPost, "/mcp", "["+callBody(1, "salesRead")+","+callBody(2, "whoami")+"]", hdr...)
+	require.Equal(t, http.StatusServiceUnavailable, r.Status, r.Body)
+	// The request's event is written last, once any event of a call is.
+	require.Eventually(t, func() bool {
+		evs := e.logs.events(t)
+		return len(evs) > before && evs[len(evs)-1]["status"] == float64(http.StatusServiceUnavailable)
+	}, 2*time.Second, 10*time.Millisecond)
+	events := e.logs.events(t)[before:]
+	require.Len(t, events, 1, "%v", events)
+	require.Equal(t, [3]string{"error", "shutting_down", "503"},
+		[3]string{stringOr(events[0]["decision"]), stringOr(events[0]["reason"]), fmt.Sprint(events[0]["status"])}, "%v", events[0])
+}

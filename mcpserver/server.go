@@ -477,6 +477,21 @@ type batchKey struct{}
 type batchCalls struct {
 	mu      sync.Mutex
 	started []string // the tools of the calls that reached the handler
+	// refused is set when the request was refused whole before go-sdk saw
+	// it (toSDK: host, shutting down): its calls were never let through,
+	// and the request's event alone audits them, as for a batch refused
+	// for its scopes or its rate.
+	refused bool
+}
+
+// refuseBatch marks the batch r carries, if any, as refused whole
+// (batchCalls.refused).
+func refuseBatch(r *http.Request) {
+	if b, ok := r.Context().Value(batchKey{}).(*batchCalls); ok {
+		b.mu.Lock()
+		b.refused = true
+		b.mu.Unlock()
+	}
 }
 
 // start records that a call of tool reached the handler.
@@ -492,12 +507,13 @@ func (b *batchCalls) start(tool string) {
 // the request's entry (audit.Entry.SetOutcome), so that the request's
 // event does not say "allow" for a batch one of whose calls was refused.
 // A call go-sdk starts after the request ended (its client gone) is
-// audited here and again by its own event.
+// audited here and again by its own event. A batch refused whole before
+// go-sdk saw it (batchCalls.refused) gets no such events.
 func (s *Server) recordCallsNeverRun(ctx context.Context, msgs []peeked, calls int, batch *batchCalls) {
 	batch.mu.Lock()
-	started := slices.Clone(batch.started)
+	started, refused := slices.Clone(batch.started), batch.refused
 	batch.mu.Unlock()
-	if len(started) >= calls {
+	if refused || len(started) >= calls {
 		return // every call ran: the usual case, which costs no name
 	}
 	entry := audit.EntryFrom(ctx)
@@ -636,12 +652,14 @@ func (s *Server) toSDK(next http.Handler) http.Handler {
 		if local, ok := r.Context().Value(http.LocalAddrContextKey).(net.Addr); ok &&
 			isLoopbackLocal(local) && !isLoopbackAddr(r.Host) && !s.cfg.isPublicHost(r.Host) {
 			entry.SetDecision(audit.Deny, "host")
+			refuseBatch(r)
 			writeError(w, http.StatusForbidden, "host not allowed")
 			return
 		}
 		d0, reason0 := entry.Decision()
 		if s.shut.Load() && s.opensSession(r) {
 			entry.SetDecision(audit.Error, "shutting_down")
+			refuseBatch(r)
 			http.Error(w, "Service Unavailable: the server is shutting down", http.StatusServiceUnavailable)
 			return
 		}
