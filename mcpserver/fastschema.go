@@ -76,8 +76,11 @@ func compileQuick(s *jsonschema.Schema) *quickSchema {
 		}
 		q.types |= t
 	}
-	if s.Type != "" && s.Types != nil {
-		return nil // not a combination inferred schemas use
+	if s.Type != "" && s.Types != nil || s.Types != nil && len(s.Types) == 0 {
+		// Not a combination inferred schemas use; and an empty list
+		// ("type": []) matches nothing, where q.types 0 would match
+		// anything.
+		return nil
 	}
 	if q.types&typeNumber != 0 {
 		q.types |= typeInteger // "number" subsumes integers

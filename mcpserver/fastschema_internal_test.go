@@ -46,17 +46,18 @@ func TestQuickSchemaCompiles(t *testing.T) {
 	}
 	one := 1.0
 	for name, s := range map[string]*jsonschema.Schema{
-		"enum":          {Type: "string", Enum: []any{"a"}},
-		"minimum":       {Type: "number", Minimum: &one},
-		"pattern":       {Type: "string", Pattern: "^a"},
-		"default":       {Type: "object", Properties: map[string]*jsonschema.Schema{"a": {Type: "string", Default: json.RawMessage(`"x"`)}}},
-		"ref":           {Ref: "#/$defs/a", Defs: map[string]*jsonschema.Schema{"a": {Type: "string"}}},
-		"anyOf":         {AnyOf: []*jsonschema.Schema{{Type: "string"}}},
-		"nested enum":   {Type: "object", Properties: map[string]*jsonschema.Schema{"a": {Type: "array", Items: &jsonschema.Schema{Enum: []any{1.0}}}}},
-		"open schema":   {Type: "object", AdditionalProperties: &jsonschema.Schema{Type: "string", MinLength: new(1)}},
-		"unknown type":  {Type: "decimal"},
-		"format":        {Type: "string", Format: "date-time"},
-		"type and list": {Type: "string", Types: []string{"null"}},
+		"enum":            {Type: "string", Enum: []any{"a"}},
+		"minimum":         {Type: "number", Minimum: &one},
+		"pattern":         {Type: "string", Pattern: "^a"},
+		"default":         {Type: "object", Properties: map[string]*jsonschema.Schema{"a": {Type: "string", Default: json.RawMessage(`"x"`)}}},
+		"ref":             {Ref: "#/$defs/a", Defs: map[string]*jsonschema.Schema{"a": {Type: "string"}}},
+		"anyOf":           {AnyOf: []*jsonschema.Schema{{Type: "string"}}},
+		"nested enum":     {Type: "object", Properties: map[string]*jsonschema.Schema{"a": {Type: "array", Items: &jsonschema.Schema{Enum: []any{1.0}}}}},
+		"open schema":     {Type: "object", AdditionalProperties: &jsonschema.Schema{Type: "string", MinLength: new(1)}},
+		"unknown type":    {Type: "decimal"},
+		"format":          {Type: "string", Format: "date-time"},
+		"type and list":   {Type: "string", Types: []string{"null"}},
+		"empty type list": {Type: "object", Properties: map[string]*jsonschema.Schema{"a": {Types: []string{}}}},
 	} {
 		require.Nil(t, compileQuick(s), name)
 	}
