@@ -69,10 +69,55 @@ func (t *statelessDirect) newCall(m *peeked, h http.Header, version string) (*js
 	if !ok || p.Name == "" || h.Get(headerMcpName) != p.Name {
 		return nil, nil, nil, false
 	}
+	if !numbersInRange(p.Arguments) {
+		// go-sdk's transport decodes the params for its Mcp-Name check
+		// with the arguments as an any, which fails on such a number:
+		// it refuses the call itself.
+		return nil, nil, nil, false
+	}
 	if bound, known := t.toolHeaders(p.Name); bound || !known {
 		return nil, nil, nil, false
 	}
 	return &jsonrpc.Request{ID: id, Method: "tools/call", Params: json.RawMessage(m.params)}, p, init, true
+}
+
+// numbersInRange reports whether every number in b, valid JSON, is within
+// float64's range (as go-sdk's decoder requires of a number it decodes
+// into an any). Only a number with an exponent or of more than 300
+// characters can be out of range; only those are parsed.
+func numbersInRange(b []byte) bool {
+	inString, escaped := false, false
+	for i := 0; i < len(b); i++ {
+		c := b[i]
+		switch {
+		case inString && escaped:
+			escaped = false
+		case inString && c == '\\':
+			escaped = true
+		case inString && c == '"':
+			inString = false
+		case inString:
+		case c == '"':
+			inString = true
+		case c == '-' || '0' <= c && c <= '9':
+			j, exp := i, false
+			for ; j < len(b); j++ {
+				d := b[j]
+				if d == 'e' || d == 'E' {
+					exp = true
+				} else if !(d == '-' || d == '+' || d == '.' || '0' <= d && d <= '9') {
+					break
+				}
+			}
+			if exp || j-i > 300 {
+				if _, err := strconv.ParseFloat(string(b[i:j]), 64); err != nil {
+					return false
+				}
+			}
+			i = j - 1
+		}
+	}
+	return true
 }
 
 // newEnvelope returns the id of m when it is a 2026-07-28 request of

@@ -93,13 +93,16 @@ func (p *wirePair) call(t *testing.T, tool, args string) (sdk, idgate string) {
 	return wirePost(t, p.sdkURL, body), wirePost(t, p.igURL, body)
 }
 
-func wirePost(t *testing.T, url, body string) string {
+func wirePost(t *testing.T, url, body string, headers ...string) string {
 	t.Helper()
 	req, err := http.NewRequest(http.MethodPost, url, strings.NewReader(body))
 	require.NoError(t, err)
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Accept", "application/json, text/event-stream")
 	req.Header.Set("Mcp-Protocol-Version", "2025-06-18")
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
 	resp, err := http.DefaultClient.Do(req)
 	require.NoError(t, err)
 	defer resp.Body.Close()
@@ -206,6 +209,64 @@ func TestTypedToolEmptyTypeListOverHTTPMatchesGoSDK(t *testing.T) {
 		for _, args := range []string{`{"name":"a"}`, `{"name":null}`, `{"name":1}`, `{}`, `{"count":1}`} {
 			sdk, idgate := p.call(t, tool, args)
 			requireSameAnswer(t, tool+" "+args, sdk, idgate)
+		}
+	}
+}
+
+// wireMeta is the _meta go-sdk's client sends with a 2026-07-28 call.
+const wireMeta = `{"io.modelcontextprotocol/clientCapabilities":{"roots":{"listChanged":true}},"io.modelcontextprotocol/clientInfo":{"name":"test","version":"1"},"io.modelcontextprotocol/protocolVersion":"2026-07-28"}`
+
+// callNew is call at protocol 2026-07-28 (_meta in the params, the
+// Mcp-Method and Mcp-Name headers), with the arguments after the _meta
+// or, metaLast, before it.
+func (p *wirePair) callNew(t *testing.T, tool, args string, metaLast bool) (sdk, idgate string) {
+	body := `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"_meta":` + wireMeta + `,"name":"` + tool + `","arguments":` + args + `}}`
+	if metaLast {
+		body = `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"` + tool + `","arguments":` + args + `,"_meta":` + wireMeta + `}}`
+	}
+	h := []string{"Mcp-Protocol-Version", "2026-07-28", "Mcp-Method", "tools/call", "Mcp-Name", tool}
+	return wirePost(t, p.sdkURL, body, h...), wirePost(t, p.igURL, body, h...)
+}
+
+// At protocol 2026-07-28 too (the stateless direct path), a typed tool
+// answers as with mcp.AddTool.
+func TestTypedToolOverHTTPNewProtocolMatchesGoSDK(t *testing.T) {
+	p := newWirePair(t)
+	addBoth(p, mcp.Tool{Name: "w"}, echoWire[wireArgs])
+	addBoth(p, mcp.Tool{Name: "wp"}, func(_ context.Context, _ *mcp.CallToolRequest, in *wireArgs) (*mcp.CallToolResult, *wireArgs, error) {
+		return nil, in, nil
+	})
+	for _, tool := range []string{"w", "wp"} {
+		for _, args := range wireArgsCases {
+			for _, metaLast := range []bool{false, true} {
+				sdk, idgate := p.callNew(t, tool, args, metaLast)
+				requireSameAnswer(t, tool+" "+args, sdk, idgate)
+			}
+		}
+	}
+}
+
+// A 2026-07-28 call whose arguments hold a number beyond float64's range
+// is refused by go-sdk's transport (400, its params do not decode for the
+// Mcp-Name check); idgate's stateless direct path answered it as a call
+// (a tool error) instead of leaving it to go-sdk.
+func TestNewProtocolOutOfRangeNumberMatchesGoSDK(t *testing.T) {
+	p := newWirePair(t)
+	addBoth(p, mcp.Tool{Name: "w"}, echoWire[wireArgs])
+	// A first call, which goes go-sdk's way on idgate's server too: the
+	// direct path takes calls once a message has shown the middleware
+	// chain is idgate's.
+	sdk, idgate := p.callNew(t, "w", `{"name":"a"}`, false)
+	requireSameAnswer(t, "first call", sdk, idgate)
+	for _, args := range []string{
+		`{"a":1e400}`, `{"a":-1e400}`, `{"a":[1,{"b":2e308}]}`, `{"a":1.7976931348623159e308}`,
+		`{"a":1` + strings.Repeat("0", 400) + `}`, `{"name":"a","a":123456789012345678901234567890e290}`, `{"a":"\\","b":1e400}`,
+		// In range, or not a number: answered as calls by both.
+		`{"a":1e-400}`, `{"a":1.7976931348623157e308}`, `{"a":"1e400"}`, `{"a":0e99999}`, `{"1e400":1}`, `{"a":"x\"1e400"}`,
+	} {
+		for _, metaLast := range []bool{false, true} {
+			sdk, idgate := p.callNew(t, "w", args, metaLast)
+			requireSameAnswer(t, args, sdk, idgate)
 		}
 	}
 }
