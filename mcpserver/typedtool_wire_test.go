@@ -270,3 +270,80 @@ func TestNewProtocolOutOfRangeNumberMatchesGoSDK(t *testing.T) {
 		}
 	}
 }
+
+// The results of typed tools over HTTP, at 2025-06-18 and 2026-07-28, are
+// go-sdk's: structuredContent and its text fallback for every kind of
+// output (struct, pointer, nil, map, slice, a given schema with defaults,
+// one a value breaks), and the same tools/list.
+func TestTypedToolOutputOverHTTPMatchesGoSDK(t *testing.T) {
+	p := newWirePair(t)
+	type outS struct {
+		N int      `json:"n"`
+		S string   `json:"s,omitempty"`
+		L []string `json:"l"`
+		P *int     `json:"p,omitempty"`
+	}
+	addBoth(p, mcp.Tool{Name: "o1"}, func(_ context.Context, _ *mcp.CallToolRequest, in wireArgs) (*mcp.CallToolResult, outS, error) {
+		return nil, outS{N: in.Count, S: in.Name}, nil
+	})
+	addBoth(p, mcp.Tool{Name: "o2"}, func(_ context.Context, _ *mcp.CallToolRequest, in wireArgs) (*mcp.CallToolResult, *outS, error) {
+		if in.Name == "nil" {
+			return nil, nil, nil
+		}
+		return &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: "x"}}}, &outS{N: 1}, nil
+	})
+	addBoth(p, mcp.Tool{Name: "o3"}, func(_ context.Context, _ *mcp.CallToolRequest, in wireArgs) (*mcp.CallToolResult, map[string]int, error) {
+		if in.Name == "nil" {
+			return nil, nil, nil
+		}
+		return nil, map[string]int{"b": 1, "a": 2}, nil
+	})
+	addBoth(p, mcp.Tool{Name: "o4"}, func(_ context.Context, _ *mcp.CallToolRequest, in wireArgs) (*mcp.CallToolResult, []int, error) {
+		if in.Name == "nil" {
+			return nil, nil, nil
+		}
+		return &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: "x"}}}, []int{1}, nil
+	})
+	addBoth(p, mcp.Tool{Name: "o5", OutputSchema: map[string]any{"type": "object", "properties": map[string]any{
+		"n": map[string]any{"type": "integer", "default": 7, "minimum": 1}, "z": map[string]any{"type": "string", "default": "zz"}, "q": map[string]any{"type": []any{}}}}},
+		func(_ context.Context, _ *mcp.CallToolRequest, in wireArgs) (*mcp.CallToolResult, map[string]any, error) {
+			switch in.Name {
+			case "nil":
+				return nil, nil, nil
+			case "q":
+				return nil, map[string]any{"q": 1}, nil
+			case "bad":
+				return nil, map[string]any{"n": 0}, nil
+			}
+			return nil, map[string]any{"s": "<&>"}, nil
+		})
+	addBoth(p, mcp.Tool{Name: "o6", OutputSchema: map[string]any{"type": "string"}},
+		func(_ context.Context, _ *mcp.CallToolRequest, in wireArgs) (*mcp.CallToolResult, any, error) {
+			if in.Name == "nil" {
+				return nil, nil, nil
+			}
+			if in.Name == "num" {
+				return nil, 1, nil
+			}
+			return nil, "s<", nil
+		})
+	addBoth(p, mcp.Tool{Name: "o7"}, func(_ context.Context, _ *mcp.CallToolRequest, in wireArgs) (*mcp.CallToolResult, time.Time, error) {
+		return nil, time.Time{}, nil
+	})
+	addBoth(p, mcp.Tool{Name: "o8"}, func(_ context.Context, _ *mcp.CallToolRequest, in wireArgs) (*mcp.CallToolResult, any, error) {
+		return nil, json.RawMessage(`{"b":1,  "a":"<"}`), nil
+	})
+	for _, tool := range []string{"o1", "o2", "o3", "o4", "o5", "o6", "o7", "o8"} {
+		for _, args := range []string{`{}`, `{"name":"nil"}`, `{"name":"q"}`, `{"name":"bad"}`, `{"name":"num"}`, `{"name":"x","count":3}`} {
+			sdk, idgate := p.call(t, tool, args)
+			requireSameAnswer(t, tool+" "+args, sdk, idgate)
+			sdk, idgate = p.callNew(t, tool, args, false)
+			requireSameAnswer(t, "new "+tool+" "+args, sdk, idgate)
+		}
+	}
+	// idgate marks tools/list private (each caller sees the tools its
+	// scopes allow): the one difference by design.
+	body := `{"jsonrpc":"2.0","id":1,"method":"tools/list"}`
+	idgate := strings.Replace(wirePost(t, p.igURL, body), `"cacheScope":"private"`, `"cacheScope":"public"`, 1)
+	requireSameAnswer(t, body, wirePost(t, p.sdkURL, body), idgate)
+}
