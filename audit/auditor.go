@@ -62,8 +62,9 @@ type Config struct {
 	// The event is lost; the request it describes has been served. Use it
 	// to alert, or to fail a health check, so that a full disk or a
 	// closed pipe does not silently end the audit trail. It is called on
-	// the request's goroutine and must not block; a panic in it is
-	// recovered and dropped. Auditor.WriteErrors counts these failures
+	// the goroutine that wrote the event (the request's; for a call of a
+	// batch possibly go-sdk's, after the request has ended) and must not
+	// block; a panic in it is recovered and dropped. Auditor.WriteErrors counts these failures
 	// either way. Default: nil.
 	OnWriteError func(error)
 }
