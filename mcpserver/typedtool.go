@@ -182,6 +182,12 @@ func checkArguments(raw json.RawMessage, ts *toolSchema) ([]byte, error) {
 		if err := decodeExact(raw, &m); err != nil {
 			return nil, fmt.Errorf("unmarshaling arguments: %w", err)
 		}
+		if m == nil {
+			// "arguments": null, absent too: applying defaults to the
+			// nil map it decodes to would panic (go-sdk's mcp.AddTool
+			// does, v1.8.0).
+			m = make(map[string]any)
+		}
 	}
 	return applySchema(m, ts, true, nil)
 }

@@ -186,7 +186,7 @@ func TestTypedToolOverHTTPMatchesGoSDK(t *testing.T) {
 	for _, tool := range []string{"w", "wp", "we", "wg"} {
 		for _, args := range wireArgsCases {
 			if tool == "wg" && args == `null` {
-				continue // go-sdk's ApplyDefaults panics on the nil map null decodes to
+				continue // go-sdk panics (TestTypedToolNullArgumentsWithDefaults)
 			}
 			sdk, idgate := p.call(t, tool, args)
 			requireSameAnswer(t, tool+" "+args, sdk, idgate)
@@ -346,4 +346,43 @@ func TestTypedToolOutputOverHTTPMatchesGoSDK(t *testing.T) {
 	body := `{"jsonrpc":"2.0","id":1,"method":"tools/list"}`
 	idgate := strings.Replace(wirePost(t, p.igURL, body), `"cacheScope":"private"`, `"cacheScope":"public"`, 1)
 	requireSameAnswer(t, body, wirePost(t, p.sdkURL, body), idgate)
+}
+
+// "arguments": null for a tool whose schema has defaults is answered as
+// absent arguments are, with the defaults applied, on every transport.
+// (go-sdk's mcp.AddTool panics there, v1.8.0: applying the defaults to the
+// nil map null decodes to; idgate's path did too, answering -32603 where
+// go-sdk's goroutine recovered it and dropping the connection on the
+// direct path.)
+func TestTypedToolNullArgumentsWithDefaults(t *testing.T) {
+	withDefaults := func(srv *mcpserver.Server) {
+		mcpserver.AddTool(srv, &mcp.Tool{Name: "wg", InputSchema: map[string]any{
+			"type":       "object",
+			"properties": map[string]any{"name": map[string]any{"type": "string", "default": "a"}},
+		}}, scopes.Public(), func(_ context.Context, _ *mcp.CallToolRequest, in wireArgs) (*mcp.CallToolResult, nameOut, error) {
+			return nil, nameOut{Name: in.Name}, nil
+		})
+	}
+	for _, tc := range []struct {
+		name string
+		opts []envOption
+	}{{"stateful", nil}, {"stateless", []envOption{stateless}}, {"gosdk", []envOption{goSDKTransport}}} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t, tc.opts...)
+			withDefaults(e.srv)
+			for _, args := range []string{`null`, `{}`} {
+				cs, _ := e.connect(e.alice)
+				res, err := cs.CallTool(context.Background(), &mcp.CallToolParams{Name: "wg", Arguments: json.RawMessage(args)})
+				require.NoError(t, err, "arguments %s", args)
+				require.False(t, res.IsError, "arguments %s: %+v", args, res.Content)
+				require.Equal(t, map[string]any{"name": "a"}, res.StructuredContent, "arguments %s", args)
+				require.NoError(t, cs.Close())
+			}
+		})
+	}
+}
+
+// nameOut is the output of TestTypedToolNullArgumentsWithDefaults's tool.
+type nameOut struct {
+	Name string `json:"name"`
 }
