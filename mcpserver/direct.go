@@ -1275,6 +1275,19 @@ func (c *directCall) pushStatus(data []byte, status int) {
 	}
 }
 
+// refusal is the error go-sdk's transport returns for a message related
+// to a request whose stream is over: answered, or closed (by the handler,
+// or the client went away).
+func (c *directCall) refusal() error {
+	c.mu.Lock()
+	answered := c.final
+	c.mu.Unlock()
+	if answered {
+		return fmt.Errorf("%w: write to closed stream", errRejected)
+	}
+	return fmt.Errorf("%w: undelivered message: %v", errRejected, errNotConnected)
+}
+
 // end marks the call over: what comes for it later is refused.
 func (c *directCall) end() {
 	c.mu.Lock()
@@ -1429,8 +1442,9 @@ func (c *directConn) Read(ctx context.Context) (jsonrpc.Message, error) {
 }
 
 // Write implements mcp.Connection: a response to a direct call, and what
-// a direct call's handler sends in its context, go on the call's stream;
-// all else, and what comes for a direct call that is over, to the go-sdk
+// a direct call's handler sends in its context, go on the call's stream,
+// or are refused once that is over, as go-sdk's transport refuses them;
+// all else, and the response to a direct call that is over, to the go-sdk
 // transport, which delivers it or refuses it as go-sdk does.
 func (c *directConn) Write(ctx context.Context, msg jsonrpc.Message) error {
 	var call *directCall
@@ -1451,6 +1465,13 @@ func (c *directConn) Write(ctx context.Context, msg jsonrpc.Message) error {
 		}
 		if call.push(event, final) {
 			return nil
+		}
+		if !final {
+			// The call's stream is over: go-sdk's transport refuses what
+			// comes for its request. (Passed on, a dispatched call's
+			// message would reach the standalone stream: go-sdk's
+			// transport does not know the call.)
+			return call.refusal()
 		}
 	}
 	return c.inner.Write(ctx, msg)

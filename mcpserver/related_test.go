@@ -1,0 +1,119 @@
+package mcpserver_test
+
+import (
+	"bufio"
+	"context"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/idgate/idgate/mcpserver"
+	"github.com/idgate/idgate/scopes"
+)
+
+// openGETStream opens the session's standalone SSE stream and returns the
+// data of its events as they come, until the test ends.
+func (e *env) openGETStream(sid string) <-chan string {
+	e.t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	e.t.Cleanup(cancel)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, e.http.URL+"/mcp", nil)
+	require.NoError(e.t, err)
+	req.Header.Set("Accept", "text/event-stream")
+	req.Header.Set("Mcp-Session-Id", sid)
+	req.Header.Set("Mcp-Protocol-Version", "2025-06-18")
+	req.Header.Set("Authorization", "Bearer "+e.alice)
+	resp, err := e.http.Client().Do(req)
+	require.NoError(e.t, err)
+	require.Equal(e.t, http.StatusOK, resp.StatusCode)
+	data := make(chan string, 64)
+	go func() {
+		defer resp.Body.Close()
+		defer close(data)
+		sc := bufio.NewScanner(resp.Body)
+		for sc.Scan() {
+			if d, ok := strings.CutPrefix(sc.Text(), "data: "); ok {
+				data <- d
+			}
+		}
+	}()
+	return data
+}
+
+// TestCallMessagesAfterItsStreamRefused: what a tool sends in its call's
+// context once the call's stream is over (closed by the handler with
+// CloseSSEStream, or ended by the response) is refused, as go-sdk's
+// transport refuses it ("rejected by transport"), and never reaches the
+// session's standalone GET stream: on both transports, the dispatched
+// call's as the session's.
+func TestCallMessagesAfterItsStreamRefused(t *testing.T) {
+	for _, mode := range bothTransports {
+		t.Run(mode.name, func(t *testing.T) {
+			e := newEnv(t, mode.opts...)
+			type logged struct {
+				ss  *mcp.ServerSession
+				ctx context.Context
+				err error
+			}
+			after := make(chan logged, 1)
+			mcpserver.AddTool(e.srv, &mcp.Tool{Name: "closeThenLog", Description: "closes its stream, then logs"}, scopes.Public(),
+				func(ctx context.Context, req *mcp.CallToolRequest, _ empty) (*mcp.CallToolResult, summaryOut, error) {
+					req.Extra.CloseSSEStream(mcp.CloseSSEStreamArgs{})
+					//lint:ignore SA1019 logging is deprecated by 2026-07-28 but served to older clients; it is the simplest message related to a call
+					err := req.Session.Log(ctx, &mcp.LoggingMessageParams{Level: "info", Data: "after close"})
+					after <- logged{ss: req.Session, ctx: ctx, err: err}
+					return nil, summaryOut{Total: 1}, nil
+				})
+			mcpserver.AddTool(e.srv, &mcp.Tool{Name: "keepCtx", Description: "answers, leaving its context to the test"}, scopes.Public(),
+				func(ctx context.Context, req *mcp.CallToolRequest, _ empty) (*mcp.CallToolResult, summaryOut, error) {
+					after <- logged{ss: req.Session, ctx: ctx}
+					return nil, summaryOut{Total: 1}, nil
+				})
+			sid := e.session(e.alice)
+			h := []string{"Mcp-Session-Id", sid, "Mcp-Protocol-Version", "2025-06-18", "Authorization", "Bearer " + e.alice}
+			r := e.do(http.MethodPost, "/mcp", `{"jsonrpc":"2.0","id":2,"method":"logging/setLevel","params":{"level":"debug"}}`, h...)
+			require.Equal(t, http.StatusOK, r.Status, r.Body)
+			get := e.openGETStream(sid)
+			before := mcpserver.DispatchedCalls(e.srv)
+
+			// Closed by the handler.
+			r = e.do(http.MethodPost, "/mcp", callBody(3, "closeThenLog"), h...)
+			require.Equal(t, http.StatusOK, r.Status, r.Body)
+			assert.NotContains(t, r.Body, "after close")
+			closed := <-after
+			assert.Error(t, closed.err, "a message for a closed stream is refused")
+
+			// Ended by the response: the handler's context, used after.
+			r = e.do(http.MethodPost, "/mcp", callBody(4, "keepCtx"), h...)
+			require.Equal(t, http.StatusOK, r.Status, r.Body)
+			answered := <-after
+			//lint:ignore SA1019 as above
+			err := answered.ss.Log(answered.ctx, &mcp.LoggingMessageParams{Level: "info", Data: "after answer"})
+			assert.Error(t, err, "a message for an answered call is refused")
+
+			// A message outside any call goes on the GET stream; nothing
+			// came there before it.
+			//lint:ignore SA1019 as above
+			require.NoError(t, closed.ss.Log(context.Background(), &mcp.LoggingMessageParams{Level: "info", Data: "marker"}))
+			timeout := time.After(10 * time.Second)
+			for done := false; !done; {
+				select {
+				case d, ok := <-get:
+					require.True(t, ok, "the GET stream ended")
+					assert.NotContains(t, d, "after", "a call's message on the standalone stream")
+					done = strings.Contains(d, "marker")
+				case <-timeout:
+					t.Fatal("no marker on the GET stream")
+				}
+			}
+			if mode.opts == nil {
+				assert.Equal(t, before+2, mcpserver.DispatchedCalls(e.srv), "the calls were dispatched")
+			}
+		})
+	}
+}
