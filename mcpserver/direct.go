@@ -964,7 +964,7 @@ func (t *directTable) direct(w http.ResponseWriter, r *http.Request, s *directSe
 		// has grown deep enough already (a fresh goroutine grew its stack
 		// on every call), and writes the call's stream as it goes.
 		t.answered.Add(1)
-		c.inline(w, version)
+		c.inline(w, version, r.Context())
 		c.run(newCallContext(ctx, c, r, extra.TokenInfo), t.fast, req.ID, "tools/call", &mcp.CallToolRequest{Session: s.ss, Params: params, Extra: extra})
 		return
 	}
@@ -1097,9 +1097,11 @@ type directCall struct {
 	cancel context.CancelFunc
 	// w, when set (inline), is the call's stream, written by push and
 	// closeStream as messages come, rather than by writeCallStream;
-	// version is the request's protocol version.
+	// version is the request's protocol version, and reqCtx its context,
+	// which ends when its client goes away.
 	w       http.ResponseWriter
 	version string
+	reqCtx  context.Context
 	// json: the call is answered with application/json, its response
 	// alone (stateless, Config.JSONResponse).
 	json bool
@@ -1115,8 +1117,9 @@ type directCall struct {
 // for a dispatched call whose handler runs in the request's goroutine,
 // which therefore cannot run writeCallStream. They write under the call's
 // lock, so what the handler's other goroutines send is written in turn.
-func (c *directCall) inline(w http.ResponseWriter, version string) {
-	c.w, c.version = w, version
+// reqCtx is the request's context.
+func (c *directCall) inline(w http.ResponseWriter, version string, reqCtx context.Context) {
+	c.w, c.version, c.reqCtx = w, version, reqCtx
 }
 
 // run dispatches the call and queues its response. On a session (conn
@@ -1203,6 +1206,15 @@ func (c *directCall) push(data []byte, final bool) bool {
 		return false
 	}
 	if c.w != nil {
+		if !final && c.reqCtx.Err() != nil {
+			// The client went away: go-sdk's transport lets the request
+			// go then (as writeCallStream stops), and refuses what comes
+			// for it, rather than write it to a dead connection (an
+			// elicitation would wait for an answer that cannot come).
+			c.gone = true
+			c.mu.Unlock()
+			return false
+		}
 		// As writeCallStream writes an event: flushed unless it is the
 		// response, which the end of the request flushes.
 		c.wrote = true

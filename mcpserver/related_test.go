@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -113,6 +114,82 @@ func TestCallMessagesAfterItsStreamRefused(t *testing.T) {
 			}
 			if mode.opts == nil {
 				assert.Equal(t, before+2, mcpserver.DispatchedCalls(e.srv), "the calls were dispatched")
+			}
+		})
+	}
+}
+
+// TestCallMessagesAfterClientGoneRefused: once a call's client has gone
+// away (its HTTP request's context ended), what the tool then sends in the
+// call's context is refused at once, as go-sdk's transport refuses it
+// once it has let the request go: an elicitation is not written to the
+// dead connection, to wait for an answer that cannot come. On both
+// transports.
+func TestCallMessagesAfterClientGoneRefused(t *testing.T) {
+	for _, mode := range bothTransports {
+		t.Run(mode.name, func(t *testing.T) {
+			e := newEnv(t, mode.opts...)
+			gone, served, ready := make(chan struct{}), make(chan struct{}), make(chan struct{})
+			hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if r.Header.Get("X-Watch") != "" {
+					go func() { <-r.Context().Done(); close(gone) }()
+					defer close(served)
+				}
+				e.srv.Handler().ServeHTTP(w, r)
+			}))
+			t.Cleanup(hs.Close)
+			started, elicited := make(chan struct{}), make(chan error, 1)
+			mcpserver.AddTool(e.srv, &mcp.Tool{Name: "askLate", Description: "asks once its client is gone"}, scopes.Public(),
+				func(ctx context.Context, req *mcp.CallToolRequest, _ empty) (*mcp.CallToolResult, summaryOut, error) {
+					close(started)
+					<-ready
+					ectx, cancel := context.WithTimeout(ctx, 5*time.Second)
+					defer cancel()
+					_, err := req.Session.Elicit(ectx, &mcp.ElicitParams{
+						Message:         "still there?",
+						RequestedSchema: map[string]any{"type": "object", "properties": map[string]any{}},
+					})
+					elicited <- err
+					return nil, summaryOut{Total: 1}, nil
+				})
+			// A session whose client can answer elicitations.
+			init := `{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{"elicitation":{}},"clientInfo":{"name":"raw","version":"1"}}}`
+			r := e.do(http.MethodPost, "/mcp", init, bearer(e.alice)...)
+			require.Equal(t, http.StatusOK, r.Status, r.Body)
+			sid := r.Header.Get("Mcp-Session-Id")
+			h := []string{"Mcp-Session-Id", sid, "Mcp-Protocol-Version", "2025-06-18", "Authorization", "Bearer " + e.alice}
+			r = e.do(http.MethodPost, "/mcp", initializedMsg, h...)
+			require.Equal(t, http.StatusAccepted, r.Status, r.Body)
+			before := mcpserver.DispatchedCalls(e.srv)
+
+			ctx, cancel := context.WithCancel(context.Background())
+			req, err := http.NewRequestWithContext(ctx, http.MethodPost, hs.URL+"/mcp", strings.NewReader(callBody(2, "askLate")))
+			require.NoError(t, err)
+			req.Header.Set("Content-Type", "application/json")
+			req.Header.Set("Accept", "application/json, text/event-stream")
+			req.Header.Set("X-Watch", "1")
+			for i := 0; i+1 < len(h); i += 2 {
+				req.Header.Set(h[i], h[i+1])
+			}
+			go func() {
+				if resp, err := hs.Client().Do(req); err == nil {
+					resp.Body.Close()
+				}
+			}()
+			<-started
+			cancel()
+			<-gone
+			if mode.opts != nil {
+				// go-sdk's transport lets the request go once its handler
+				// (for the call's stream) has returned.
+				<-served
+			}
+			close(ready)
+			err = <-elicited
+			require.Error(t, err)
+			assert.NotErrorIs(t, err, context.DeadlineExceeded, "the elicitation waited for an answer from a client gone")
+			if mode.opts == nil {
+				assert.Equal(t, before+1, mcpserver.DispatchedCalls(e.srv), "the call was dispatched")
 			}
 		})
 	}

@@ -256,7 +256,7 @@ func (t *statelessDirect) direct(w http.ResponseWriter, r *http.Request, req *js
 	// call's stream as it goes (see directTable.direct).
 	var ctx context.Context
 	ctx, c.cancel = context.WithCancel(context.WithoutCancel(r.Context()))
-	c.inline(w, version)
+	c.inline(w, version, r.Context())
 	defer c.end() // before ss.Close, also if the handler panics
 	var call mcp.Request = &mcp.CallToolRequest{Session: ss, Params: params, Extra: extra}
 	switch {
