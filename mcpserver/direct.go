@@ -956,7 +956,7 @@ func (t *directTable) direct(w http.ResponseWriter, r *http.Request, s *directSe
 		if !c.own {
 			t.calls.Delete(extra)
 		}
-		s.conn.unregister(req.ID, c)
+		s.conn.unregister(c)
 	}()
 	setStreamHeaders(w)
 	if c.own {
@@ -1409,13 +1409,12 @@ func (c *directConn) register(id jsonrpc.ID, call *directCall) bool {
 	return true
 }
 
-// unregister ends a direct call's stream once its HTTP request is over,
-// and forgets the call unless it was dispatched: that one is forgotten
-// when its handler returns (finish), cancellable until then.
-func (c *directConn) unregister(id jsonrpc.ID, call *directCall) {
-	if !call.own {
-		c.finish(id, call)
-	}
+// unregister ends a direct call's stream once its HTTP request is over.
+// The call stays in flight until it is answered, as on go-sdk's
+// transport, whose request ends when its client goes away: a dispatched
+// call is forgotten when its handler returns (finish), cancellable until
+// then; one handed to the session when its response comes (Write).
+func (c *directConn) unregister(call *directCall) {
 	call.end()
 }
 
@@ -1456,15 +1455,18 @@ func (c *directConn) Read(ctx context.Context) (jsonrpc.Message, error) {
 // Write implements mcp.Connection: a response to a direct call, and what
 // a direct call's handler sends in its context, go on the call's stream,
 // or are refused once that is over, as go-sdk's transport refuses them;
-// all else, and the response to a direct call that is over, to the go-sdk
-// transport, which delivers it or refuses it as go-sdk does.
+// all else to the go-sdk transport, which delivers it or refuses it as
+// go-sdk does.
 func (c *directConn) Write(ctx context.Context, msg jsonrpc.Message) error {
 	var call *directCall
 	resp, final := msg.(*jsonrpc.Response)
 	if final {
 		c.mu.Lock()
 		if dc := c.calls[resp.ID]; dc != nil && !dc.own {
+			// Answered: the call is over for the session, and its id
+			// free again (go-sdk's transport frees it here too).
 			call = dc
+			delete(c.calls, resp.ID)
 		}
 		c.mu.Unlock()
 	} else if dc, ok := ctx.Value(directCallKey{}).(*directCall); ok && dc.conn == c {
@@ -1478,13 +1480,12 @@ func (c *directConn) Write(ctx context.Context, msg jsonrpc.Message) error {
 		if call.push(event, final) {
 			return nil
 		}
-		if !final {
-			// The call's stream is over: go-sdk's transport refuses what
-			// comes for its request. (Passed on, a dispatched call's
-			// message would reach the standalone stream: go-sdk's
-			// transport does not know the call.)
-			return call.refusal()
-		}
+		// The call's stream is over: go-sdk's transport refuses what
+		// comes for its request. (Passed on, a dispatched call's message
+		// would reach the standalone stream, and a response a call of
+		// go-sdk's transport with the same id: that transport does not
+		// know the call.)
+		return call.refusal()
 	}
 	return c.inner.Write(ctx, msg)
 }

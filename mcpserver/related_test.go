@@ -3,6 +3,7 @@ package mcpserver_test
 import (
 	"bufio"
 	"context"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -191,6 +192,75 @@ func TestCallMessagesAfterClientGoneRefused(t *testing.T) {
 			if mode.opts == nil {
 				assert.Equal(t, before+1, mcpserver.DispatchedCalls(e.srv), "the call was dispatched")
 			}
+		})
+	}
+}
+
+// TestCallIDInFlightAfterClientGone: a call whose client went away is
+// still in flight on its session until its handler answers, as under
+// go-sdk: the same id again is refused as a duplicate (400), not handed
+// to the session to go unanswered. The call is handed to the session
+// (program middleware wraps idgate's, so none is dispatched). On both
+// transports.
+func TestCallIDInFlightAfterClientGone(t *testing.T) {
+	for _, mode := range bothTransports {
+		t.Run(mode.name, func(t *testing.T) {
+			e := newEnv(t, mode.opts...)
+			e.srv.MCPServer().AddReceivingMiddleware(func(next mcp.MethodHandler) mcp.MethodHandler {
+				return func(ctx context.Context, method string, req mcp.Request) (mcp.Result, error) {
+					return next(ctx, method, req)
+				}
+			})
+			served := make(chan struct{})
+			hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if r.Header.Get("X-Watch") != "" {
+					defer close(served)
+				}
+				e.srv.Handler().ServeHTTP(w, r)
+			}))
+			t.Cleanup(hs.Close)
+			started, release, ended := make(chan struct{}, 1), make(chan struct{}), make(chan error, 1)
+			addWaitTool(e.srv, started, release, ended)
+			defer func() {
+				close(release)
+				<-ended
+			}()
+			sid := e.session(e.alice)
+			h := []string{"Mcp-Session-Id", sid, "Mcp-Protocol-Version", "2025-06-18", "Authorization", "Bearer " + e.alice}
+			post := func(ctx context.Context, body string, watch bool) (*http.Response, error) {
+				req, err := http.NewRequestWithContext(ctx, http.MethodPost, hs.URL+"/mcp", strings.NewReader(body))
+				require.NoError(t, err)
+				req.Header.Set("Content-Type", "application/json")
+				req.Header.Set("Accept", "application/json, text/event-stream")
+				if watch {
+					req.Header.Set("X-Watch", "1")
+				}
+				for i := 0; i+1 < len(h); i += 2 {
+					req.Header.Set(h[i], h[i+1])
+				}
+				return hs.Client().Do(req)
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			go func() {
+				if resp, err := post(ctx, callBody(5, "wait"), true); err == nil {
+					resp.Body.Close()
+				}
+			}()
+			<-started
+			cancel()
+			<-served // the server has let the request go
+
+			// The same id, while the first call runs.
+			ctx, cancel = context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			resp, err := post(ctx, callBody(5, "whoami"), false)
+			require.NoError(t, err, "no answer to a call reusing an id in flight")
+			defer resp.Body.Close()
+			b, err := io.ReadAll(resp.Body)
+			require.NoError(t, err, "no answer to a call reusing an id in flight")
+			assert.Equal(t, http.StatusBadRequest, resp.StatusCode, string(b))
+			assert.Contains(t, string(b), "duplicate in-flight request ID 5")
+			assert.Zero(t, mcpserver.DispatchedCalls(e.srv))
 		})
 	}
 }
