@@ -185,15 +185,17 @@ func (m *asMirror) fetch(ctx context.Context) ([]byte, error) {
 			errs = append(errs, err)
 			continue
 		}
-		var doc struct {
-			Issuer string `json:"issuer"`
-		}
-		if err := json.Unmarshal(body, &doc); err != nil {
-			errs = append(errs, fmt.Errorf("metadata at %s is not a JSON object: %w", u, err))
+		// A map, not a struct: encoding/json matches a struct's fields
+		// without case, so "Issuer" or "ISSUER" would stand for the
+		// "issuer" a client of the document reads.
+		var doc map[string]json.RawMessage
+		if err := json.Unmarshal(body, &doc); err != nil || doc == nil {
+			errs = append(errs, fmt.Errorf("metadata at %s is not a JSON object", u))
 			continue
 		}
-		if doc.Issuer != m.issuer {
-			errs = append(errs, fmt.Errorf("metadata at %s names issuer %q, want %q: not mirrored", u, doc.Issuer, m.issuer))
+		var issuer string
+		if raw, ok := doc["issuer"]; !ok || json.Unmarshal(raw, &issuer) != nil || issuer != m.issuer {
+			errs = append(errs, fmt.Errorf("metadata at %s names issuer %q, want %q: not mirrored", u, issuer, m.issuer))
 			continue
 		}
 		return body, nil

@@ -390,3 +390,43 @@ func TestMirrorSkipsWhatIsNotTheIssuersMetadata(t *testing.T) {
 		})
 	}
 }
+
+// The mirror's issuer check reads the member named "issuer" exactly, as a
+// client of the mirrored document does: a document whose "issuer" is
+// another's, or that has none, is passed over although a member that
+// differs only in case ("Issuer", "ISSUER") names the configured issuer
+// (encoding/json matches struct fields without case, and the last of
+// such members won).
+func TestMirrorIssuerMemberMatchedExactly(t *testing.T) {
+	for _, tc := range []struct{ name, rfc8414 string }{
+		{"issuer then Issuer", `{"issuer":"https://evil.example","Issuer":"%s","token_endpoint":"y"}`},
+		{"ISSUER alone", `{"ISSUER":"%s","token_endpoint":"y"}`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			issuer := ""
+			as := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", "application/json")
+				switch r.URL.Path {
+				case "/.well-known/oauth-authorization-server/tenant":
+					io.WriteString(w, strings.ReplaceAll(tc.rfc8414, "%s", issuer))
+				case "/tenant/.well-known/openid-configuration":
+					io.WriteString(w, `{"issuer":"`+issuer+`","token_endpoint":"x"}`)
+				default:
+					http.NotFound(w, r)
+				}
+			}))
+			t.Cleanup(as.Close)
+			issuer = as.URL + "/tenant"
+			srv, err := mcpserver.New(mcpserver.Config{
+				Name: "crm", PublicURL: publicURL, AuthorizationServers: []string{issuer},
+				Verifier:                          identity.VerifierFunc(func(context.Context, string) (*identity.Identity, error) { return nil, identity.ErrMalformedToken }),
+				MirrorAuthorizationServerMetadata: true,
+			})
+			require.NoError(t, err)
+			e := serve(t, srv.Handler())
+			r := e.do(http.MethodGet, "/.well-known/oauth-authorization-server", "")
+			require.Equal(t, http.StatusOK, r.Status, r.Body)
+			require.Equal(t, `{"issuer":"`+issuer+`","token_endpoint":"x"}`, r.Body)
+		})
+	}
+}
