@@ -86,19 +86,11 @@ func (t *statelessDirect) newCall(m *peeked, h http.Header, version string) (*js
 // into an any). Only a number with an exponent or of more than 300
 // characters can be out of range; only those are parsed.
 func numbersInRange(b []byte) bool {
-	inString, escaped := false, false
+	var str jsonString
 	for i := 0; i < len(b); i++ {
 		c := b[i]
 		switch {
-		case inString && escaped:
-			escaped = false
-		case inString && c == '\\':
-			escaped = true
-		case inString && c == '"':
-			inString = false
-		case inString:
-		case c == '"':
-			inString = true
+		case str.within(c):
 		case c == '-' || '0' <= c && c <= '9':
 			j, exp := i, false
 			for ; j < len(b); j++ {

@@ -256,18 +256,11 @@ func decodeExact(b []byte, v any) error {
 // tooDeep reports whether arrays and objects nest more than max deep in b
 // (brackets inside strings do not count).
 func tooDeep(b []byte, max int) bool {
-	depth, inString, escaped := 0, false, false
+	depth := 0
+	var str jsonString
 	for _, c := range b {
 		switch {
-		case inString && escaped:
-			escaped = false
-		case inString && c == '\\':
-			escaped = true
-		case inString && c == '"':
-			inString = false
-		case inString:
-		case c == '"':
-			inString = true
+		case str.within(c):
 		case c == '{' || c == '[':
 			if depth++; depth > max {
 				return true
@@ -277,6 +270,28 @@ func tooDeep(b []byte, max int) bool {
 		}
 	}
 	return false
+}
+
+// jsonString follows JSON text byte by byte to tell the bytes of its
+// strings (quotes and escapes included) from the rest.
+type jsonString struct{ in, escaped bool }
+
+// within reports whether c, the text's next byte, belongs to a string.
+func (s *jsonString) within(c byte) bool {
+	switch {
+	case s.in && s.escaped:
+		s.escaped = false
+	case s.in && c == '\\':
+		s.escaped = true
+	case s.in && c == '"':
+		s.in = false
+	case s.in:
+	case c == '"':
+		s.in = true
+	default:
+		return false
+	}
+	return true
 }
 
 // startsObject reports whether the JSON in b is an object.
