@@ -47,7 +47,8 @@ type Config struct {
 
 	// SkipPaths lists URL paths (exact matches on r.URL.Path, such as
 	// "/healthz") for which Middleware writes no event. OPTIONS requests
-	// (CORS preflights) are never recorded either. Skipped requests still
+	// (CORS preflights) are not recorded either, unless answered with an
+	// error status (a preflight the Origin policy refused). Skipped requests still
 	// get a request id and panic recovery. Default: none.
 	SkipPaths []string
 

@@ -26,10 +26,13 @@ type request struct {
 	ctx     node
 	id      string
 	idValue [1]string // the X-Request-Id header's value: id, without an allocation of its own
-	record  bool      // write an event (false for OPTIONS and Config.SkipPaths)
-	w       statusWriter
-	entry   Entry
-	aborted bool // the response is to be aborted (http.ErrAbortHandler)
+	record  bool      // write an event (false for Config.SkipPaths; see preflight)
+	// preflight: an OPTIONS request, recorded only when answered with an
+	// error status (a CORS preflight the Origin policy refused).
+	preflight bool
+	w         statusWriter
+	entry     Entry
+	aborted   bool // the response is to be aborted (http.ErrAbortHandler)
 	// served is the request passed to the next handler, while it runs;
 	// identity is the caller's identity once the identity middleware
 	// has left it in the request's context node (reqctx.Holder).
@@ -96,8 +99,10 @@ func (n *node) HoldIdentity(r *http.Request, id any) bool {
 //     does not take a cut-off response for a whole one. http.ErrAbortHandler
 //     itself is passed on after the event is written (reason "aborted",
 //     status 0 if no status had been sent).
-//   - OPTIONS requests and Config.SkipPaths get a request id and panic
-//     recovery but no event.
+//   - Config.SkipPaths get a request id and panic recovery but no event;
+//     so do OPTIONS requests, unless answered with an error status (4xx,
+//     5xx): a CORS preflight the Origin policy refused is a cross-origin
+//     attempt worth a trace.
 //   - Identity: identity.Middleware behind it leaves the caller's identity
 //     in the context this middleware passed on (read with
 //     identity.FromContext there and in the event's context) instead of
@@ -109,9 +114,10 @@ func (a *Auditor) Middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		rq := &request{
-			id:     RequestID(r.Context()),
-			record: r.Method != http.MethodOptions && !slices.Contains(a.skipPaths, r.URL.Path),
-			w:      statusWriter{ResponseWriter: w},
+			id:        RequestID(r.Context()),
+			record:    !slices.Contains(a.skipPaths, r.URL.Path),
+			preflight: r.Method == http.MethodOptions,
+			w:         statusWriter{ResponseWriter: w},
 		}
 		rq.entry.rq = rq
 		if rq.id == "" {
@@ -130,7 +136,7 @@ func (a *Auditor) Middleware(next http.Handler) http.Handler {
 			if p != nil {
 				rq.aborted = a.recovered(ctx, rq, r, p)
 			}
-			if rq.record {
+			if rq.record && (!rq.preflight || rq.w.wroteHeader && rq.w.status >= 400) {
 				a.Record(ctx, rq.event(start, r))
 			}
 			// The Entry outlives the request wherever a layer kept a

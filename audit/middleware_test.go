@@ -447,7 +447,7 @@ func TestMiddlewareSkips(t *testing.T) {
 	}{
 		{http.MethodGet, "/healthz", 200, "entry=false"},
 		{http.MethodGet, "/readyz", 200, "entry=false"},
-		{http.MethodOptions, "/mcp", 200, "entry=false"},
+		{http.MethodOptions, "/mcp", 200, "entry=true"}, // an entry, written only for an error status
 	} {
 		resp, body := do(t, tc.method, srv.URL+tc.path, nil)
 		require.Equal(t, tc.wantStatus, resp.StatusCode, tc.path)
@@ -811,4 +811,27 @@ func TestMiddlewarePanicRedactsOpaqueCredential(t *testing.T) {
 			sink.next(t) // the event
 		})
 	}
+}
+
+// TestMiddlewareRecordsRefusedPreflight: an OPTIONS request answered with
+// an error status (a CORS preflight refused) is recorded, with the
+// decision the handler set; one answered 2xx is not.
+func TestMiddlewareRecordsRefusedPreflight(t *testing.T) {
+	a, sink := newAuditor(t, audit.Config{})
+	srv := serve(t, a, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/refused" {
+			audit.EntryFrom(r.Context()).SetDecision(audit.Deny, "origin")
+			w.WriteHeader(http.StatusForbidden)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	do(t, http.MethodOptions, srv.URL+"/allowed", nil)
+	do(t, http.MethodOptions, srv.URL+"/refused", nil)
+	ev := sink.next(t)
+	require.Equal(t, "/refused", ev["path"], "the allowed preflight wrote no event")
+	require.Equal(t, http.MethodOptions, ev["http_method"])
+	require.Equal(t, float64(http.StatusForbidden), ev["status"])
+	require.Equal(t, [2]any{"deny", "origin"}, [2]any{ev["decision"], ev["reason"]})
+	require.True(t, sink.empty())
 }

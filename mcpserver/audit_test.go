@@ -559,3 +559,26 @@ func TestAuditRefusedBatchHasNoCallEvents(t *testing.T) {
 	require.Equal(t, [3]string{"error", "shutting_down", "503"},
 		[3]string{stringOr(events[0]["decision"]), stringOr(events[0]["reason"]), fmt.Sprint(events[0]["status"])}, "%v", events[0])
 }
+
+// TestAuditRefusedPreflight: a CORS preflight the Origin policy refuses
+// leaves an audit event (deny / origin, 403); an allowed one leaves none,
+// as before.
+func TestAuditRefusedPreflight(t *testing.T) {
+	e := newEnv(t)
+	preflight := func(origin string) int {
+		return e.do(http.MethodOptions, "/mcp", "",
+			"Origin", origin,
+			"Access-Control-Request-Method", "POST",
+			"Access-Control-Request-Headers", "authorization, content-type").Status
+	}
+	require.Equal(t, http.StatusNoContent, preflight("https://app.example.com"))
+	require.Equal(t, http.StatusForbidden, preflight("https://evil.example"))
+	e.http.Close() // every request audited
+	var got [][4]any
+	for _, ev := range e.logs.events(t) {
+		if ev["http_method"] == http.MethodOptions {
+			got = append(got, [4]any{ev["decision"], ev["reason"], ev["status"], ev["path"]})
+		}
+	}
+	require.Equal(t, [][4]any{{"deny", "origin", float64(http.StatusForbidden), "/mcp"}}, got)
+}
