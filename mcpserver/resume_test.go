@@ -460,6 +460,35 @@ func TestListenStreamEndsWithItsToken(t *testing.T) {
 	}
 }
 
+// refreshingToken returns alice's token (crm:read) as a client that
+// refreshes ahead of expiry holds it: tokens of 1.5 s, a new one every
+// 100 ms, so that the token held has 0.4 s left or more (exp is in whole
+// seconds). The refreshing stops with the test.
+func (e *env) refreshingToken(t *testing.T) *atomic.Pointer[string] {
+	mint := func() string {
+		return e.iss.Mint(t, identitytest.Subject("alice"), identitytest.Scopes("crm:read"), identitytest.ExpiresIn(1500*time.Millisecond))
+	}
+	tok := &atomic.Pointer[string]{}
+	first := mint()
+	tok.Store(&first)
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	t.Cleanup(func() { close(stop); <-done })
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(100 * time.Millisecond):
+				s := mint()
+				tok.Store(&s)
+			}
+		}
+	}()
+	return tok
+}
+
 // countingTransport counts the GET requests a client makes.
 type countingTransport struct {
 	base http.RoundTripper
@@ -483,25 +512,7 @@ func (c countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 // still reach the client on its latest stream.
 func TestGoSDKClientSurvivesTokenRefreshes(t *testing.T) {
 	e := newEnv(t)
-	mint := func() string {
-		return e.iss.Mint(t, identitytest.Subject("alice"), identitytest.Scopes("crm:read"), identitytest.ExpiresIn(1500*time.Millisecond))
-	}
-	tok := &atomic.Pointer[string]{}
-	first := mint()
-	tok.Store(&first)
-	stop := make(chan struct{})
-	defer close(stop)
-	go func() { // a client refreshing ahead of expiry
-		for {
-			select {
-			case <-stop:
-				return
-			case <-time.After(100 * time.Millisecond): // so the token held has 0.4 s left or more
-				s := mint()
-				tok.Store(&s)
-			}
-		}
-	}()
+	tok := e.refreshingToken(t)
 	gets := &atomic.Int32{}
 	changed := make(chan struct{}, 1)
 	client := mcp.NewClient(&mcp.Implementation{Name: "test-client", Version: "1.0.0"}, &mcp.ClientOptions{
@@ -659,25 +670,7 @@ func TestGoSDKClientCallOutlastsItsTokens(t *testing.T) {
 			}
 			return &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: resumedText}}}, nil, nil
 		})
-	mint := func() string {
-		return e.iss.Mint(t, identitytest.Subject("alice"), identitytest.Scopes("crm:read"), identitytest.ExpiresIn(1500*time.Millisecond))
-	}
-	tok := &atomic.Pointer[string]{}
-	first := mint()
-	tok.Store(&first)
-	stop := make(chan struct{})
-	defer close(stop)
-	go func() { // a client refreshing ahead of expiry
-		for {
-			select {
-			case <-stop:
-				return
-			case <-time.After(100 * time.Millisecond):
-				s := mint()
-				tok.Store(&s)
-			}
-		}
-	}()
+	tok := e.refreshingToken(t)
 	gets := &atomic.Int32{}
 	client := mcp.NewClient(&mcp.Implementation{Name: "test-client", Version: "1.0.0"}, nil)
 	cs, err := client.Connect(context.Background(), &mcp.StreamableClientTransport{
