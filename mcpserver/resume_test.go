@@ -3,7 +3,6 @@ package mcpserver_test
 import (
 	"bufio"
 	"context"
-	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -438,24 +437,9 @@ func TestListenStreamEndsWithItsToken(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newEnv(t, append(tc.opts, endListen)...)
 			short := e.iss.Mint(t, identitytest.Subject("alice"), identitytest.Scopes("notes:read"), identitytest.ExpiresIn(2*time.Second))
-			body := `{"jsonrpc":"2.0","id":1,"method":"subscriptions/listen","params":{"_meta":` + newMeta + `,"notifications":{"toolsListChanged":true}}}`
-			ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-			defer cancel()
-			req, err := http.NewRequestWithContext(ctx, http.MethodPost, e.http.URL+"/mcp", strings.NewReader(body))
-			require.NoError(t, err)
-			req.Header.Set("Authorization", "Bearer "+short)
-			req.Header.Set("Content-Type", "application/json")
-			req.Header.Set("Accept", "application/json, text/event-stream")
-			req.Header.Set("Mcp-Protocol-Version", "2026-07-28")
-			req.Header.Set("Mcp-Method", "subscriptions/listen")
-			resp, err := e.http.Client().Do(req)
-			require.NoError(t, err)
-			defer resp.Body.Close()
-			require.Equal(t, http.StatusOK, resp.StatusCode)
-			start := time.Now()
-			_, _ = io.Copy(io.Discard, resp.Body)
-			require.Less(t, time.Since(start), 10*time.Second, "the listen stream outlived its token")
-			require.NoError(t, ctx.Err(), "ended by the server, not by the test's deadline")
+			s := e.openListen(t, short)
+			require.Equal(t, http.StatusOK, s.resp.StatusCode)
+			require.True(t, s.ends(10*time.Second), "the listen stream outlived its token")
 		})
 	}
 }
